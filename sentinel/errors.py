@@ -1,0 +1,47 @@
+"""The errors a function turns into HTTP answers.
+
+A `ClientError` is the sender's fault and can never succeed as sent (4xx, the
+dispatcher dead-letters it). `Unavailable` means a dependency is down and the
+same event will succeed later (503, the dispatcher retries).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with the input, and where."""
+
+    field: str | None
+    message: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"field": self.field, "message": self.message}
+
+
+class ClientError(Exception):
+    def __init__(self, message: str, *, status: int = 400, problems: list[Problem] | None = None):
+        super().__init__(message)
+        self.message = message
+        self.status = status
+        self.problems = problems or []
+
+    def to_json(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"error": self.message}
+        if self.problems:
+            body["problems"] = [problem.to_json() for problem in self.problems]
+        return body
+
+
+class Unavailable(Exception):
+    """A dependency (Kafka, PostgreSQL, Redis, the model) cannot serve right now."""
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+    def to_json(self) -> dict[str, Any]:
+        return {"error": self.message, "retryable": True}
