@@ -27,7 +27,8 @@ PORT_OFFSETS: dict[str, int] = {
     "redis": 379,
     "postgres": 432,
 }
-DISPATCHER_PORT_OFFSET = 90
+# Dispatchers, one per KafkaSource, take base + 85, 86, ... in name order.
+DISPATCHER_PORT_OFFSET = 85
 
 
 def port_env_name(component: str) -> str:
@@ -99,11 +100,9 @@ class Settings:
         )
 
 
-def component_port(component: str, port_base: int | None = None) -> int:
-    """The local port of a stack component: its own override, else base + offset."""
+def component_port(component: str, port_base: int, offset: int | None = None) -> int:
+    """The local port of a stack component: its own override, else base + its offset."""
     override = os.environ.get(port_env_name(component))
     if override:
         return int(override)
-    if port_base is None:
-        port_base = int(os.environ.get("SENTINEL_PORT_BASE", DEFAULT_PORT_BASE))
-    return port_base + PORT_OFFSETS[component]
+    return port_base + (PORT_OFFSETS[component] if offset is None else offset)

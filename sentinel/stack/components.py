@@ -1,0 +1,200 @@
+"""What the local stack runs, in start order, derived from Settings and knative/.
+
+Infrastructure comes from the binary finders; functions, dispatchers and the
+ingress from the topology, so the local wiring is the cluster's wiring.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from eventing.topology import FunctionSpec, Topology
+from sentinel.config import DISPATCHER_PORT_OFFSET, Settings, component_port, port_env_name
+from sentinel.stack import binaries, health, postgres
+
+INFRASTRUCTURE = "infrastructure"
+EVENTING = "eventing"
+FUNCTION = "function"
+
+BIN_DIR = Path(sys.executable).parent
+
+
+@dataclass
+class Component:
+    """One thing `sentinel up` starts (or, when external, only checks)."""
+
+    name: str
+    kind: str
+    address: str  # what status shows: a URL, host:port, or a connection URL
+    check: Callable[[], str | None]
+    port: int | None = None
+    command: list[str] | None = None  # None: external, not ours to start
+    env: dict[str, str] = field(default_factory=dict)
+    user: str | None = None
+    stop_signal: str = "TERM"
+    prepare: Callable[[], None] | None = None  # before the first start
+    consumer_group: str | None = None
+    topics: tuple[str, ...] = ()
+
+    @property
+    def external(self) -> bool:
+        return self.command is None
+
+
+def plan(settings: Settings, topology: Topology) -> list[Component]:
+    state = settings.state_dir
+    components = [
+        _broker(settings),
+        _postgres(settings, state),
+        _redis(settings, state),
+    ]
+    ingress_port = component_port("kafka-sink-ingress", settings.port_base)
+    ingress_url = f"http://127.0.0.1:{ingress_port}"
+    components.append(
+        Component(
+            name="kafka-sink-ingress",
+            kind=EVENTING,
+            address=ingress_url,
+            port=ingress_port,
+            check=lambda: health.http(f"{ingress_url}/healthz"),
+            command=[str(BIN_DIR / "python"), "-m", "eventing.ingress", "--port", str(ingress_port)],
+            env={"KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers},
+        )
+    )
+    function_urls: dict[str, str] = {}
+    for name, spec in topology.functions.items():
+        port = component_port(name, settings.port_base)
+        function_urls[name] = f"http://127.0.0.1:{port}"
+        components.append(_function(spec, port, settings, topology, ingress_url))
+    for index, source in enumerate(sorted(topology.sources.values(), key=lambda s: s.name)):
+        port = component_port(source.name, settings.port_base, DISPATCHER_PORT_OFFSET + index)
+        url = f"http://127.0.0.1:{port}"
+        command = [
+            str(BIN_DIR / "python"), "-m", "eventing.dispatcher",
+            "--source", source.name,
+            "--sink-url", function_urls[source.sink],
+            "--port", str(port),
+        ]
+        if source.delivery.dead_letter_sink:
+            command += ["--dead-letter-url", f"{ingress_url}/{topology.namespace}/{source.delivery.dead_letter_sink}"]
+        components.append(
+            Component(
+                name=source.name,
+                kind=EVENTING,
+                address=url,
+                port=port,
+                check=lambda url=url: health.http(f"{url}/healthz"),
+                command=command,
+                env={"KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers},
+                consumer_group=source.consumer_group,
+                topics=source.topics,
+            )
+        )
+    return components
+
+
+def _broker(settings: Settings) -> Component:
+    servers = settings.kafka_bootstrap_servers
+    if "broker" in settings.external:
+        return Component("broker", INFRASTRUCTURE, servers, check=lambda: health.kafka(servers))
+    port = component_port("broker", settings.port_base)
+    listener = f"tcp://127.0.0.1:{port}"
+    return Component(
+        name="broker",
+        kind=INFRASTRUCTURE,
+        address=servers,
+        port=port,
+        check=lambda: health.kafka(servers),
+        command=[str(binaries.tansu()), "broker", "--listener-url", listener, "--advertised-listener-url", listener],
+    )
+
+
+def _postgres(settings: Settings, state: Path) -> Component:
+    url = settings.database_url
+    if "postgres" in settings.external:
+        return Component("postgres", INFRASTRUCTURE, url, check=lambda: health.postgres(url))
+    port = component_port("postgres", settings.port_base)
+    bin_dir = binaries.postgres_bin_dir()
+    data_dir = state / "postgres"
+    user = postgres.server_user()
+    return Component(
+        name="postgres",
+        kind=INFRASTRUCTURE,
+        address=url,
+        port=port,
+        check=lambda: health.postgres(postgres.admin_url(port)),
+        command=postgres.server_command(bin_dir, data_dir, port),
+        user=user,
+        stop_signal="INT",  # PostgreSQL's fast shutdown
+        prepare=lambda: postgres.initialise(bin_dir, data_dir, user) and None,
+    )
+
+
+def _redis(settings: Settings, state: Path) -> Component:
+    url = settings.redis_url
+    if "redis" in settings.external:
+        return Component("redis", INFRASTRUCTURE, url, check=lambda: health.redis_server(url))
+    port = component_port("redis", settings.port_base)
+    data_dir = state / "redis"
+    return Component(
+        name="redis",
+        kind=INFRASTRUCTURE,
+        address=url,
+        port=port,
+        check=lambda: health.redis_server(url),
+        command=[
+            str(binaries.redis_server()),
+            "--port", str(port),
+            "--bind", "127.0.0.1",
+            "--dir", str(data_dir),
+            "--appendonly", "yes",
+            "--appendfsync", "everysec",
+            "--save", "",
+        ],
+        prepare=lambda: data_dir.mkdir(parents=True, exist_ok=True),
+    )
+
+
+def _function(spec: FunctionSpec, port: int, settings: Settings, topology: Topology, ingress_url: str) -> Component:
+    """A function process started exactly as its container is, with the env its manifest names."""
+    local_values = {
+        "DATABASE_URL": settings.database_url,
+        "REDIS_URL": settings.redis_url,
+        "KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers,
+        "ALERT_WEBHOOK_URL": settings.alert_webhook_url,
+    }
+    env: dict[str, str] = {}
+    for variable in spec.env:
+        value = variable.value if variable.value is not None else local_values.get(variable.name)
+        if value is None and not variable.optional:
+            raise ValueError(f"{spec.name} needs {variable.name}, which the local stack cannot provide")
+        if value is not None:
+            env[variable.name] = value
+    sink = topology.sink_of(spec.name)
+    if sink:
+        env["K_SINK"] = f"{ingress_url}/{topology.namespace}/{sink.name}"
+    env.update(PORT=str(port), HOST="127.0.0.1")
+    url = f"http://127.0.0.1:{port}"
+    executable, *arguments = spec.command
+    return Component(
+        name=spec.name,
+        kind=FUNCTION,
+        address=url,
+        port=port,
+        check=lambda: health.http(url + spec.readiness_path),
+        command=[str(BIN_DIR / executable), *arguments],
+        env=env,
+    )
+
+
+def port_hint(component: Component) -> str:
+    return f"set {port_env_name(component.name)} (or SENTINEL_PORT_BASE to move every port)"
+
+
+def inherited_environment() -> dict[str, str]:
+    """The environment a child starts from: ours, minus what each component sets itself."""
+    return {key: value for key, value in os.environ.items() if key not in ("PORT", "HOST", "K_SINK")}
