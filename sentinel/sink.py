@@ -8,7 +8,8 @@ ingress. Either answers 202 once the record is in Kafka, so a successful
 from __future__ import annotations
 
 import requests
-from cloudevents.http import CloudEvent, to_binary
+from cloudevents.conversion import to_binary
+from cloudevents.http import CloudEvent
 from requests.adapters import HTTPAdapter
 
 from sentinel.errors import Unavailable

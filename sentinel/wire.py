@@ -11,9 +11,9 @@ import json
 from typing import Any
 
 import flask
-from cloudevents.conversion import to_dict
+from cloudevents.conversion import to_binary, to_dict
 from cloudevents.exceptions import GenericException
-from cloudevents.http import CloudEvent, from_dict, from_http, to_binary
+from cloudevents.http import CloudEvent, from_dict, from_http
 
 from sentinel.errors import ClientError, Problem
 
