@@ -230,7 +230,7 @@ class LocalStack:
         except Exception as error:  # the broker may be down; status still reports the rest
             status.reason = status.reason or f"lag unknown: {error}"
             return
-        status.lag = lag["total"]
+        status.lag = lag["total_lag"]
         status.lag_by_partition = {
             f"{partition['topic']}/{partition['partition']}": partition["lag"] for partition in lag["partitions"]
         }

@@ -1,0 +1,79 @@
+"""The real local stack, started once per test session with the user's own command.
+
+Integration and end-to-end tests marked `stack` share it. It runs under its own
+state directory and port range, so it never touches a stack the user started.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from eventing import topology
+from sentinel.config import DISPATCHER_PORT_OFFSET, PORT_OFFSETS, Settings, component_port
+
+SENTINEL = str(Path(sys.executable).parent / "sentinel")
+STACK_VARIABLES = ("KAFKA_BOOTSTRAP_SERVERS", "DATABASE_URL", "REDIS_URL", "K_SINK", "ALERT_WEBHOOK_URL")
+
+
+@dataclass(frozen=True)
+class Stack:
+    settings: Settings
+    env: dict[str, str]
+
+    def url(self, component: str) -> str:
+        return f"http://127.0.0.1:{component_port(component, self.settings.port_base)}"
+
+    def sentinel(self, *arguments: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([SENTINEL, *arguments], env=self.env, capture_output=True, text=True, timeout=timeout)
+
+
+def _free_port_base() -> int:
+    """A port base where every fixed stack port is free."""
+    dispatchers = range(DISPATCHER_PORT_OFFSET, DISPATCHER_PORT_OFFSET + len(topology.load().sources))
+    for base in range(28000, 60000, 1000):
+        if all(_port_free(base + offset) for offset in [*PORT_OFFSETS.values(), *dispatchers]):
+            return base
+    raise RuntimeError("no free port range for the test stack")
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory):
+    state = tmp_path_factory.mktemp("stack")
+    overrides = {
+        "SENTINEL_STATE_DIR": str(state),
+        "SENTINEL_PORT_BASE": str(_free_port_base()),
+        "SENTINEL_BOOTSTRAP_ROWS": "20000",
+    }
+    saved = {name: os.environ.get(name) for name in (*overrides, *STACK_VARIABLES)}
+    for name in STACK_VARIABLES:
+        os.environ.pop(name, None)
+    os.environ.update(overrides)
+    env = dict(os.environ)
+    started = subprocess.run([SENTINEL, "up"], env=env, capture_output=True, text=True, timeout=600)
+    try:
+        if started.returncode != 0:
+            pytest.fail(f"sentinel up failed:\n{started.stdout}\n{started.stderr}")
+        yield Stack(Settings.from_env(), env)
+    finally:
+        subprocess.run([SENTINEL, "down"], env=env, capture_output=True, timeout=180)
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value

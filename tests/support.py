@@ -1,0 +1,101 @@
+"""Helpers shared by the integration and end-to-end tests."""
+
+from __future__ import annotations
+
+import json
+import socket
+import time
+import uuid
+from typing import Any, Callable, TypeVar
+
+import requests
+from cloudevents.conversion import to_binary, to_structured
+from cloudevents.http import CloudEvent
+
+from sentinel import events
+
+T = TypeVar("T")
+
+
+def wait_for(probe: Callable[[], T], *, timeout: float = 30.0, every: float = 0.2, what: str = "condition") -> T:
+    """Poll until `probe` returns something truthy, and return it."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = probe()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} not met within {timeout:.0f}s (last: {result!r})")
+        time.sleep(every)
+
+
+def a_transaction(**changes: Any) -> dict[str, Any]:
+    """A valid transaction with a fresh id."""
+    item: dict[str, Any] = {
+        "transaction_id": f"t-{uuid.uuid4().hex[:16]}",
+        "user_id": "u-test",
+        "Time": 3600.0,
+        "Amount": 42.5,
+    }
+    item.update({f"V{i}": round(0.05 * ((i % 7) - 3), 3) for i in range(1, 29)})
+    item.update(changes)
+    return item
+
+
+def created_event(transaction: dict[str, Any], **attributes: Any) -> CloudEvent:
+    return CloudEvent(
+        {
+            "type": events.TRANSACTION_CREATED,
+            "source": "/tests",
+            "id": uuid.uuid4().hex,
+            "datacontenttype": "application/json",
+            **attributes,
+        },
+        transaction,
+    )
+
+
+def post_binary(url: str, event: CloudEvent, timeout: float = 15) -> requests.Response:
+    headers, body = to_binary(event)
+    return requests.post(url, data=body, headers=headers, timeout=timeout)
+
+
+def post_structured(url: str, event: CloudEvent, timeout: float = 15) -> requests.Response:
+    headers, body = to_structured(event)
+    return requests.post(url, data=body, headers=headers, timeout=timeout)
+
+
+def post_batch(url: str, batch: list[CloudEvent], timeout: float = 15) -> requests.Response:
+    body = json.dumps([json.loads(to_structured(event)[1]) for event in batch])
+    return requests.post(url, data=body, headers={"Content-Type": "application/cloudevents-batch+json"}, timeout=timeout)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def records_about(bootstrap_servers: str, topic: str, subject: str, *, settle: float = 1.5) -> list[dict[str, str]]:
+    """The ce_* headers of every record in `topic` whose CloudEvent subject is `subject`."""
+    from confluent_kafka import Consumer, TopicPartition
+
+    consumer = Consumer(
+        {"bootstrap.servers": bootstrap_servers, "group.id": f"tests-{uuid.uuid4().hex}", "enable.auto.commit": False}
+    )
+    try:
+        partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
+        consumer.assign([TopicPartition(topic, partition, 0) for partition in partitions])
+        found = []
+        quiet_since = time.monotonic()
+        while time.monotonic() - quiet_since < settle:
+            message = consumer.poll(0.2)
+            if message is None or message.error():
+                continue
+            quiet_since = time.monotonic()
+            headers = {key: value.decode() for key, value in (message.headers() or [])}
+            if headers.get("ce_subject") == subject:
+                found.append({**headers, "key": (message.key() or b"").decode()})
+        return found
+    finally:
+        consumer.close()
