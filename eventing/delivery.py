@@ -55,7 +55,11 @@ class DeliverySpec:
         )
 
     def backoff(self, attempt: int) -> float:
-        """Seconds to wait before retry number `attempt` (1-based)."""
+        """Seconds to wait before retry number `attempt` (1-based).
+
+        The arithmetic of eventing-kafka-broker's dispatcher: linear waits delay×n,
+        exponential delay×2^n, so the first exponential retry already waits twice the delay.
+        """
         if self.backoff_policy == "linear":
             return self.backoff_delay * attempt
         return self.backoff_delay * 2**attempt

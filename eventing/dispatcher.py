@@ -1,0 +1,445 @@
+"""A local stand-in for Knative's KafkaSource dispatcher: one process per KafkaSource.
+
+    python -m eventing.dispatcher --source score-source --sink-url http://127.0.0.1:18082/ --port 18090
+
+Everything else comes from the KafkaSource in the knative/ manifests: topics, consumer
+group, initial offset, ordering and delivery. Each record is POSTed to the sink by
+eventing.sender's rules; a partition's offset is committed only up to the records that
+reached an end (delivered, dead-lettered or dropped), so delivery is at-least-once.
+GET /healthz on --port reports the dispatcher's assignment, counters and lag.
+
+Only the main thread touches the consumer (the client serialises calls from other
+threads behind a running consume()), so the status server reads a snapshot that the
+main loop refreshes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import signal
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
+
+from eventing.event_codec import from_kafka
+from eventing.kafka_clients import consumer_config
+from eventing.offsets import end_offset, fetched_end_offset, fetched_start_offset
+from eventing.partition_lane import PartitionLane
+from eventing.sender import DeliveryCounters, EventSender
+from eventing.topology import KNATIVE_DIR, SourceSpec, Topology, load
+from sentinel.config import Settings, component_port
+
+log = logging.getLogger("eventing.dispatcher")
+
+UNORDERED_MAX_IN_FLIGHT = 50
+MAX_BACKLOG_PER_PARTITION = 1000  # fetching pauses above this and resumes below half of it
+COMMIT_INTERVAL_S = 0.2
+WATERMARK_INTERVAL_S = 0.5
+LIST_OFFSETS_TIMEOUT_S = 0.5
+DEFAULT_GRACE_PERIOD_S = 10.0
+STALL_LIMIT_S = 10.0
+
+PartitionKey = tuple[str, int]
+
+
+class Dispatcher:
+    """Consumes one KafkaSource's topics and delivers every record to its sink."""
+
+    def __init__(
+        self,
+        source: SourceSpec,
+        *,
+        namespace: str,
+        bootstrap_servers: str,
+        sink_url: str,
+        dead_letter_url: str | None,
+        grace_period: float = DEFAULT_GRACE_PERIOD_S,
+    ) -> None:
+        self.source = source
+        self.namespace = namespace
+        self.grace_period = grace_period
+        self.counters = DeliveryCounters()
+        self._max_in_flight = 1 if source.ordering == "ordered" else UNORDERED_MAX_IN_FLIGHT
+        self._consumer = Consumer(
+            {
+                **consumer_config(
+                    bootstrap_servers,
+                    source.consumer_group,
+                    initial_offset=source.initial_offset,
+                    client_id=f"sentinel-dispatcher-{source.name}",
+                ),
+                "on_commit": self._on_commit,
+                "logger": logging.getLogger("librdkafka"),
+            }
+        )
+        self._sender = EventSender(
+            sink_url,
+            dead_letter_url,
+            source.delivery,
+            namespace=namespace,
+            concurrency=self._max_in_flight * max(self._partition_count(), 1),
+            counters=self.counters,
+        )
+        self._lock = threading.Lock()  # guards the dicts and sets below
+        self._lanes: dict[PartitionKey, PartitionLane[Message]] = {}
+        self._committed: dict[PartitionKey, int] = {}
+        self._commit_requested: dict[PartitionKey, int] = {}
+        self._paused: set[PartitionKey] = set()
+        self._watermarks: dict[PartitionKey, tuple[int | None, int | None]] = {}  # (start, end)
+        self._stop = threading.Event()
+        self._running = False
+        self._last_loop = time.monotonic()
+
+    def request_stop(self) -> None:
+        self._stop.set()
+
+    def run(self) -> None:
+        """Consume and deliver until request_stop(); then drain, commit and leave the group."""
+        self._running = True
+        self._consumer.subscribe(
+            list(self.source.topics), on_assign=self._on_assign, on_revoke=self._on_revoke, on_lost=self._on_lost
+        )
+        log.info("%s: consuming %s as group %s (%s, at most %d in flight per partition)",
+                 self.source.name, ", ".join(self.source.topics), self.source.consumer_group,
+                 self.source.ordering, self._max_in_flight)
+        last_commit = last_watermarks = 0.0
+        try:
+            while not self._stop.is_set():
+                self._last_loop = now = time.monotonic()
+                self._accept(self._consumer.consume(num_messages=500, timeout=0.05))
+                self._apply_backpressure()
+                if now - last_commit >= COMMIT_INTERVAL_S:
+                    self._commit(self._current_lanes(), asynchronous=True)
+                    last_commit = now
+                if now - last_watermarks >= WATERMARK_INTERVAL_S:
+                    self._refresh_watermarks()
+                    last_watermarks = now
+        finally:
+            self._shutdown()
+
+    def status(self) -> dict[str, Any]:
+        with self._lock:
+            lanes = dict(self._lanes)
+            committed = dict(self._committed)
+            paused = set(self._paused)
+            watermarks = dict(self._watermarks)
+        partitions = []
+        for (topic, partition), lane in sorted(lanes.items()):
+            start, end = watermarks.get((topic, partition), (None, None))
+            partitions.append(
+                {
+                    "topic": topic,
+                    "partition": partition,
+                    "committed": committed.get((topic, partition)),
+                    "end": end,
+                    "lag": self._lag(committed.get((topic, partition)), start, end),
+                    "in_flight": lane.in_flight,
+                    "backlog": lane.backlog,
+                    "paused": (topic, partition) in paused,
+                }
+            )
+        return {
+            "healthy": self._running and time.monotonic() - self._last_loop < STALL_LIMIT_S,
+            "source": self.source.name,
+            "consumer_group": self.source.consumer_group,
+            "topics": list(self.source.topics),
+            "ordering": self.source.ordering,
+            "assigned_partitions": [f"{row['topic']}/{row['partition']}" for row in partitions],
+            "counters": self.counters.snapshot(),
+            "partitions": partitions,
+            "total_lag": sum(row["lag"] or 0 for row in partitions),
+        }
+
+    def _lag(self, committed: int | None, start: int | None, end: int | None) -> int | None:
+        if end is None:
+            return None
+        if committed is None:
+            if self.source.initial_offset != "earliest":
+                return 0
+            committed = start or 0
+        return max(end - committed, 0)
+
+    def _refresh_watermarks(self) -> None:
+        """Note each assigned partition's start and end offset for the status server.
+
+        The end comes from the last fetch response (right on tansu, unlike ListOffsets),
+        from ListOffsets only while nothing was fetched from the partition yet.
+        """
+        with self._lock:
+            keys = list(self._lanes)
+            known = dict(self._watermarks)
+        found = {}
+        for topic, partition in keys:
+            end = fetched_end_offset(self._consumer, topic, partition)
+            if end is None and (topic, partition) not in known:
+                end = end_offset(self._consumer, topic, partition, timeout=LIST_OFFSETS_TIMEOUT_S)
+            elif end is None:
+                end = known[(topic, partition)][1]
+            found[(topic, partition)] = (fetched_start_offset(self._consumer, topic, partition), end)
+        with self._lock:
+            self._watermarks = {key: value for key, value in found.items() if key in self._lanes}
+
+    def _partition_count(self) -> int:
+        try:
+            metadata = self._consumer.list_topics(timeout=10)
+        except KafkaException as error:
+            log.warning("%s: could not read topic metadata: %s", self.source.name, error)
+            return 0
+        return sum(len(metadata.topics[t].partitions) for t in self.source.topics if t in metadata.topics)
+
+    def _deliver(self, record: Message, cancelled: threading.Event) -> bool:
+        event = from_kafka(record, namespace=self.namespace, source_name=self.source.name)
+        return self._sender.send(event, cancelled).finished
+
+    def _accept(self, messages: list[Message]) -> None:
+        batches: dict[PartitionKey, list[Message]] = {}
+        for message in messages:
+            error = message.error()
+            if error is not None:
+                self._on_consumer_error(error)
+                continue
+            batches.setdefault((message.topic(), message.partition()), []).append(message)
+        with self._lock:
+            lanes = {key: self._lanes.get(key) for key in batches}
+        for key, batch in batches.items():
+            lane = lanes[key]
+            if lane is not None:
+                lane.add(batch)
+
+    def _on_consumer_error(self, error: KafkaError) -> None:
+        if error.fatal():
+            log.error("%s: fatal consumer error, stopping: %s", self.source.name, error)
+            self._stop.set()
+        else:
+            log.warning("%s: consumer error: %s", self.source.name, error)
+
+    def _apply_backpressure(self) -> None:
+        """Stop fetching a partition whose backlog is large; the consumer keeps polling, so it stays in the group."""
+        to_pause, to_resume = [], []
+        with self._lock:
+            for key, lane in self._lanes.items():
+                backlog = lane.backlog
+                if key not in self._paused and backlog >= MAX_BACKLOG_PER_PARTITION:
+                    self._paused.add(key)
+                    to_pause.append(TopicPartition(*key))
+                elif key in self._paused and backlog < MAX_BACKLOG_PER_PARTITION // 2:
+                    self._paused.discard(key)
+                    to_resume.append(TopicPartition(*key))
+        if to_pause:
+            self._consumer.pause(to_pause)
+        if to_resume:
+            self._consumer.resume(to_resume)
+
+    def _current_lanes(self) -> dict[PartitionKey, PartitionLane[Message]]:
+        with self._lock:
+            return dict(self._lanes)
+
+    def _commit(self, lanes: dict[PartitionKey, PartitionLane[Message]], *, asynchronous: bool) -> None:
+        offsets = []
+        with self._lock:
+            for key, lane in lanes.items():
+                point = lane.commit_point()
+                if point is not None and point != self._commit_requested.get(key):
+                    self._commit_requested[key] = point
+                    offsets.append(TopicPartition(key[0], key[1], point))
+        if not offsets:
+            return
+        try:
+            result = self._consumer.commit(offsets=offsets, asynchronous=asynchronous)
+        except KafkaException as error:
+            log.warning("%s: commit failed: %s", self.source.name, error)
+            with self._lock:
+                for tp in offsets:
+                    self._commit_requested.pop((tp.topic, tp.partition), None)
+            return
+        if not asynchronous and result:
+            self._record_commits(result)
+            log.info("%s: committed %s", self.source.name, _names([tp for tp in result if tp.error is None]))
+
+    def _on_commit(self, error: KafkaError | None, partitions: list[TopicPartition]) -> None:
+        if error is not None:
+            log.warning("%s: commit failed: %s", self.source.name, error)
+            with self._lock:
+                for tp in partitions:
+                    self._commit_requested.pop((tp.topic, tp.partition), None)
+            return
+        self._record_commits(partitions)
+
+    def _record_commits(self, partitions: list[TopicPartition]) -> None:
+        with self._lock:
+            for tp in partitions:
+                key = (tp.topic, tp.partition)
+                if tp.error is None and tp.offset >= 0 and key in self._lanes:
+                    self._committed[key] = tp.offset
+
+    def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        try:
+            committed = consumer.committed(partitions, timeout=5)
+        except KafkaException as error:
+            log.warning("%s: could not read committed offsets: %s", self.source.name, error)
+            committed = []
+        with self._lock:
+            for tp in partitions:
+                key = (tp.topic, tp.partition)
+                self._lanes[key] = PartitionLane(self._deliver, self._max_in_flight, f"{tp.topic}-{tp.partition}")
+            for tp in committed:
+                if tp.offset >= 0:
+                    self._committed[(tp.topic, tp.partition)] = tp.offset
+        log.info("%s: assigned %s", self.source.name, _names(partitions))
+
+    def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        """Let in-flight deliveries finish (within the grace period), commit what finished, let go."""
+        lanes = self._take_lanes(partitions)
+        if lanes:
+            _close_all(lanes.values(), self.grace_period)
+            self._commit(lanes, asynchronous=False)
+            log.info("%s: revoked %s", self.source.name, _names(partitions))
+
+    def _on_lost(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        """The group moved on without us: whatever is in flight may no longer be committed."""
+        lanes = self._take_lanes(partitions)
+        _close_all(lanes.values(), 0)
+        log.warning("%s: lost %s; their deliveries in flight will be repeated", self.source.name, _names(partitions))
+
+    def _take_lanes(self, partitions: list[TopicPartition] | None = None) -> dict[PartitionKey, PartitionLane[Message]]:
+        """Remove the lanes of `partitions` (all lanes when None) from the assignment."""
+        with self._lock:
+            keys = list(self._lanes) if partitions is None else [(tp.topic, tp.partition) for tp in partitions]
+            taken = {}
+            for key in keys:
+                lane = self._lanes.pop(key, None)
+                if lane is not None:
+                    taken[key] = lane
+                self._paused.discard(key)
+                self._committed.pop(key, None)
+                self._commit_requested.pop(key, None)
+                self._watermarks.pop(key, None)
+            return taken
+
+    def _shutdown(self) -> None:
+        log.info("%s: stopping; waiting up to %g s for deliveries in flight", self.source.name, self.grace_period)
+        lanes = self._take_lanes()
+        _close_all(lanes.values(), self.grace_period)
+        self._commit(lanes, asynchronous=False)
+        self._consumer.close()
+        self._sender.close()
+        self._running = False
+        log.info("%s: stopped; %s", self.source.name, self.counters.snapshot())
+
+
+def _close_all(lanes: Any, grace_period: float) -> None:
+    lanes = list(lanes)
+    for lane in lanes:
+        lane.begin_close()
+    deadline = time.monotonic() + grace_period
+    for lane in lanes:
+        lane.wait_idle(deadline)
+
+
+def _names(partitions: list[TopicPartition]) -> str:
+    """`topic/partition` for each, with `@offset` where the offset is a real one."""
+    return ", ".join(
+        f"{tp.topic}/{tp.partition}" + (f"@{tp.offset}" if tp.offset >= 0 else "") for tp in partitions
+    ) or "nothing"
+
+
+class _StatusHandler(BaseHTTPRequestHandler):
+    dispatcher: Dispatcher
+
+    def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+        if self.path.split("?")[0] != "/healthz":
+            self._reply(404, {"error": f"no such path {self.path}; try /healthz"})
+            return
+        status = self.dispatcher.status()
+        self._reply(200 if status["healthy"] else 503, status)
+
+    def _reply(self, code: int, document: dict[str, Any]) -> None:
+        body = json.dumps(document).encode()
+        self.send_response(code)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        log.debug("status: " + format, *args)
+
+
+def serve_status(dispatcher: Dispatcher, host: str, port: int) -> ThreadingHTTPServer:
+    """Serve GET /healthz in a background thread."""
+    handler = type("StatusHandler", (_StatusHandler,), {"dispatcher": dispatcher})
+    server = ThreadingHTTPServer((host, port), handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, name="status-server", daemon=True).start()
+    return server
+
+
+def local_dead_letter_url(topology: Topology, source: SourceSpec) -> str | None:
+    """The local ingress address of the KafkaSink the source dead-letters to, if it names one."""
+    sink = source.delivery.dead_letter_sink
+    if sink is None:
+        return None
+    return f"http://127.0.0.1:{component_port('kafka-sink-ingress')}/{topology.namespace}/{sink}"
+
+
+def _arguments(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m eventing.dispatcher", description=__doc__.split("\n")[0])
+    parser.add_argument("--source", required=True, help="name of the KafkaSource to run")
+    parser.add_argument("--sink-url", required=True, help="where events are POSTed")
+    parser.add_argument(
+        "--dead-letter-url",
+        help="where failed events are POSTed (default: the local ingress path of the source's deadLetterSink)",
+    )
+    parser.add_argument("--port", type=int, required=True, help="status port (GET /healthz)")
+    parser.add_argument("--host", default="127.0.0.1", help="status address (default 127.0.0.1)")
+    parser.add_argument("--topology", type=Path, default=KNATIVE_DIR, help="the knative/ manifests directory")
+    parser.add_argument(
+        "--grace-period",
+        type=float,
+        default=DEFAULT_GRACE_PERIOD_S,
+        help="seconds deliveries in flight may take to finish on shutdown or rebalance",
+    )
+    parser.add_argument("--log-level", default="INFO")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _arguments(argv)
+    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    topology = load(args.topology)
+    source = topology.sources.get(args.source)
+    if source is None:
+        known = ", ".join(sorted(topology.sources)) or "none"
+        print(f"no KafkaSource named {args.source!r} in {args.topology} (known: {known})", file=sys.stderr)
+        return 2
+    dispatcher = Dispatcher(
+        source,
+        namespace=topology.namespace,
+        bootstrap_servers=Settings.from_env().kafka_bootstrap_servers,
+        sink_url=args.sink_url,
+        dead_letter_url=args.dead_letter_url or local_dead_letter_url(topology, source),
+        grace_period=args.grace_period,
+    )
+    try:
+        server = serve_status(dispatcher, args.host, args.port)
+    except OSError as error:
+        print(f"cannot serve status on {args.host}:{args.port}: {error}", file=sys.stderr)
+        return 2
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: dispatcher.request_stop())
+    try:
+        dispatcher.run()
+    finally:
+        server.shutdown()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
