@@ -1,0 +1,82 @@
+"""A Kafka producer that many request threads share, each waiting for its own record's ack.
+
+One producer per process lets concurrent requests batch together; a background
+thread serves the delivery callbacks, and each caller blocks only on its own future.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
+
+from confluent_kafka import KafkaError, KafkaException, Message, Producer
+
+from eventing.event_codec import KafkaRecord
+from eventing.kafka_clients import producer_config
+
+HEALTH_CACHE_S = 1.0
+
+
+class BrokerUnavailable(Exception):
+    """The record was not acknowledged: the broker is down, slow, or refused it."""
+
+
+class AckingProducer:
+    def __init__(self, bootstrap_servers: str, *, delivery_timeout_s: float, client_id: str) -> None:
+        self._producer = Producer(
+            producer_config(bootstrap_servers, delivery_timeout_s=delivery_timeout_s, client_id=client_id)
+        )
+        self._ack_timeout_s = delivery_timeout_s + 1.0
+        self._stopping = threading.Event()
+        self._health_lock = threading.Lock()
+        self._health: tuple[float, bool] = (0.0, False)
+        self._poller = threading.Thread(target=self._serve_callbacks, name="producer-callbacks", daemon=True)
+        self._poller.start()
+
+    def send(self, topic: str, record: KafkaRecord) -> None:
+        """Produce the record and return once the broker acknowledged it; else BrokerUnavailable."""
+        acked: Future[KafkaError | None] = Future()
+
+        def on_delivery(error: KafkaError | None, _message: Message) -> None:
+            acked.set_result(error)
+
+        try:
+            self._producer.produce(
+                topic, value=record.value, key=record.key, headers=record.headers, on_delivery=on_delivery
+            )
+        except BufferError:
+            raise BrokerUnavailable("too many records are waiting for the broker") from None
+        except KafkaException as error:
+            raise BrokerUnavailable(str(error.args[0])) from None
+        try:
+            error = acked.result(timeout=self._ack_timeout_s)
+        except FutureTimeout:
+            raise BrokerUnavailable(f"no acknowledgement within {self._ack_timeout_s:g} s") from None
+        if error is not None:
+            raise BrokerUnavailable(error.str())
+
+    def reachable(self) -> bool:
+        """Whether the broker answered a metadata request lately (cached for a second)."""
+        with self._health_lock:
+            checked_at, healthy = self._health
+            if time.monotonic() - checked_at < HEALTH_CACHE_S:
+                return healthy
+            try:
+                self._producer.list_topics(timeout=1.0)
+                healthy = True
+            except KafkaException:
+                healthy = False
+            self._health = (time.monotonic(), healthy)
+            return healthy
+
+    def close(self, timeout_s: float = 10.0) -> int:
+        """Wait for records still on their way; returns how many were not acknowledged in time."""
+        self._stopping.set()
+        self._poller.join()
+        return self._producer.flush(timeout_s)
+
+    def _serve_callbacks(self) -> None:
+        while not self._stopping.is_set():
+            self._producer.poll(0.05)
