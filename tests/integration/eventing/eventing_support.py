@@ -1,0 +1,328 @@
+"""Helpers for the eventing tests: records in and out, a scriptable HTTP sink, test manifests."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections import deque
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any, Callable, TypeVar
+
+import requests
+import yaml
+from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
+
+PROJECT_ROOT = Path(__file__).resolve().parents[3]
+NAMESPACE = "sentinel-test"
+T = TypeVar("T")
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def wait_until(probe: Callable[[], T], *, timeout: float, what: str, every: float = 0.05) -> T:
+    """Poll until `probe` returns something truthy, and return it."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = probe()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what}: not within {timeout:g} s (last: {result!r})")
+        time.sleep(every)
+
+
+# -- records --------------------------------------------------------------------
+
+
+def produce(broker: str, topic: str, records: list[dict[str, Any]], *, flush_every: int = 0) -> None:
+    """Write records ({value, key?, headers?, partition?, timestamp?}); flushing every n makes separate batches."""
+    producer = Producer({"bootstrap.servers": broker, "acks": "all", "linger.ms": 5})
+    for index, record in enumerate(records, start=1):
+        producer.produce(topic, **record)
+        if flush_every and index % flush_every == 0:
+            producer.flush(10)
+    assert producer.flush(10) == 0, "records not acknowledged"
+
+
+def read_records(
+    broker: str,
+    topic: str,
+    count: int,
+    *,
+    partitions: int = 1,
+    timeout: float = 10,
+    where: Callable[[Any], bool] = lambda _record: True,
+) -> list[Any]:
+    """The first `count` records of a topic that match `where`, read without joining a group."""
+    consumer = Consumer({"bootstrap.servers": broker, "group.id": f"reader-{uuid.uuid4().hex}", "enable.auto.commit": False})
+    consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in range(partitions)])
+    found: list[Any] = []
+    deadline = time.monotonic() + timeout
+    try:
+        while len(found) < count and time.monotonic() < deadline:
+            found.extend(m for m in consumer.consume(100, 0.1) if m.error() is None and where(m))
+    finally:
+        consumer.close()
+    return found
+
+
+def committed_offsets(broker: str, group: str, topic: str, partitions: int = 1) -> list[int]:
+    """The group's committed offset per partition (-1001 where it committed nothing)."""
+    consumer = Consumer({"bootstrap.servers": broker, "group.id": group, "enable.auto.commit": False})
+    try:
+        found = consumer.committed([TopicPartition(topic, p) for p in range(partitions)], timeout=10)
+    finally:
+        consumer.close()
+    return [tp.offset for tp in found]
+
+
+# -- a scriptable HTTP sink ---------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Reply:
+    status: int = 200
+    body: bytes = b""
+    delay: float = 0.0
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ReceivedRequest:
+    path: str
+    headers: dict[str, str]  # names lower-cased
+    body: bytes
+    at: float
+
+    @property
+    def ce(self) -> dict[str, str]:
+        """The CloudEvent attributes sent as ce- headers."""
+        return {name[3:]: value for name, value in self.headers.items() if name.startswith("ce-")}
+
+
+class RecordingSink:
+    """An HTTP server that records every request and answers as the test scripted.
+
+    Replies come from `script(...)` in arrival order, else from `respond_with(fn)`,
+    else 200. It also tracks the most requests it ever had in progress at once.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Condition()
+        self._script: deque[Reply] = deque()
+        self._responder: Callable[[ReceivedRequest], Reply] | None = None
+        self._received: list[ReceivedRequest] = []
+        self._in_progress = 0
+        self.max_in_progress = 0
+        sink = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self) -> None:  # noqa: N802
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                received = ReceivedRequest(
+                    self.path, {k.lower(): v for k, v in self.headers.items()}, body, time.monotonic()
+                )
+                reply = sink._arrived(received)
+                try:
+                    time.sleep(reply.delay)
+                    self.send_response(reply.status)
+                    for name, value in reply.headers.items():
+                        self.send_header(name, value)
+                    self.send_header("Content-Length", str(len(reply.body)))
+                    self.end_headers()
+                    self.wfile.write(reply.body)
+                except OSError:
+                    pass  # the client gave up (a timeout test)
+                finally:
+                    sink._finished()
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}/"
+        threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+
+    def script(self, *replies: Reply) -> None:
+        with self._lock:
+            self._script.extend(replies)
+
+    def respond_with(self, responder: Callable[[ReceivedRequest], Reply]) -> None:
+        self._responder = responder
+
+    @property
+    def received(self) -> list[ReceivedRequest]:
+        with self._lock:
+            return list(self._received)
+
+    def wait_for(self, count: int, timeout: float = 15) -> list[ReceivedRequest]:
+        return wait_until(lambda: len(self.received) >= count and self.received, timeout=timeout,
+                          what=f"{count} request(s) at {self.url}")
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def _arrived(self, received: ReceivedRequest) -> Reply:
+        with self._lock:
+            self._received.append(received)
+            self._in_progress += 1
+            self.max_in_progress = max(self.max_in_progress, self._in_progress)
+            if self._script:
+                return self._script.popleft()
+        return self._responder(received) if self._responder else Reply()
+
+    def _finished(self) -> None:
+        with self._lock:
+            self._in_progress -= 1
+
+
+# -- knative/ manifests for one test ------------------------------------------
+
+
+def write_topology(
+    directory: Path,
+    *,
+    source: str,
+    topics: list[str],
+    consumer_group: str,
+    ordering: str = "ordered",
+    delivery: dict[str, Any] | None = None,
+) -> Path:
+    """A minimal knative/ directory: one Service, a KafkaSink per topic plus a DLQ sink, one KafkaSource."""
+    directory.mkdir(parents=True, exist_ok=True)
+    service = {
+        "apiVersion": "serving.knative.dev/v1",
+        "kind": "Service",
+        "metadata": {"name": "test-sink"},
+        "spec": {"template": {"spec": {"containers": [{"image": "dev.local/test-sink"}]}}},
+    }
+    sinks = [
+        {
+            "apiVersion": "eventing.knative.dev/v1alpha1",
+            "kind": "KafkaSink",
+            "metadata": {"name": name},
+            "spec": {"topic": topic, "numPartitions": 1},
+        }
+        for name, topic in [*((f"sink-{i}", t) for i, t in enumerate(topics)), ("test-dlq", f"{topics[0]}.dlq")]
+    ]
+    source_spec: dict[str, Any] = {
+        "topics": topics,
+        "consumerGroup": consumer_group,
+        "initialOffset": "earliest",
+        "ordering": ordering,
+        "sink": {"ref": {"apiVersion": "serving.knative.dev/v1", "kind": "Service", "name": "test-sink"}},
+    }
+    if delivery is not None:
+        source_spec["delivery"] = delivery
+    kafka_source = {
+        "apiVersion": "sources.knative.dev/v1",
+        "kind": "KafkaSource",
+        "metadata": {"name": source},
+        "spec": source_spec,
+    }
+    (directory / "resources.yaml").write_text(yaml.safe_dump_all([service, *sinks, kafka_source]))
+    (directory / "kustomization.yaml").write_text(
+        yaml.safe_dump({"namespace": NAMESPACE, "resources": ["resources.yaml"]})
+    )
+    return directory
+
+
+def dead_letter_to(sink_name: str = "test-dlq") -> dict[str, Any]:
+    return {"ref": {"apiVersion": "eventing.knative.dev/v1alpha1", "kind": "KafkaSink", "name": sink_name}}
+
+
+# -- the eventing processes ---------------------------------------------------
+
+
+@dataclass
+class RunningProcess:
+    process: subprocess.Popen[bytes]
+    url: str
+    log_path: Path
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def signal(self, signum: int) -> None:
+        self.process.send_signal(signum)
+
+    def kill(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
+    def terminate(self, timeout: float = 15) -> None:
+        """SIGTERM, and SIGKILL if it has not exited after `timeout` seconds."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+@dataclass
+class RunningDispatcher(RunningProcess):
+    def status(self) -> dict[str, Any]:
+        return requests.get(f"{self.url}/healthz", timeout=5).json()
+
+    def wait_assigned(self, timeout: float = 20) -> dict[str, Any]:
+        def assigned() -> dict[str, Any] | None:
+            if self.process.poll() is not None:
+                raise AssertionError(f"dispatcher exited with {self.process.returncode}:\n{self.log()}")
+            try:
+                status = self.status()
+            except requests.RequestException:
+                return None
+            return status if status["assigned_partitions"] else None
+
+        return wait_until(assigned, timeout=timeout, what="dispatcher assigned partitions", every=0.1)
+
+
+def spawn_module(module: str, arguments: list[str], bootstrap_servers: str, log_path: Path) -> subprocess.Popen[bytes]:
+    """`python -m module arguments...` from the project root, output to `log_path`."""
+    with log_path.open("ab") as log:
+        return subprocess.Popen(
+            [sys.executable, "-m", module, *arguments],
+            cwd=PROJECT_ROOT,
+            env=dict(os.environ, KAFKA_BOOTSTRAP_SERVERS=bootstrap_servers),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+
+
+def launch_ingress(topology: Path, bootstrap_servers: str, log_path: Path, *extra: str) -> RunningProcess:
+    """Start the ingress and wait until it answers HTTP."""
+    port = free_port()
+    process = spawn_module(
+        "eventing.ingress", ["--port", str(port), "--topology", str(topology), *extra], bootstrap_servers, log_path
+    )
+    running = RunningProcess(process, f"http://127.0.0.1:{port}", log_path)
+    wait_until(lambda: _answers_http(running), timeout=15, what="ingress listening", every=0.1)
+    return running
+
+
+def _answers_http(running: RunningProcess) -> bool:
+    if running.process.poll() is not None:
+        raise AssertionError(f"{running.url} exited with {running.process.returncode}:\n{running.log()}")
+    try:
+        requests.get(f"{running.url}/healthz", timeout=2)
+    except requests.RequestException:
+        return False
+    return True
