@@ -13,7 +13,7 @@ from rich.table import Table
 
 from sentinel.config import Settings, component_port
 
-console = Console(highlight=False)
+console = Console(highlight=False, soft_wrap=True)
 
 
 def _stack():

@@ -22,7 +22,6 @@ def create_pool(database_url: str, *, max_size: int = 8, name: str = "sentinel")
         max_size=max_size,
         name=name,
         open=True,
-        wait=False,
         check=ConnectionPool.check_connection,
         kwargs={"autocommit": True, "connect_timeout": 3},
         reconnect_timeout=5,
