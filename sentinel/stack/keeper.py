@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import pwd
 import signal
 import subprocess
 import sys
@@ -23,6 +24,14 @@ MIN_BACKOFF = 0.5
 MAX_BACKOFF = 30.0
 STABLE_AFTER = 60.0  # a child that ran this long restarts with the minimum backoff again
 STOP_GRACE = 20.0
+
+
+def identity(user: str | None) -> dict:
+    """subprocess arguments that run a child as `user` with that user's own group
+    only: keeping root's groups would let root-group permission bits deny it access."""
+    if user is None:
+        return {}
+    return {"user": user, "group": pwd.getpwnam(user).pw_gid, "extra_groups": []}
 
 
 class Keeper:
@@ -40,7 +49,7 @@ class Keeper:
         backoff = MIN_BACKOFF
         while not self.stopping:
             started = time.monotonic()
-            self.child = subprocess.Popen(self.command, user=self.user, stdin=subprocess.DEVNULL)
+            self.child = subprocess.Popen(self.command, stdin=subprocess.DEVNULL, **identity(self.user))
             self._write_state(last_exit=None)
             code = self._wait_for_child()
             if self.stopping:

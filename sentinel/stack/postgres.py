@@ -17,6 +17,8 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
+from sentinel.stack.keeper import identity
+
 SUPERUSER = "postgres"
 FALLBACK_USER = "sentinel"
 
@@ -50,7 +52,7 @@ def initialise(bin_dir: Path, data_dir: Path, user: str | None) -> bool:
         os.chown(data_dir, account.pw_uid, account.pw_gid)
         _let_reach(data_dir.parent)
         _let_reach(bin_dir)
-    subprocess.run(
+    result = subprocess.run(
         [
             str(bin_dir / "initdb"),
             "-D", str(data_dir),
@@ -60,12 +62,15 @@ def initialise(bin_dir: Path, data_dir: Path, user: str | None) -> bool:
             "--locale=C",
             "--no-instructions",
         ],
-        user=user,
-        check=True,
+        **identity(user),
         capture_output=True,
+        text=True,
         cwd="/",
     )
+    if result.returncode != 0:
+        raise RuntimeError(f"initdb failed for {data_dir}: {result.stderr.strip() or result.stdout.strip()}")
     return True
+
 
 
 def server_command(bin_dir: Path, data_dir: Path, port: int) -> list[str]:

@@ -181,7 +181,8 @@ def test_one_bad_event_in_a_batch_rejects_the_whole_batch(stack):
 def test_an_unknown_event_type_is_refused(stack):
     response = post_binary(ingest(stack), created_event(a_transaction(), type="dev.sentinel.nonsense"))
     assert response.status_code == 400
-    assert "unsupported event type" in response.json()["error"]
+    [problem] = response.json()["problems"]
+    assert problem["field"] == "type" and "unsupported event type" in problem["message"]
 
 
 def test_a_body_over_one_mebibyte_is_413(stack):
