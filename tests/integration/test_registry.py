@@ -62,25 +62,28 @@ def postgres_url() -> Iterator[str]:
     if run_as:
         account = pwd.getpwnam(run_as)
         os.chown(home, account.pw_uid, account.pw_gid)
-    data = home / "data"
-    subprocess.run(
+    data, log = home / "data", home / "postgres.log"
+    initdb = subprocess.run(
         [binaries / "initdb", "-D", data, "-U", "postgres", "--auth=trust", "--encoding=UTF8", "--no-sync"],
         user=run_as,
         cwd=home,
-        check=True,
         capture_output=True,
+        text=True,
     )
+    if initdb.returncode != 0:
+        raise RuntimeError(f"initdb failed: {initdb.stderr}")
     port = free_port()
-    server = subprocess.Popen(
-        [binaries / "postgres", "-D", data, "-h", "127.0.0.1", "-p", str(port), "-k", home, "-c", "fsync=off"],
-        user=run_as,
-        cwd=home,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    with open(log, "wb") as log_file:
+        server = subprocess.Popen(
+            [binaries / "postgres", "-D", data, "-h", "127.0.0.1", "-p", str(port), "-k", home, "-c", "fsync=off"],
+            user=run_as,
+            cwd=home,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+        )
     try:
         admin_url = f"postgresql://postgres@127.0.0.1:{port}/postgres"
-        _wait_until_accepting(admin_url, server)
+        _wait_until_accepting(admin_url, server, log)
         with psycopg.connect(admin_url, autocommit=True) as admin:
             admin.execute("CREATE ROLE sentinel LOGIN")
             admin.execute("CREATE DATABASE sentinel OWNER sentinel")
@@ -93,11 +96,11 @@ def postgres_url() -> Iterator[str]:
         shutil.rmtree(home, ignore_errors=True)
 
 
-def _wait_until_accepting(url: str, server: subprocess.Popen, timeout: float = 30) -> None:
+def _wait_until_accepting(url: str, server: subprocess.Popen, log: Path, timeout: float = 30) -> None:
     deadline = time.monotonic() + timeout
     while True:
         if server.poll() is not None:
-            raise RuntimeError(f"postgres exited with code {server.returncode} before accepting connections")
+            raise RuntimeError(f"postgres exited with code {server.returncode}:\n{log.read_text()[-2000:]}")
         try:
             psycopg.connect(url, connect_timeout=1).close()
             return
@@ -227,7 +230,8 @@ def test_ensure_champion_trains_and_promotes_a_first_model_that_loads(conn, post
     assert champion.metrics["parity_max_delta"] <= 1e-5
     assert 0 < champion.thresholds["review"] <= champion.thresholds["block"] < 1
     assert any("parity" in message for message in progress)
-    assert OnnxModel(champion).predict(OnnxModel(champion).features_of(dict.fromkeys(FEATURE_NAMES, 0.0))).shape == (1,)
+    model = OnnxModel(champion)
+    assert model.predict(model.features_of(dict.fromkeys(FEATURE_NAMES, 0.0))).shape == (1,)
 
 
 def test_ensure_champion_keeps_an_existing_champion(conn, postgres_url):
