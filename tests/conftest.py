@@ -30,6 +30,21 @@ class Stack:
     def url(self, component: str) -> str:
         return f"http://127.0.0.1:{component_port(component, self.settings.port_base)}"
 
+    def fresh_database(self, name: str) -> str:
+        """A new, migrated, empty database on the stack's PostgreSQL; its URL."""
+        from psycopg import connect, sql
+
+        from sentinel import db
+        from sentinel.stack.postgres import SUPERUSER, admin_url
+
+        port = component_port("postgres", self.settings.port_base)
+        with connect(admin_url(port), autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(name)))
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        url = f"postgresql://{SUPERUSER}@127.0.0.1:{port}/{name}"
+        db.migrate(url)
+        return url
+
     def sentinel(self, *arguments: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
         return subprocess.run([SENTINEL, *arguments], env=self.env, capture_output=True, text=True, timeout=timeout)
 

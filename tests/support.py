@@ -99,3 +99,30 @@ def records_about(bootstrap_servers: str, topic: str, subject: str, *, settle: f
         return found
     finally:
         consumer.close()
+
+
+class InProcess:
+    """A function behind its HTTP adapter, called the way functions-framework calls it,
+    with settings chosen by the test (pointing at real services)."""
+
+    def __init__(self, function, settings):
+        import flask
+
+        from sentinel.runtime import serve
+
+        self.function = function
+        self._app = flask.Flask("tests")
+        self._handler = serve(function, settings_factory=lambda: settings)
+
+    def post(self, event: CloudEvent, path: str = "/"):
+        headers, body = to_binary(event)
+        return self.request(path, data=body, headers=headers)
+
+    def request(self, path: str = "/", method: str = "POST", **kwargs):
+        import flask
+
+        with self._app.test_request_context(path, method=method, **kwargs):
+            return self._handler(flask.request)
+
+    def stop(self) -> None:
+        self.function.stop()

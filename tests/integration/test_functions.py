@@ -1,0 +1,188 @@
+"""Each function against the real PostgreSQL, Redis and KafkaSink ingress of the test stack.
+
+The functions run in-process here (as functions-framework would call them), so
+a test can point one at a dependency that is down, or call it twice with the
+same event as an at-least-once dispatcher would.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import psycopg
+import pytest
+import redis
+
+from sentinel import events
+from sentinel.dedup import KEY_PREFIX
+from sentinel.functions.alert import Alert
+from sentinel.functions.ingest import Ingest
+from sentinel.functions.persist import Persist
+from sentinel.functions.score import Score
+from support import InProcess, a_transaction, created_event, free_port
+
+pytestmark = pytest.mark.stack
+
+
+def closed_port_url(scheme: str, path: str = "") -> str:
+    return f"{scheme}://127.0.0.1:{free_port()}{path}"
+
+
+@pytest.fixture
+def settings(stack):
+    return stack.settings
+
+
+@pytest.fixture
+def running():
+    """Start functions in-process and stop them after the test."""
+    started: list[InProcess] = []
+
+    def start(function, settings):
+        served = InProcess(function, settings)
+        started.append(served)
+        return served
+
+    yield start
+    for served in started:
+        served.stop()
+
+
+def ingress_sink(stack) -> str:
+    return stack.url("kafka-sink-ingress") + "/sentinel/sentinel-transactions"
+
+
+def scored_event_for(stack, running, transaction) -> object:
+    """A real scored event, produced by the score function with the champion model."""
+    score = running(Score(), dataclasses.replace(stack.settings, k_sink=stack.url("kafka-sink-ingress") + "/sentinel/sentinel-scored"))
+    response = score.post(created_event(transaction))
+    assert response.status_code == 200, response.get_data(as_text=True)
+    from cloudevents.http import from_http
+
+    return from_http(dict(response.headers), response.get_data())
+
+
+# -- ingest -----------------------------------------------------------------
+
+
+def test_a_retry_after_a_failed_emit_is_accepted_not_duplicate(stack, settings, running):
+    transaction = a_transaction()
+    broken = running(Ingest(), dataclasses.replace(settings, k_sink=closed_port_url("http", "/sink")))
+    failed = broken.post(created_event(transaction))
+    assert failed.status_code == 503 and failed.get_json()["retryable"] is True
+    healthy = running(Ingest(), dataclasses.replace(settings, k_sink=ingress_sink(stack)))
+    retried = healthy.post(created_event(transaction))
+    assert retried.status_code == 202
+    assert retried.get_json() == {"accepted": [transaction["transaction_id"]], "duplicates": []}
+
+
+def test_deduplication_survives_a_restart_of_ingest(stack, settings, running):
+    transaction = a_transaction()
+    first = running(Ingest(), dataclasses.replace(settings, k_sink=ingress_sink(stack)))
+    assert first.post(created_event(transaction)).get_json()["accepted"]
+    first.stop()
+    restarted = running(Ingest(), dataclasses.replace(settings, k_sink=ingress_sink(stack)))
+    assert restarted.post(created_event(transaction)).get_json()["duplicates"] == [transaction["transaction_id"]]
+
+
+def test_ingest_answers_503_when_redis_is_down(stack, settings, running):
+    ingest = running(Ingest(), dataclasses.replace(settings, k_sink=ingress_sink(stack), redis_url=closed_port_url("redis")))
+    response = ingest.post(created_event(a_transaction()))
+    assert response.status_code == 503
+    assert "Redis" in response.get_json()["error"]
+
+
+def test_a_transaction_id_is_remembered_only_once_emitted(stack, settings, running):
+    transaction = a_transaction()
+    ingest = running(Ingest(), dataclasses.replace(settings, k_sink=ingress_sink(stack)))
+    ingest.post(created_event(transaction))
+    client = redis.Redis.from_url(settings.redis_url)
+    assert client.get(KEY_PREFIX + transaction["transaction_id"]) == b"emitted"
+    assert client.ttl(KEY_PREFIX + transaction["transaction_id"]) > settings.dedup_ttl_seconds - 60
+
+
+# -- score ------------------------------------------------------------------
+
+
+def test_score_without_a_champion_answers_503_saying_so(stack, settings, running):
+    empty_url = stack.fresh_database("empty_registry")
+    score = running(Score(), dataclasses.replace(settings, database_url=empty_url, k_sink=closed_port_url("http")))
+    response = score.post(created_event(a_transaction()))
+    assert response.status_code == 503
+    assert "no champion" in response.get_json()["error"]
+    readiness = score.request("/health/readiness", "GET")
+    assert readiness.status_code == 503 and "no champion" in readiness.get_json()["reason"]
+
+
+def test_score_emits_nothing_and_answers_503_when_the_sink_is_down(stack, settings, running):
+    score = running(Score(), dataclasses.replace(settings, k_sink=closed_port_url("http")))
+    assert score.post(created_event(a_transaction())).status_code == 503
+
+
+# -- persist ----------------------------------------------------------------
+
+
+def test_persist_stores_a_redelivered_event_once(stack, settings, running):
+    transaction = a_transaction()
+    scored = scored_event_for(stack, running, transaction)
+    persist = running(Persist(), settings)
+    first, second = persist.post(scored), persist.post(scored)
+    assert first.get_json() == {"stored": [transaction["transaction_id"]], "duplicates": []}
+    assert second.status_code == 200
+    assert second.get_json() == {"stored": [], "duplicates": [transaction["transaction_id"]]}
+    with psycopg.connect(settings.database_url) as conn:
+        count = conn.execute("SELECT count(*) FROM transactions WHERE transaction_id = %s", (transaction["transaction_id"],)).fetchone()[0]
+    assert count == 1
+
+
+def test_persist_answers_503_when_postgresql_is_down(stack, settings, running):
+    transaction = a_transaction()
+    scored = scored_event_for(stack, running, transaction)
+    down = dataclasses.replace(settings, database_url=f"postgresql://sentinel@127.0.0.1:{free_port()}/sentinel")
+    response = running(Persist(), down).post(scored)
+    assert response.status_code == 503
+    assert "PostgreSQL" in response.get_json()["error"]
+
+
+def test_persist_refuses_a_malformed_scored_event_with_400(stack, settings, running):
+    bad = created_event({"transaction_id": "x"}, type=events.TRANSACTION_SCORED)
+    response = running(Persist(), settings).post(bad)
+    assert response.status_code == 400
+    assert "risk_score" in {problem["field"] for problem in response.get_json()["problems"]}
+
+
+# -- alert ------------------------------------------------------------------
+
+
+def scored_with_decision(stack, running, decision: str):
+    """A genuine scored event whose decision is rewritten, to exercise alert on demand."""
+    transaction = a_transaction()
+    event = scored_event_for(stack, running, transaction)
+    data = json.loads(event.get_data()) if isinstance(event.get_data(), (bytes, str)) else event.get_data()
+    data["decision"] = decision
+    return events.scored_event(data), transaction["transaction_id"]
+
+
+def test_alert_records_a_redelivered_block_once_in_postgresql_and_the_stream(stack, settings, running):
+    event, transaction_id = scored_with_decision(stack, running, "block")
+    alert = running(Alert(), settings)
+    assert alert.post(event).get_json() == {"alerted": [transaction_id], "duplicates": []}
+    assert alert.post(event).get_json() == {"alerted": [], "duplicates": [transaction_id]}
+    with psycopg.connect(settings.database_url) as conn:
+        rows = conn.execute("SELECT decision FROM alerts WHERE transaction_id = %s", (transaction_id,)).fetchall()
+    assert rows == [("block",)]
+    client = redis.Redis.from_url(settings.redis_url)
+    stream = [f for _, f in client.xrange(settings.alerts_stream) if f[b"transaction_id"].decode() == transaction_id]
+    assert len(stream) == 1
+
+
+def test_alert_ignores_an_approval(stack, settings, running):
+    event, transaction_id = scored_with_decision(stack, running, "approve")
+    assert running(Alert(), settings).post(event).get_json() == {"alerted": [], "duplicates": []}
+
+
+def test_alert_answers_503_when_redis_is_down(stack, settings, running):
+    event, _ = scored_with_decision(stack, running, "review")
+    response = running(Alert(), dataclasses.replace(settings, redis_url=closed_port_url("redis"))).post(event)
+    assert response.status_code == 503
