@@ -1,7 +1,8 @@
 """The model a score process uses: the registry's champion, loaded once per process.
 
-A process that starts while the registry is empty (or unreachable) keeps
-serving 503s that say so, and looks again at most every few seconds.
+A process that starts while the registry is empty, unreachable, or holds a
+champion that cannot be served keeps answering 503s that say so, and looks
+again at most every few seconds.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import psycopg
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from sentinel import registry
-from sentinel.model import OnnxModel
+from sentinel.model import ModelRejected, OnnxModel
 
 RETRY_SECONDS = 2.0
 
@@ -47,4 +48,7 @@ class Champion:
                 "the model registry holds no champion yet: `sentinel up` trains a first one"
             )
             return
-        self._model = OnnxModel(record)
+        try:
+            self._model = OnnxModel(record)
+        except ModelRejected as error:
+            self.missing_reason = f"champion {record.version} cannot be served: {error}"

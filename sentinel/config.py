@@ -58,7 +58,7 @@ class Settings:
     alerts_stream: str = "sentinel:alerts"
     alerts_stream_maxlen: int = 100_000
     max_body_bytes: int = 1024 * 1024
-    bootstrap_training_rows: int = 60_000
+    bootstrap_training_rows: int = 150_000
     # Which of broker/postgres/redis the user pointed elsewhere; the local
     # stack starts only the others.
     external: frozenset[str] = field(default_factory=frozenset)
@@ -95,7 +95,7 @@ class Settings:
             port_base=port_base,
             dedup_ttl_seconds=int(env.get("SENTINEL_DEDUP_TTL_SECONDS", 7 * 24 * 3600)),
             alerts_stream_maxlen=int(env.get("SENTINEL_ALERTS_STREAM_MAXLEN", 100_000)),
-            bootstrap_training_rows=int(env.get("SENTINEL_BOOTSTRAP_ROWS", 60_000)),
+            bootstrap_training_rows=int(env.get("SENTINEL_BOOTSTRAP_ROWS", 150_000)),
             external=external,
         )
 
