@@ -16,15 +16,13 @@ main loop refreshes.
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import signal
 import sys
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
@@ -33,6 +31,7 @@ from eventing.kafka_clients import consumer_config
 from eventing.offsets import end_offset, fetched_end_offset, fetched_start_offset
 from eventing.partition_lane import PartitionLane
 from eventing.sender import DeliveryCounters, EventSender
+from eventing.status_server import serve_status
 from eventing.topology import KNATIVE_DIR, SourceSpec, Topology, load
 from sentinel.config import Settings, component_port
 
@@ -334,12 +333,13 @@ class Dispatcher:
         log.info("%s: stopped; %s", self.source.name, self.counters.snapshot())
 
 
-def _close_all(lanes: Any, grace_period: float) -> None:
-    lanes = list(lanes)
-    for lane in lanes:
+def _close_all(lanes: Iterable[PartitionLane[Message]], grace_period: float) -> None:
+    """Close lanes together, so the grace period is shared rather than spent lane by lane."""
+    closing = list(lanes)
+    for lane in closing:
         lane.begin_close()
     deadline = time.monotonic() + grace_period
-    for lane in lanes:
+    for lane in closing:
         lane.wait_idle(deadline)
 
 
@@ -348,37 +348,6 @@ def _names(partitions: list[TopicPartition]) -> str:
     return ", ".join(
         f"{tp.topic}/{tp.partition}" + (f"@{tp.offset}" if tp.offset >= 0 else "") for tp in partitions
     ) or "nothing"
-
-
-class _StatusHandler(BaseHTTPRequestHandler):
-    dispatcher: Dispatcher
-
-    def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
-        if self.path.split("?")[0] != "/healthz":
-            self._reply(404, {"error": f"no such path {self.path}; try /healthz"})
-            return
-        status = self.dispatcher.status()
-        self._reply(200 if status["healthy"] else 503, status)
-
-    def _reply(self, code: int, document: dict[str, Any]) -> None:
-        body = json.dumps(document).encode()
-        self.send_response(code)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        log.debug("status: " + format, *args)
-
-
-def serve_status(dispatcher: Dispatcher, host: str, port: int) -> ThreadingHTTPServer:
-    """Serve GET /healthz in a background thread."""
-    handler = type("StatusHandler", (_StatusHandler,), {"dispatcher": dispatcher})
-    server = ThreadingHTTPServer((host, port), handler)
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, name="status-server", daemon=True).start()
-    return server
 
 
 def local_dead_letter_url(topology: Topology, source: SourceSpec) -> str | None:
@@ -428,7 +397,7 @@ def main(argv: list[str] | None = None) -> int:
         grace_period=args.grace_period,
     )
     try:
-        server = serve_status(dispatcher, args.host, args.port)
+        server = serve_status(dispatcher.status, args.host, args.port)
     except OSError as error:
         print(f"cannot serve status on {args.host}:{args.port}: {error}", file=sys.stderr)
         return 2
