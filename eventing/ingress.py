@@ -29,7 +29,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Request, Response
 
 from eventing.event_codec import NotACloudEvent, from_http, to_kafka
-from eventing.producer import AckingProducer, BrokerUnavailable
+from eventing.producer import AckingProducer, BrokerUnavailable, RecordTooLarge
 from eventing.topology import KNATIVE_DIR, Topology, load
 from sentinel.config import Settings
 
@@ -77,9 +77,8 @@ class KafkaSinkIngress:
             response = _json(405, {"error": "POST a CloudEvent to a KafkaSink"})
             response.headers["Allow"] = "POST"
             return response
-        try:
-            body = request.get_data(cache=False)
-        except RequestEntityTooLarge:
+        body = _read_body(request, self._max_body_bytes)
+        if body is None:
             return _json(413, {"error": f"the body is larger than {self._max_body_bytes} bytes"})
         try:
             event = from_http(request.headers, body)
@@ -87,12 +86,28 @@ class KafkaSinkIngress:
             return _json(400, {"error": f"not a CloudEvent: {problem}"})
         try:
             self._producer.send(topic, to_kafka(event))
+        except RecordTooLarge as problem:
+            return _json(413, {"error": f"the broker refused the event as too large: {problem}"})
         except BrokerUnavailable as problem:
             log.warning("event id=%s not written to %s: %s", event.id, topic, problem)
             response = _json(503, {"error": f"the broker did not acknowledge the event: {problem}"})
             response.headers["Retry-After"] = "1"
             return response
         return Response(status=202)
+
+
+def _read_body(request: Request, limit: int) -> bytes | None:
+    """The request body, or None when it is longer than `limit` (chunked bodies included)."""
+    chunks, size = [], 0
+    try:
+        while chunk := request.stream.read(64 * 1024):
+            size += len(chunk)
+            if size > limit:
+                return None
+            chunks.append(chunk)
+    except RequestEntityTooLarge:
+        return None
+    return b"".join(chunks)
 
 
 def _json(status: int, document: dict[str, Any]) -> Response:

@@ -17,10 +17,21 @@ from eventing.event_codec import KafkaRecord
 from eventing.kafka_clients import producer_config
 
 HEALTH_CACHE_S = 1.0
+_TOO_LARGE = frozenset({KafkaError.MSG_SIZE_TOO_LARGE})
 
 
 class BrokerUnavailable(Exception):
-    """The record was not acknowledged: the broker is down, slow, or refused it."""
+    """The record was not acknowledged, for now: the broker is down, slow, or busy."""
+
+
+class RecordTooLarge(Exception):
+    """The record is larger than the broker accepts; sending it again will not help."""
+
+
+def _refusal(error: KafkaError) -> Exception:
+    if error.code() in _TOO_LARGE:
+        return RecordTooLarge(error.str())
+    return BrokerUnavailable(error.str())
 
 
 class AckingProducer:
@@ -36,7 +47,7 @@ class AckingProducer:
         self._poller.start()
 
     def send(self, topic: str, record: KafkaRecord) -> None:
-        """Produce the record and return once the broker acknowledged it; else BrokerUnavailable."""
+        """Produce the record and return once the broker acknowledged it; else raise why not."""
         acked: Future[KafkaError | None] = Future()
 
         def on_delivery(error: KafkaError | None, _message: Message) -> None:
@@ -49,13 +60,13 @@ class AckingProducer:
         except BufferError:
             raise BrokerUnavailable("too many records are waiting for the broker") from None
         except KafkaException as error:
-            raise BrokerUnavailable(str(error.args[0])) from None
+            raise _refusal(error.args[0]) from None
         try:
             error = acked.result(timeout=self._ack_timeout_s)
         except FutureTimeout:
             raise BrokerUnavailable(f"no acknowledgement within {self._ack_timeout_s:g} s") from None
         if error is not None:
-            raise BrokerUnavailable(error.str())
+            raise _refusal(error)
 
     def reachable(self) -> bool:
         """Whether the broker answered a metadata request lately (cached for a second)."""

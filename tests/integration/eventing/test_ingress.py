@@ -124,6 +124,16 @@ def test_body_that_is_not_a_cloudevent_is_rejected_with_400_naming_the_problem(
     assert problem in response.json()["error"]
 
 
+@pytest.mark.parametrize("chunked", [False, True], ids=["content-length", "chunked"])
+def test_body_over_the_size_limit_is_refused_with_413(ingress: Ingress, chunked: bool):
+    body = b"x" * (2 * 1024 * 1024)
+    data = iter([body[:1024], body[1024:]]) if chunked else body
+
+    response = requests.post(ingress.sink_url, data=data, headers=binary_headers(a_unique_id()), timeout=10)
+
+    assert response.status_code == 413
+
+
 def test_unknown_sink_path_is_404(ingress: Ingress):
     response = requests.post(
         f"{ingress.process.url}/{NAMESPACE}/no-such-sink", data=b"{}", headers=binary_headers("x"), timeout=10
