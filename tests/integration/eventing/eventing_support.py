@@ -243,8 +243,9 @@ def write_topology(
     return directory
 
 
-def dead_letter_to(sink_name: str = "test-dlq") -> dict[str, Any]:
-    return {"ref": {"apiVersion": "eventing.knative.dev/v1alpha1", "kind": "KafkaSink", "name": sink_name}}
+def dead_letter_to() -> dict[str, Any]:
+    """A deadLetterSink reference to the DLQ KafkaSink that write_topology adds."""
+    return {"ref": {"apiVersion": "eventing.knative.dev/v1alpha1", "kind": "KafkaSink", "name": "test-dlq"}}
 
 
 # -- the eventing processes ---------------------------------------------------
@@ -281,18 +282,6 @@ class RunningProcess:
 class RunningDispatcher(RunningProcess):
     def status(self) -> dict[str, Any]:
         return requests.get(f"{self.url}/healthz", timeout=5).json()
-
-    def wait_assigned(self, timeout: float = 20) -> dict[str, Any]:
-        def assigned() -> dict[str, Any] | None:
-            if self.process.poll() is not None:
-                raise AssertionError(f"dispatcher exited with {self.process.returncode}:\n{self.log()}")
-            try:
-                status = self.status()
-            except requests.RequestException:
-                return None
-            return status if status["assigned_partitions"] else None
-
-        return wait_until(assigned, timeout=timeout, what="dispatcher assigned partitions", every=0.1)
 
 
 def spawn_module(module: str, arguments: list[str], bootstrap_servers: str, log_path: Path) -> subprocess.Popen[bytes]:

@@ -58,6 +58,13 @@ def plain_records(count: int) -> list[dict[str, Any]]:
     return [{"key": f"k-{i}".encode(), "value": f"record {i}".encode()} for i in range(count)]
 
 
+def record_ids(broker: str, topic: str, partitions: int, count: int) -> set[str]:
+    """The ids the dispatcher gives the topic's plain records: partition:<p>/offset:<o>."""
+    records = read_records(broker, topic, count, partitions=partitions)
+    assert len(records) == count
+    return {f"partition:{record.partition()}/offset:{record.offset()}" for record in records}
+
+
 def counters(dispatcher: RunningDispatcher, **expected: int) -> dict[str, int]:
     """Wait for the dispatcher's counters to reach `expected`, and return them."""
     return wait_until(
@@ -274,7 +281,7 @@ def test_kill_9_loses_nothing_and_restart_resumes_from_committed_offsets(broker,
     test = setup(partitions=3, delivery=QUICK_RETRIES)
     sink.respond_with(lambda _request: Reply(200, delay=0.01))
     produce(broker, test.topic, [{"key": f"user-{i % 17}".encode(), "value": f"{i}".encode()} for i in range(300)])
-    everything = _ids_of(broker, test.topic, 3)
+    everything = record_ids(broker, test.topic, 3, 300)
 
     first = start_dispatcher(test.topology, SOURCE, sink.url)
     sink.wait_for(100, timeout=30)
@@ -288,10 +295,6 @@ def test_kill_9_loses_nothing_and_restart_resumes_from_committed_offsets(broker,
     after_restart = sink.received[delivered_before_kill:]
     assert len(after_restart) < len(everything), "the restarted dispatcher resumed from committed offsets"
     wait_until(lambda: sum(test.committed(broker)) == 300, timeout=10, what="all offsets committed")
-
-
-def _ids_of(broker: str, topic: str, partitions: int) -> set[str]:
-    return {f"partition:{m.partition()}/offset:{m.offset()}" for m in read_records(broker, topic, 300, partitions=partitions)}
 
 
 def test_sigterm_lets_in_flight_deliveries_finish_and_commits_them(broker, setup, start_dispatcher, sink):
@@ -323,3 +326,19 @@ def test_sigterm_gives_up_on_deliveries_past_the_grace_period_without_committing
     assert dispatcher.process.wait(timeout=10) == 0
     assert time.monotonic() - started < 4
     assert test.committed(broker) == [-1001]
+
+
+def test_rebalance_to_a_second_member_loses_nothing(broker, setup, start_dispatcher, sink):
+    test = setup(partitions=2, delivery=QUICK_RETRIES)
+    sink.respond_with(lambda _request: Reply(200, delay=0.02))
+    produce(broker, test.topic, [{"key": f"user-{i}".encode(), "value": f"{i}".encode()} for i in range(200)])
+    everything = record_ids(broker, test.topic, 2, 200)
+    first = start_dispatcher(test.topology, SOURCE, sink.url)
+    sink.wait_for(20)
+
+    second = start_dispatcher(test.topology, SOURCE, sink.url)
+
+    wait_until(lambda: {r.ce["id"] for r in sink.received} >= everything, timeout=30, what="every record delivered")
+    wait_until(lambda: sum(test.committed(broker)) == 200, timeout=10, what="all offsets committed")
+    assert "revoked" in first.log()
+    assert second.status()["assigned_partitions"], "the second member took over a partition"
