@@ -263,8 +263,8 @@ def test_unordered_delivers_many_at_once(broker, setup, start_dispatcher, sink):
 
 
 def test_unordered_commits_only_the_contiguous_prefix(broker, setup, start_dispatcher, sink):
-    test = setup(ordering="unordered", delivery=QUICK_RETRIES)
-    sink.respond_with(lambda request: Reply(200, delay=1.5 if request.ce["subject"] == "partition:0#0" else 0))
+    test = setup(ordering="unordered", delivery={**QUICK_RETRIES, "timeout": "PT10S"})
+    sink.respond_with(lambda request: Reply(200, delay=3 if request.ce["subject"] == "partition:0#0" else 0))
     produce(broker, test.topic, plain_records(5))
 
     dispatcher = start_dispatcher(test.topology, SOURCE, sink.url)
