@@ -6,6 +6,7 @@ state directory and port range, so it never touches a stack the user started.
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -86,9 +87,19 @@ def stack(tmp_path_factory: pytest.TempPathFactory):
             pytest.fail(f"sentinel up failed:\n{started.stdout}\n{started.stderr}")
         yield Stack(Settings.from_env(), env)
     finally:
-        subprocess.run([SENTINEL, "down"], env=env, capture_output=True, timeout=180)
+        _down_stops_everything(env)
         for name, value in saved.items():
             if value is None:
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
+
+
+def _down_stops_everything(env: dict[str, str]) -> None:
+    """`sentinel down`, then check that no process `up` started is left running."""
+    status = subprocess.run([SENTINEL, "status", "--json"], env=env, capture_output=True, text=True, timeout=120)
+    pids = [item["pid"] for item in json.loads(status.stdout or "[]") if item["pid"]]
+    stopped = subprocess.run([SENTINEL, "down"], env=env, capture_output=True, text=True, timeout=180)
+    assert stopped.returncode == 0, stopped.stdout + stopped.stderr
+    left = [pid for pid in pids if Path(f"/proc/{pid}").exists()]
+    assert not left, f"sentinel down left these processes running: {left}"

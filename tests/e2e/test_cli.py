@@ -1,0 +1,50 @@
+"""The `sentinel` command as a user runs it."""
+
+from __future__ import annotations
+
+import re
+import socket
+import subprocess
+
+import psycopg
+import pytest
+
+from conftest import SENTINEL
+from support import wait_for
+
+
+@pytest.mark.stack
+def test_send_streams_transactions_and_reports_what_happened(stack):
+    result = stack.sentinel("send", "--count", "40", "--rate", "80", "--seed", "5", "--duplicate-share", "0.1")
+    assert result.returncode == 0, result.stderr
+    counts = re.search(r"sent (\d+) .*: (\d+) accepted, (\d+) duplicate, (\d+) failed", result.stdout)
+    assert counts, result.stdout
+    sent, accepted, duplicates, failed = map(int, counts.groups())
+    assert (sent, failed) == (40, 0)
+    assert duplicates >= 4 and accepted + duplicates == 40
+
+    def stored() -> int:
+        with psycopg.connect(stack.settings.database_url) as conn:
+            return conn.execute("SELECT count(*) FROM transactions WHERE transaction_id LIKE 'demo-5-%'").fetchone()[0]
+
+    assert wait_for(lambda: stored() == accepted, what="every accepted demo transaction stored")
+
+
+@pytest.mark.stack
+def test_decisions_lists_the_latest_stored_decisions(stack):
+    stack.sentinel("send", "--count", "5", "--rate", "50", "--seed", "6")
+    result = stack.sentinel("decisions", "--limit", "3")
+    assert result.returncode == 0
+    assert len(re.findall(r"demo-|t-", result.stdout)) >= 3
+
+
+def test_up_names_a_port_that_is_already_taken(tmp_path):
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", 0))
+        squatter.listen()
+        port = squatter.getsockname()[1]
+        env = {"SENTINEL_STATE_DIR": str(tmp_path), "SENTINEL_PORT_BROKER": str(port), "PATH": "/usr/bin:/bin"}
+        result = subprocess.run([SENTINEL, "up"], env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1
+    assert f"port {port} for broker is in use" in result.stdout
+    assert "SENTINEL_PORT_BROKER" in result.stdout

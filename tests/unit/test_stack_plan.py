@@ -1,0 +1,70 @@
+"""What `sentinel up` runs, derived from the environment and the knative/ manifests."""
+
+import pytest
+
+from eventing import topology
+from sentinel.config import Settings
+from sentinel.stack.components import plan
+
+
+@pytest.fixture
+def components(monkeypatch, tmp_path):
+    def build(**env):
+        for name in ("KAFKA_BOOTSTRAP_SERVERS", "DATABASE_URL", "REDIS_URL", "SENTINEL_PORT_BASE", "ALERT_WEBHOOK_URL"):
+            monkeypatch.delenv(name, raising=False)
+        monkeypatch.setenv("SENTINEL_STATE_DIR", str(tmp_path))
+        for name, value in env.items():
+            monkeypatch.setenv(name, value)
+        return {component.name: component for component in plan(Settings.from_env(), topology.load())}
+
+    return build
+
+
+def test_the_stack_starts_infrastructure_then_eventing_then_functions_then_dispatchers(components):
+    assert list(components()) == [
+        "broker", "postgres", "redis", "kafka-sink-ingress",
+        "ingest", "score", "persist", "alert",
+        "alert-source", "persist-source", "score-source",
+    ]
+
+
+def test_functions_run_their_manifests_functions_framework_command(components):
+    score = components()["score"]
+    assert score.command[0].endswith("/functions-framework")
+    assert score.command[1:] == ["--target", "handle", "--source", "functions/score/main.py"]
+
+
+def test_k_sink_comes_from_the_sink_binding(components):
+    stack = components()
+    assert stack["ingest"].env["K_SINK"] == "http://127.0.0.1:18080/sentinel/sentinel-transactions"
+    assert stack["score"].env["K_SINK"] == "http://127.0.0.1:18080/sentinel/sentinel-scored"
+    assert "K_SINK" not in stack["persist"].env
+
+
+def test_functions_get_exactly_the_variables_their_manifest_names(components):
+    stack = components()
+    assert set(stack["persist"].env) == {"DATABASE_URL", "PORT", "HOST"}
+    assert set(stack["ingest"].env) == {"REDIS_URL", "K_SINK", "PORT", "HOST"}
+
+
+def test_an_optional_variable_is_passed_only_when_set(components):
+    assert "ALERT_WEBHOOK_URL" not in components()["alert"].env
+    assert components(ALERT_WEBHOOK_URL="http://hooks.example/x")["alert"].env["ALERT_WEBHOOK_URL"] == "http://hooks.example/x"
+
+
+def test_each_dispatcher_delivers_to_its_function_and_dead_letters_to_the_dlq_sink(components):
+    command = components()["score-source"].command
+    assert command[command.index("--sink-url") + 1] == "http://127.0.0.1:18082"
+    assert command[command.index("--dead-letter-url") + 1] == "http://127.0.0.1:18080/sentinel/sentinel-dlq"
+    assert components()["score-source"].consumer_group == "sentinel-score"
+
+
+def test_a_broker_given_by_the_environment_is_external(components):
+    broker = components(KAFKA_BOOTSTRAP_SERVERS="redpanda:9092")["broker"]
+    assert broker.external and broker.address == "redpanda:9092"
+
+
+def test_ports_move_with_the_base_and_one_by_one(components):
+    stack = components(SENTINEL_PORT_BASE="20000", SENTINEL_PORT_SCORE="21111")
+    assert stack["ingest"].port == 20081
+    assert stack["score"].port == 21111
