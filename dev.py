@@ -40,9 +40,11 @@ def ensure_venv() -> None:
         say(f"creating a virtual environment in {VENV}")
         venv.EnvBuilder(with_pip=True, clear=True).create(VENV)
     version = locked_uv_version()
-    installed = subprocess.run(
-        [str(BIN / "uv"), "--version"], capture_output=True, text=True
-    ).stdout if (BIN / "uv").exists() else ""
+    installed = (
+        subprocess.run([str(BIN / "uv"), "--version"], capture_output=True, text=True).stdout
+        if (BIN / "uv").exists()
+        else ""
+    )
     if version not in installed:
         say(f"installing uv {version}")
         subprocess.run(

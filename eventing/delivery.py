@@ -37,7 +37,7 @@ class DeliverySpec:
     dead_letter_sink: str | None  # the KafkaSink's name
 
     @classmethod
-    def from_manifest(cls, delivery: dict[str, Any] | None) -> "DeliverySpec":
+    def from_manifest(cls, delivery: dict[str, Any] | None) -> DeliverySpec:
         """Knative's rules: no `delivery` at all means 10 exponential retries from 0.3 s
         with a 600 s timeout; a `delivery` without `retry` means no retries."""
         if delivery is None:

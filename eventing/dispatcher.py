@@ -21,10 +21,17 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
-from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
+from confluent_kafka import (
+    Consumer,
+    KafkaError,
+    KafkaException,
+    Message,
+    TopicPartition,
+)
 
 from eventing.event_codec import from_kafka
 from eventing.kafka_clients import consumer_config
@@ -105,9 +112,14 @@ class Dispatcher:
         self._consumer.subscribe(
             list(self.source.topics), on_assign=self._on_assign, on_revoke=self._on_revoke, on_lost=self._on_lost
         )
-        log.info("%s: consuming %s as group %s (%s, at most %d in flight per partition)",
-                 self.source.name, ", ".join(self.source.topics), self.source.consumer_group,
-                 self.source.ordering, self._max_in_flight)
+        log.info(
+            "%s: consuming %s as group %s (%s, at most %d in flight per partition)",
+            self.source.name,
+            ", ".join(self.source.topics),
+            self.source.consumer_group,
+            self.source.ordering,
+            self._max_in_flight,
+        )
         last_commit = last_watermarks = 0.0
         try:
             while not self._stop.is_set():
@@ -345,9 +357,10 @@ def _close_all(lanes: Iterable[PartitionLane[Message]], grace_period: float) -> 
 
 def _names(partitions: list[TopicPartition]) -> str:
     """`topic/partition` for each, with `@offset` where the offset is a real one."""
-    return ", ".join(
-        f"{tp.topic}/{tp.partition}" + (f"@{tp.offset}" if tp.offset >= 0 else "") for tp in partitions
-    ) or "nothing"
+    return (
+        ", ".join(f"{tp.topic}/{tp.partition}" + (f"@{tp.offset}" if tp.offset >= 0 else "") for tp in partitions)
+        or "nothing"
+    )
 
 
 def local_dead_letter_url(topology: Topology, source: SourceSpec) -> str | None:

@@ -14,9 +14,10 @@ import base64
 import binascii
 import json
 import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import Any, Iterable, Mapping, Protocol
+from datetime import UTC, datetime
+from typing import Any, Protocol
 from urllib.parse import quote, unquote
 
 SPEC_VERSION = "1.0"
@@ -45,7 +46,7 @@ class Event:
     def id(self) -> str:
         return self.attributes["id"]
 
-    def with_extensions(self, extensions: Mapping[str, str]) -> "Event":
+    def with_extensions(self, extensions: Mapping[str, str]) -> Event:
         return Event({**self.attributes, **extensions}, self.data)
 
 
@@ -222,5 +223,5 @@ def _checked(attributes: dict[str, str], data: bytes | None) -> Event:
 
 
 def _rfc3339(epoch_ms: int) -> str:
-    moment = datetime.fromtimestamp(epoch_ms / 1000, tz=timezone.utc)
+    moment = datetime.fromtimestamp(epoch_ms / 1000, tz=UTC)
     return f"{moment:%Y-%m-%dT%H:%M:%S}.{epoch_ms % 1000:03d}Z"

@@ -21,8 +21,9 @@ import logging
 import math
 import os
 import sys
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any
 
 from gunicorn.app.base import BaseApplication
 from werkzeug.exceptions import RequestEntityTooLarge
@@ -167,8 +168,13 @@ def main(argv: list[str] | None = None) -> int:
         )
         return KafkaSinkIngress(topics_by_path, producer, settings.max_body_bytes)
 
-    log.info("serving %s on %s:%d (broker %s)", ", ".join(sorted(topics_by_path)), args.host, args.port,
-             settings.kafka_bootstrap_servers)
+    log.info(
+        "serving %s on %s:%d (broker %s)",
+        ", ".join(sorted(topics_by_path)),
+        args.host,
+        args.port,
+        settings.kafka_bootstrap_servers,
+    )
     IngressServer(
         {
             "bind": f"{args.host}:{args.port}",

@@ -11,7 +11,13 @@ import time
 import uuid
 from typing import Any
 
-from confluent_kafka import OFFSET_END, Consumer, ConsumerGroupTopicPartitions, KafkaException, TopicPartition
+from confluent_kafka import (
+    OFFSET_END,
+    Consumer,
+    ConsumerGroupTopicPartitions,
+    KafkaException,
+    TopicPartition,
+)
 from confluent_kafka.admin import AdminClient
 
 LIST_OFFSETS_TIMEOUT_S = 2.0
@@ -38,17 +44,13 @@ def _cached_watermark(consumer: Consumer, topic: str, partition: int, *, high: b
     return value if value >= 0 else None
 
 
-def end_offset(
-    consumer: Consumer, topic: str, partition: int, timeout: float = LIST_OFFSETS_TIMEOUT_S
-) -> int | None:
+def end_offset(consumer: Consumer, topic: str, partition: int, timeout: float = LIST_OFFSETS_TIMEOUT_S) -> int | None:
     """The partition's end offset: from fetches when there were any, else from ListOffsets."""
     fetched = fetched_end_offset(consumer, topic, partition)
     if fetched is not None:
         return fetched
     try:
-        watermarks = consumer.get_watermark_offsets(
-            TopicPartition(topic, partition), timeout=timeout, cached=False
-        )
+        watermarks = consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=timeout, cached=False)
     except KafkaException:
         return None
     return watermarks[1] if watermarks and watermarks[1] >= 0 else None

@@ -139,8 +139,12 @@ class EventSender:
     def _dead_letter(self, event: Event, last: Attempt, reason: str, cancelled: threading.Event) -> Outcome:
         if self.dead_letter_url is None:
             self.counters.add("failed")
-            log.error("dropped event id=%s source=%s: %s, and there is no dead-letter sink",
-                      event.id, event.attributes["source"], reason)
+            log.error(
+                "dropped event id=%s source=%s: %s, and there is no dead-letter sink",
+                event.id,
+                event.attributes["source"],
+                reason,
+            )
             return Outcome.DROPPED
         failed_event = event.with_extensions(self._error_extensions(last))
         failures = 0
@@ -165,7 +169,7 @@ class EventSender:
         extensions["knativeerrorcode"] = str(last.status)
         for name, value in last.headers.items():
             if name.lower().startswith(_ERROR_HEADER_PREFIX):
-                extension = re.sub(r"[^a-z0-9]", "", name[len(_ERROR_HEADER_PREFIX):].lower())
+                extension = re.sub(r"[^a-z0-9]", "", name[len(_ERROR_HEADER_PREFIX) :].lower())
                 if extension:
                     extensions[extension] = value
         if last.body:

@@ -44,9 +44,7 @@ class Champion:
             self.missing_reason = f"cannot read the model registry: {str(error).strip()[:200]}"
             return
         if record is None:
-            self.missing_reason = (
-                "the model registry holds no champion yet: `sentinel up` trains a first one"
-            )
+            self.missing_reason = "the model registry holds no champion yet: `sentinel up` trains a first one"
             return
         try:
             self._model = OnnxModel(record)

@@ -8,7 +8,13 @@ import time
 
 import click
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
 
 from sentinel.config import Settings, component_port
@@ -20,6 +26,18 @@ def _stack():
     from sentinel.stack.local import LocalStack
 
     return LocalStack(Settings.from_env())
+
+
+def _start_stack() -> None:
+    """`up`, printing each step; exits 1 with the reason when a component fails."""
+    from sentinel.stack.local import StackError
+
+    console.print("[bold]Starting the Sentinel stack[/bold]")
+    try:
+        _stack().up(say=_say)
+    except StackError as error:
+        console.print(f"[red]✗ {error}[/red]")
+        sys.exit(1)
 
 
 def _say(message: str) -> None:
@@ -34,14 +52,7 @@ def main() -> None:
 @main.command()
 def up() -> None:
     """Start the local stack in the background and wait until every part is healthy."""
-    from sentinel.stack.local import StackError
-
-    console.print("[bold]Starting the Sentinel stack[/bold]")
-    try:
-        _stack().up(say=_say)
-    except StackError as error:
-        console.print(f"[red]✗ {error}[/red]")
-        sys.exit(1)
+    _start_stack()
     _where_to_look(Settings.from_env())
 
 
@@ -83,7 +94,9 @@ def status(as_json: bool) -> None:
 @click.option("--seed", default=None, type=int, help="Seed for reproducible traffic; default: a new one each run.")
 @click.option("--fraud-share", default=0.03, show_default=True, help="Share of fraud-like transactions.")
 @click.option("--duplicate-share", default=0.02, show_default=True, help="Share of re-sent transactions.")
-def send(count: int, rate: float, url: str | None, seed: int | None, fraud_share: float, duplicate_share: float) -> None:
+def send(
+    count: int, rate: float, url: str | None, seed: int | None, fraud_share: float, duplicate_share: float
+) -> None:
     """Stream demo transactions through ingest as CloudEvents."""
     _send(count, rate, url, seed, fraud_share, duplicate_share)
 
@@ -115,15 +128,9 @@ def _send(count: int, rate: float, url: str | None, seed: int | None, fraud_shar
 def demo(count: int, rate: float) -> None:
     """Start the stack, stream demo traffic through it, and show what it decided."""
     from sentinel import queries
-    from sentinel.stack.local import StackError
 
     settings = Settings.from_env()
-    console.print("[bold]Starting the Sentinel stack[/bold]")
-    try:
-        _stack().up(say=_say)
-    except StackError as error:
-        console.print(f"[red]✗ {error}[/red]")
-        sys.exit(1)
+    _start_stack()
     console.print(f"\n[bold]Streaming {count} demo transactions[/bold]")
     report = _send(count, rate, None, None, 0.03, 0.02)
     deadline = time.monotonic() + 60

@@ -64,7 +64,7 @@ class Settings:
     external: frozenset[str] = field(default_factory=frozenset)
 
     @classmethod
-    def from_env(cls) -> "Settings":
+    def from_env(cls) -> Settings:
         env = os.environ
         port_base = int(env.get("SENTINEL_PORT_BASE", DEFAULT_PORT_BASE))
         external = frozenset(
@@ -81,8 +81,7 @@ class Settings:
             return component_port(component, port_base)
 
         return cls(
-            kafka_bootstrap_servers=env.get("KAFKA_BOOTSTRAP_SERVERS")
-            or f"127.0.0.1:{local_port('broker')}",
+            kafka_bootstrap_servers=env.get("KAFKA_BOOTSTRAP_SERVERS") or f"127.0.0.1:{local_port('broker')}",
             database_url=env.get("DATABASE_URL")
             or f"postgresql://sentinel@127.0.0.1:{local_port('postgres')}/sentinel",
             redis_url=env.get("REDIS_URL") or f"redis://127.0.0.1:{local_port('redis')}/0",

@@ -7,7 +7,7 @@ key so one user's events stay ordered.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from cloudevents.http import CloudEvent
@@ -22,7 +22,7 @@ SCORE_SOURCE = "/sentinel/score"
 
 
 def utc_now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="microseconds")
+    return datetime.now(UTC).isoformat(timespec="microseconds")
 
 
 def transaction_event(event_type: str, source: str, data: dict[str, Any]) -> CloudEvent:

@@ -96,7 +96,7 @@ def _require_feature_names(source: str, names: Sequence[str] | None) -> None:
     if tuple(names) != FEATURE_NAMES:
         differences = [
             f"#{position} is {got!r}, not {expected!r}"
-            for position, (got, expected) in enumerate(zip(names, FEATURE_NAMES))
+            for position, (got, expected) in enumerate(zip(names, FEATURE_NAMES, strict=False))
             if got != expected
         ]
         if len(names) != len(FEATURE_NAMES):

@@ -114,20 +114,24 @@ def register(
         number = conn.execute(
             "SELECT coalesce(max(substring(version FROM '^v([0-9]+)$')::int), 0) + 1 FROM models"
         ).fetchone()[0]
-        row = conn.cursor(row_factory=dict_row).execute(
-            "INSERT INTO models (version, sha256, onnx, feature_names, thresholds, metrics, data_fingerprint)"
-            " VALUES (%s, %s, %s, %s, %s, %s, %s)"
-            f" RETURNING {_SUMMARY_COLUMNS}, onnx",
-            (
-                f"v{number:04d}",
-                sha256_hex(onnx),
-                onnx,
-                Jsonb(list(feature_names)),
-                Jsonb(checked.to_json()),
-                Jsonb(dict(metrics)),
-                data_fingerprint,
-            ),
-        ).fetchone()
+        row = (
+            conn.cursor(row_factory=dict_row)
+            .execute(
+                "INSERT INTO models (version, sha256, onnx, feature_names, thresholds, metrics, data_fingerprint)"
+                " VALUES (%s, %s, %s, %s, %s, %s, %s)"
+                f" RETURNING {_SUMMARY_COLUMNS}, onnx",
+                (
+                    f"v{number:04d}",
+                    sha256_hex(onnx),
+                    onnx,
+                    Jsonb(list(feature_names)),
+                    Jsonb(checked.to_json()),
+                    Jsonb(dict(metrics)),
+                    data_fingerprint,
+                ),
+            )
+            .fetchone()
+        )
     return ModelRecord.from_row(row)
 
 

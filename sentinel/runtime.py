@@ -18,7 +18,7 @@ import atexit
 import logging
 import threading
 from abc import ABC, abstractmethod
-from typing import Callable
+from collections.abc import Callable
 
 import flask
 import psycopg
@@ -98,7 +98,9 @@ class _Lifecycle:
             log.info("%s started", self.function.name)
 
 
-def serve(function: Function, settings_factory: Callable[[], Settings] = Settings.from_env) -> Callable[[flask.Request], flask.Response]:
+def serve(
+    function: Function, settings_factory: Callable[[], Settings] = Settings.from_env
+) -> Callable[[flask.Request], flask.Response]:
     """The functions-framework HTTP entry point for `function`."""
     lifecycle = _Lifecycle(function, settings_factory)
 

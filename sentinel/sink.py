@@ -29,8 +29,7 @@ class SinkClient:
         response = self._session.post(self.url, data=body, headers=headers, timeout=self._timeout)
         if not 200 <= response.status_code < 300:
             raise Unavailable(
-                f"the event sink answered {response.status_code} for event {event['id']}: "
-                f"{response.text[:200]}"
+                f"the event sink answered {response.status_code} for event {event['id']}: {response.text[:200]}"
             )
 
     def close(self) -> None:

@@ -48,9 +48,7 @@ def read_events(request: flask.Request, max_bytes: int) -> list[CloudEvent]:
         return [_structured(_json(body, "the structured CloudEvent"))]
     if "ce-specversion" in {name.lower() for name in request.headers.keys()}:
         if kind not in (JSON, "") and not kind.endswith("+json"):
-            raise ClientError(
-                f"unsupported data content type {kind!r}: event data must be JSON", status=415
-            )
+            raise ClientError(f"unsupported data content type {kind!r}: event data must be JSON", status=415)
         return [_binary(request.headers, body)]
     raise ClientError(
         f"not a CloudEvent: content type {kind or 'none'!r} without ce-* headers; send binary mode "
@@ -67,9 +65,7 @@ def event_data(event: CloudEvent) -> Any:
         try:
             return json.loads(data)
         except ValueError:
-            raise ClientError(
-                "event data is not valid JSON", problems=[Problem("data", "not JSON")]
-            ) from None
+            raise ClientError("event data is not valid JSON", problems=[Problem("data", "not JSON")]) from None
     return data
 
 

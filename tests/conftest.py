@@ -17,7 +17,12 @@ from pathlib import Path
 import pytest
 
 from eventing import topology
-from sentinel.config import DISPATCHER_PORT_OFFSET, PORT_OFFSETS, Settings, component_port
+from sentinel.config import (
+    DISPATCHER_PORT_OFFSET,
+    PORT_OFFSETS,
+    Settings,
+    component_port,
+)
 
 SENTINEL = str(Path(sys.executable).parent / "sentinel")
 STACK_VARIABLES = ("KAFKA_BOOTSTRAP_SERVERS", "DATABASE_URL", "REDIS_URL", "K_SINK", "ALERT_WEBHOOK_URL")

@@ -39,9 +39,7 @@ def ensure_champion(
             conn.execute("SELECT pg_advisory_unlock(%s)", (_BOOTSTRAP_LOCK_ID,))
 
 
-def _train_first_champion(
-    conn: psycopg.Connection, *, rows: int, seed: int, report: Callable[[str], None]
-) -> str:
+def _train_first_champion(conn: psycopg.Connection, *, rows: int, seed: int, report: Callable[[str], None]) -> str:
     # Imported here: XGBoost and scikit-learn take a second to import, and are
     # needed only on the first start.
     from training.export import check_parity, to_onnx

@@ -16,7 +16,12 @@ import xgboost as xgb
 from onnxmltools import convert_xgboost
 from onnxmltools.convert.common.data_types import FloatTensorType
 
-from sentinel.model import FEATURE_NAMES_METADATA_KEY, INPUT_NAME, load_session, predict_probabilities
+from sentinel.model import (
+    FEATURE_NAMES_METADATA_KEY,
+    INPUT_NAME,
+    load_session,
+    predict_probabilities,
+)
 from sentinel.registry import sha256_hex
 from sentinel.transaction import FEATURE_NAMES
 from training.train import predict

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import numpy as np
 
@@ -30,7 +30,7 @@ from sentinel.transaction import FEATURE_NAMES, Transaction
 
 SECONDS_PER_DAY = 86_400
 # Event time of the row whose Time is 0 (the dataset's clock starts at its first row).
-EPOCH = datetime(2025, 1, 6, tzinfo=timezone.utc)
+EPOCH = datetime(2025, 1, 6, tzinfo=UTC)
 DEFAULT_DAYS = 2
 TRANSACTIONS_PER_USER = 50
 MIN_USERS = 20

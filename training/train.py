@@ -25,7 +25,11 @@ from typing import Any
 
 import numpy as np
 import xgboost as xgb
-from sklearn.metrics import average_precision_score, precision_recall_curve, roc_auc_score
+from sklearn.metrics import (
+    average_precision_score,
+    precision_recall_curve,
+    roc_auc_score,
+)
 from sklearn.model_selection import train_test_split
 
 from training.synthetic import Dataset

@@ -101,7 +101,9 @@ def _validated(received: list[CloudEvent]) -> list[transaction.Transaction]:
             wire.check_type(event, (events.TRANSACTION_CREATED,), "ingest")
             item = transaction.validate(wire.event_data(event))
         except ClientError as error:
-            problems.extend(Problem(p.field, f"{where}: {p.message}") for p in error.problems or [Problem("data", error.message)])
+            problems.extend(
+                Problem(p.field, f"{where}: {p.message}") for p in error.problems or [Problem("data", error.message)]
+            )
             continue
         valid.append(item)
     if problems:

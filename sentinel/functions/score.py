@@ -72,7 +72,7 @@ class Score(Function):
                     scored_at=now,
                 )
             )
-            for item, risk in zip(items, risks)
+            for item, risk in zip(items, risks, strict=True)
         ]
         for event in scored:
             self.sink.emit(event)

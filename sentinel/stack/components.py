@@ -8,12 +8,17 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from eventing.topology import FunctionSpec, Topology
-from sentinel.config import DISPATCHER_PORT_OFFSET, Settings, component_port, port_env_name
+from sentinel.config import (
+    DISPATCHER_PORT_OFFSET,
+    Settings,
+    component_port,
+    port_env_name,
+)
 from sentinel.stack import binaries, health, postgres
 
 INFRASTRUCTURE = "infrastructure"
@@ -74,10 +79,15 @@ def plan(settings: Settings, topology: Topology) -> list[Component]:
         port = component_port(source.name, settings.port_base, DISPATCHER_PORT_OFFSET + index)
         url = f"http://127.0.0.1:{port}"
         command = [
-            str(BIN_DIR / "python"), "-m", "eventing.dispatcher",
-            "--source", source.name,
-            "--sink-url", function_urls[source.sink],
-            "--port", str(port),
+            str(BIN_DIR / "python"),
+            "-m",
+            "eventing.dispatcher",
+            "--source",
+            source.name,
+            "--sink-url",
+            function_urls[source.sink],
+            "--port",
+            str(port),
         ]
         if source.delivery.dead_letter_sink:
             command += ["--dead-letter-url", f"{ingress_url}/{topology.namespace}/{source.delivery.dead_letter_sink}"]
@@ -148,12 +158,18 @@ def _redis(settings: Settings, state: Path) -> Component:
         check=lambda: health.redis_server(url),
         command=[
             str(binaries.redis_server()),
-            "--port", str(port),
-            "--bind", "127.0.0.1",
-            "--dir", str(data_dir),
-            "--appendonly", "yes",
-            "--appendfsync", "everysec",
-            "--save", "",
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--dir",
+            str(data_dir),
+            "--appendonly",
+            "yes",
+            "--appendfsync",
+            "everysec",
+            "--save",
+            "",
         ],
         prepare=lambda: data_dir.mkdir(parents=True, exist_ok=True),
     )

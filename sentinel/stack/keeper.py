@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import pwd
 import signal
 import subprocess
@@ -56,7 +55,10 @@ class Keeper:
                 break
             ran_for = time.monotonic() - started
             backoff = MIN_BACKOFF if ran_for >= STABLE_AFTER else min(backoff * 2, MAX_BACKOFF)
-            print(f"keeper: {self.command[0]} exited with {code} after {ran_for:.1f}s; restarting in {backoff:.1f}s", flush=True)
+            print(
+                f"keeper: {self.command[0]} exited with {code} after {ran_for:.1f}s; restarting in {backoff:.1f}s",
+                flush=True,
+            )
             self.restarts += 1
             self._write_state(last_exit=code, child_pid=None)
             self._sleep(backoff)

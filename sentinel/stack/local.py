@@ -16,9 +16,10 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from psycopg.conninfo import conninfo_to_dict
 
@@ -28,7 +29,13 @@ from eventing.topology import Topology
 from sentinel import db
 from sentinel.config import PROJECT_ROOT, Settings
 from sentinel.stack import postgres
-from sentinel.stack.components import INFRASTRUCTURE, Component, inherited_environment, plan, port_hint
+from sentinel.stack.components import (
+    INFRASTRUCTURE,
+    Component,
+    inherited_environment,
+    plan,
+    port_hint,
+)
 
 Say = Callable[[str], None]
 
@@ -93,9 +100,7 @@ class LocalStack:
         say(f"database schema: {'applied ' + ', '.join(applied) if applied else 'up to date'}")
         from training.bootstrap import ensure_champion
 
-        version = ensure_champion(
-            self.settings.database_url, rows=self.settings.bootstrap_training_rows, progress=say
-        )
+        version = ensure_champion(self.settings.database_url, rows=self.settings.bootstrap_training_rows, progress=say)
         say(f"champion model: {version}")
 
     def _ensure_running(self, component: Component, say: Say) -> None:
@@ -167,8 +172,7 @@ class LocalStack:
                 if error.errno != errno.EADDRINUSE:
                     raise
                 raise StackError(
-                    f"port {component.port} for {component.name} is in use by another program; "
-                    f"{port_hint(component)}"
+                    f"port {component.port} for {component.name} is in use by another program; {port_hint(component)}"
                 ) from None
 
     # -- down -------------------------------------------------------------

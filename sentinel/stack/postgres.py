@@ -55,8 +55,10 @@ def initialise(bin_dir: Path, data_dir: Path, user: str | None) -> bool:
     result = subprocess.run(
         [
             str(bin_dir / "initdb"),
-            "-D", str(data_dir),
-            "-U", SUPERUSER,
+            "-D",
+            str(data_dir),
+            "-U",
+            SUPERUSER,
             "--auth=trust",
             "--encoding=UTF8",
             "--locale=C",
@@ -72,16 +74,21 @@ def initialise(bin_dir: Path, data_dir: Path, user: str | None) -> bool:
     return True
 
 
-
 def server_command(bin_dir: Path, data_dir: Path, port: int) -> list[str]:
     return [
         str(bin_dir / "postgres"),
-        "-D", str(data_dir),
-        "-h", "127.0.0.1",
-        "-p", str(port),
-        "-c", "unix_socket_directories=",
-        "-c", "max_connections=200",
-        "-c", "fsync=on",
+        "-D",
+        str(data_dir),
+        "-h",
+        "127.0.0.1",
+        "-p",
+        str(port),
+        "-c",
+        "unix_socket_directories=",
+        "-c",
+        "max_connections=200",
+        "-c",
+        "fsync=on",
     ]
 
 
@@ -95,9 +102,7 @@ def ensure_database(port: int, role: str, database: str) -> None:
         if not conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone():
             conn.execute(sql.SQL("CREATE ROLE {} LOGIN").format(sql.Identifier(role)))
         if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (database,)).fetchone():
-            conn.execute(
-                sql.SQL("CREATE DATABASE {} OWNER {}").format(sql.Identifier(database), sql.Identifier(role))
-            )
+            conn.execute(sql.SQL("CREATE DATABASE {} OWNER {}").format(sql.Identifier(database), sql.Identifier(role)))
 
 
 def _let_reach(path: Path) -> None:

@@ -8,7 +8,6 @@ import subprocess
 
 import psycopg
 import pytest
-
 from conftest import SENTINEL
 from support import wait_for
 

@@ -14,10 +14,6 @@ import pytest
 import redis
 import requests
 from psycopg.rows import dict_row
-
-from sentinel import events
-from sentinel.alerts import STREAMED_PREFIX
-from sentinel.dedup import KEY_PREFIX
 from support import (
     a_transaction,
     created_event,
@@ -27,6 +23,10 @@ from support import (
     records_about,
     wait_for,
 )
+
+from sentinel import events
+from sentinel.alerts import STREAMED_PREFIX
+from sentinel.dedup import KEY_PREFIX
 
 pytestmark = pytest.mark.stack
 
@@ -107,7 +107,9 @@ def test_records_are_keyed_by_user_so_a_users_events_stay_ordered(stack):
     transaction = a_transaction(user_id="u-keyed")
     post_binary(ingest(stack), created_event(transaction))
     wait_for_row(stack, transaction["transaction_id"])
-    [record] = records_about(stack.settings.kafka_bootstrap_servers, "sentinel.transactions", transaction["transaction_id"])
+    [record] = records_about(
+        stack.settings.kafka_bootstrap_servers, "sentinel.transactions", transaction["transaction_id"]
+    )
     assert record["key"] == "u-keyed"
     assert record["ce_type"] == events.TRANSACTION_RECEIVED
 
@@ -121,7 +123,8 @@ def test_a_fraud_like_transaction_raises_exactly_one_alert(stack, fraud_like):
     assert (alert["decision"], alert["status"]) == ("block", "open")
     client = redis.Redis.from_url(stack.settings.redis_url)
     entries = [
-        fields for _, fields in client.xrange(stack.settings.alerts_stream)
+        fields
+        for _, fields in client.xrange(stack.settings.alerts_stream)
         if fields[b"transaction_id"].decode() == transaction["transaction_id"]
     ]
     assert len(entries) == 1
@@ -152,7 +155,10 @@ def test_a_duplicate_is_reported_and_never_scored_twice(stack):
 def test_a_repeat_within_one_batch_is_a_duplicate(stack):
     transaction = a_transaction()
     response = post_batch(ingest(stack), [created_event(transaction), created_event(transaction)])
-    assert response.json() == {"accepted": [transaction["transaction_id"]], "duplicates": [transaction["transaction_id"]]}
+    assert response.json() == {
+        "accepted": [transaction["transaction_id"]],
+        "duplicates": [transaction["transaction_id"]],
+    }
 
 
 @pytest.mark.parametrize(
@@ -166,7 +172,10 @@ def test_a_bad_transaction_gets_a_400_naming_the_field_and_leaves_no_trace(stack
     assert field in {problem["field"] for problem in response.json()["problems"]}
     client = redis.Redis.from_url(stack.settings.redis_url)
     assert not client.exists(KEY_PREFIX + transaction["transaction_id"])
-    assert records_about(stack.settings.kafka_bootstrap_servers, "sentinel.transactions", transaction["transaction_id"]) == []
+    assert (
+        records_about(stack.settings.kafka_bootstrap_servers, "sentinel.transactions", transaction["transaction_id"])
+        == []
+    )
     assert stored_rows(stack, transaction["transaction_id"]) == []
 
 
@@ -186,8 +195,13 @@ def test_an_unknown_event_type_is_refused(stack):
 
 
 def test_a_body_over_one_mebibyte_is_413(stack):
-    headers = {"ce-specversion": "1.0", "ce-id": "big", "ce-source": "/t", "ce-type": events.TRANSACTION_CREATED,
-               "Content-Type": "application/json"}
+    headers = {
+        "ce-specversion": "1.0",
+        "ce-id": "big",
+        "ce-source": "/t",
+        "ce-type": events.TRANSACTION_CREATED,
+        "Content-Type": "application/json",
+    }
     response = requests.post(ingest(stack), data=b" " * (1024 * 1024 + 10), headers=headers, timeout=15)
     assert response.status_code == 413
 
@@ -221,8 +235,19 @@ def test_status_reports_every_component_healthy(stack):
     result = stack.sentinel("status", "--json")
     assert result.returncode == 0, result.stdout
     statuses = {item["name"]: item for item in json.loads(result.stdout)}
-    expected = {"broker", "postgres", "redis", "ingest", "score", "persist", "alert", "kafka-sink-ingress",
-                "score-source", "persist-source", "alert-source"}
+    expected = {
+        "broker",
+        "postgres",
+        "redis",
+        "ingest",
+        "score",
+        "persist",
+        "alert",
+        "kafka-sink-ingress",
+        "score-source",
+        "persist-source",
+        "alert-source",
+    }
     assert expected <= set(statuses)
     assert all(item["healthy"] for item in statuses.values())
     assert statuses["postgres"]["address"].startswith("postgresql://")

@@ -13,6 +13,7 @@ import json
 import psycopg
 import pytest
 import redis
+from support import InProcess, a_transaction, created_event, free_port
 
 from sentinel import events
 from sentinel.dedup import KEY_PREFIX
@@ -20,7 +21,6 @@ from sentinel.functions.alert import Alert
 from sentinel.functions.ingest import Ingest
 from sentinel.functions.persist import Persist
 from sentinel.functions.score import Score
-from support import InProcess, a_transaction, created_event, free_port
 
 pytestmark = pytest.mark.stack
 
@@ -55,7 +55,10 @@ def ingress_sink(stack) -> str:
 
 def scored_event_for(stack, running, transaction) -> object:
     """A real scored event, produced by the score function with the champion model."""
-    score = running(Score(), dataclasses.replace(stack.settings, k_sink=stack.url("kafka-sink-ingress") + "/sentinel/sentinel-scored"))
+    score = running(
+        Score(),
+        dataclasses.replace(stack.settings, k_sink=stack.url("kafka-sink-ingress") + "/sentinel/sentinel-scored"),
+    )
     response = score.post(created_event(transaction))
     assert response.status_code == 200, response.get_data(as_text=True)
     from cloudevents.http import from_http
@@ -87,7 +90,9 @@ def test_deduplication_survives_a_restart_of_ingest(stack, settings, running):
 
 
 def test_ingest_answers_503_when_redis_is_down(stack, settings, running):
-    ingest = running(Ingest(), dataclasses.replace(settings, k_sink=ingress_sink(stack), redis_url=closed_port_url("redis")))
+    ingest = running(
+        Ingest(), dataclasses.replace(settings, k_sink=ingress_sink(stack), redis_url=closed_port_url("redis"))
+    )
     response = ingest.post(created_event(a_transaction()))
     assert response.status_code == 503
     assert "Redis" in response.get_json()["error"]
@@ -132,7 +137,9 @@ def test_persist_stores_a_redelivered_event_once(stack, settings, running):
     assert second.status_code == 200
     assert second.get_json() == {"stored": [], "duplicates": [transaction["transaction_id"]]}
     with psycopg.connect(settings.database_url) as conn:
-        count = conn.execute("SELECT count(*) FROM transactions WHERE transaction_id = %s", (transaction["transaction_id"],)).fetchone()[0]
+        count = conn.execute(
+            "SELECT count(*) FROM transactions WHERE transaction_id = %s", (transaction["transaction_id"],)
+        ).fetchone()[0]
     assert count == 1
 
 

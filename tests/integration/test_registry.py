@@ -119,9 +119,7 @@ def conn(postgres_url: str) -> Iterator[psycopg.Connection]:
 
 
 def register(conn: psycopg.Connection, onnx: bytes = b"onnx bytes") -> registry.ModelRecord:
-    return registry.register(
-        conn, onnx, thresholds=THRESHOLDS, metrics={"auprc": 0.7}, data_fingerprint="fingerprint"
-    )
+    return registry.register(conn, onnx, thresholds=THRESHOLDS, metrics={"auprc": 0.7}, data_fingerprint="fingerprint")
 
 
 def test_an_empty_registry_has_no_champion(conn):

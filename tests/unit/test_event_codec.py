@@ -7,7 +7,14 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from eventing.event_codec import Event, NotACloudEvent, from_http, from_kafka, to_http, to_kafka
+from eventing.event_codec import (
+    Event,
+    NotACloudEvent,
+    from_http,
+    from_kafka,
+    to_http,
+    to_kafka,
+)
 
 REQUIRED = {"ce-specversion": "1.0", "ce-id": "e-1", "ce-source": "/tests", "ce-type": "t"}
 
@@ -47,15 +54,26 @@ def test_binary_http_request_keeps_attributes_and_the_exact_body():
     event = from_http({**REQUIRED, "Ce-Subject": "caf%C3%A9", "Content-Type": "application/json"}, b'{"a": 1.50}')
 
     assert event.attributes == {
-        "specversion": "1.0", "id": "e-1", "source": "/tests", "type": "t",
-        "subject": "café", "datacontenttype": "application/json",
+        "specversion": "1.0",
+        "id": "e-1",
+        "source": "/tests",
+        "type": "t",
+        "subject": "café",
+        "datacontenttype": "application/json",
     }
     assert event.data == b'{"a": 1.50}'
 
 
 def test_structured_http_request_becomes_attributes_and_data_bytes():
-    envelope = {"specversion": "1.0", "id": "e-1", "source": "/s", "type": "t", "sequence": 4, "sampled": True,
-                "data": {"a": 1}}
+    envelope = {
+        "specversion": "1.0",
+        "id": "e-1",
+        "source": "/s",
+        "type": "t",
+        "sequence": 4,
+        "sampled": True,
+        "data": {"a": 1},
+    }
 
     event = from_http({"Content-Type": "application/cloudevents+json; charset=utf-8"}, json.dumps(envelope).encode())
 
@@ -102,7 +120,14 @@ def test_kafka_record_is_binary_mode_keyed_by_partitionkey():
 
 
 def test_structured_kafka_record_is_read_as_its_event():
-    envelope = {"specversion": "1.0", "id": "e-9", "source": "/s", "type": "t", "data": "hi", "datacontenttype": "text/plain"}
+    envelope = {
+        "specversion": "1.0",
+        "id": "e-9",
+        "source": "/s",
+        "type": "t",
+        "data": "hi",
+        "datacontenttype": "text/plain",
+    }
     record = FakeRecord(json.dumps(envelope).encode(), [("content-type", b"application/cloudevents+json")])
 
     event = from_kafka(record, namespace="ns", source_name="src")

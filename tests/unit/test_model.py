@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import numpy as np
 import onnx
@@ -37,7 +37,7 @@ def record(trained) -> ModelRecord:
         metrics=trained.metrics,
         data_fingerprint="test",
         status="champion",
-        created_at=datetime.now(timezone.utc),
+        created_at=datetime.now(UTC),
         promoted_at=None,
         promoted_by=None,
         reason=None,

@@ -22,9 +22,17 @@ def components(monkeypatch, tmp_path):
 
 def test_the_stack_starts_infrastructure_then_eventing_then_functions_then_dispatchers(components):
     assert list(components()) == [
-        "broker", "postgres", "redis", "kafka-sink-ingress",
-        "ingest", "score", "persist", "alert",
-        "alert-source", "persist-source", "score-source",
+        "broker",
+        "postgres",
+        "redis",
+        "kafka-sink-ingress",
+        "ingest",
+        "score",
+        "persist",
+        "alert",
+        "alert-source",
+        "persist-source",
+        "score-source",
     ]
 
 
@@ -49,7 +57,10 @@ def test_functions_get_exactly_the_variables_their_manifest_names(components):
 
 def test_an_optional_variable_is_passed_only_when_set(components):
     assert "ALERT_WEBHOOK_URL" not in components()["alert"].env
-    assert components(ALERT_WEBHOOK_URL="http://hooks.example/x")["alert"].env["ALERT_WEBHOOK_URL"] == "http://hooks.example/x"
+    assert (
+        components(ALERT_WEBHOOK_URL="http://hooks.example/x")["alert"].env["ALERT_WEBHOOK_URL"]
+        == "http://hooks.example/x"
+    )
 
 
 def test_each_dispatcher_delivers_to_its_function_and_dead_letters_to_the_dlq_sink(components):

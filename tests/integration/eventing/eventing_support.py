@@ -4,43 +4,23 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
-import threading
 import time
 import uuid
-from collections import deque
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, TypeVar
+from typing import Any, TypeVar
 
 import requests
 import yaml
 from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
+from support import free_port, wait_for
 
 PROJECT_ROOT = Path(__file__).resolve().parents[3]
 NAMESPACE = "sentinel-test"
 T = TypeVar("T")
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def wait_until(probe: Callable[[], T], *, timeout: float, what: str, every: float = 0.05) -> T:
-    """Poll until `probe` returns something truthy, and return it."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = probe()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not within {timeout:g} s (last: {result!r})")
-        time.sleep(every)
 
 
 # -- records --------------------------------------------------------------------
@@ -66,7 +46,9 @@ def read_records(
     where: Callable[[Any], bool] = lambda _record: True,
 ) -> list[Any]:
     """The first `count` records of a topic that match `where`, read without joining a group."""
-    consumer = Consumer({"bootstrap.servers": broker, "group.id": f"reader-{uuid.uuid4().hex}", "enable.auto.commit": False})
+    consumer = Consumer(
+        {"bootstrap.servers": broker, "group.id": f"reader-{uuid.uuid4().hex}", "enable.auto.commit": False}
+    )
     consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in range(partitions)])
     found: list[Any] = []
     deadline = time.monotonic() + timeout
@@ -86,110 +68,6 @@ def committed_offsets(broker: str, group: str, topic: str, partitions: int = 1) 
     finally:
         consumer.close()
     return [tp.offset for tp in found]
-
-
-# -- a scriptable HTTP sink ---------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Reply:
-    status: int = 200
-    body: bytes = b""
-    delay: float = 0.0
-    headers: dict[str, str] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class ReceivedRequest:
-    path: str
-    headers: dict[str, str]  # names lower-cased
-    body: bytes
-    at: float
-
-    @property
-    def ce(self) -> dict[str, str]:
-        """The CloudEvent attributes sent as ce- headers."""
-        return {name[3:]: value for name, value in self.headers.items() if name.startswith("ce-")}
-
-
-class RecordingSink:
-    """An HTTP server that records every request and answers as the test scripted.
-
-    Replies come from `script(...)` in arrival order, else from `respond_with(fn)`,
-    else 200. It also tracks the most requests it ever had in progress at once.
-    """
-
-    def __init__(self) -> None:
-        self._lock = threading.Condition()
-        self._script: deque[Reply] = deque()
-        self._responder: Callable[[ReceivedRequest], Reply] | None = None
-        self._received: list[ReceivedRequest] = []
-        self._in_progress = 0
-        self.max_in_progress = 0
-        sink = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def do_POST(self) -> None:  # noqa: N802
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                received = ReceivedRequest(
-                    self.path, {k.lower(): v for k, v in self.headers.items()}, body, time.monotonic()
-                )
-                reply = sink._arrived(received)
-                try:
-                    time.sleep(reply.delay)
-                    self.send_response(reply.status)
-                    for name, value in reply.headers.items():
-                        self.send_header(name, value)
-                    self.send_header("Content-Length", str(len(reply.body)))
-                    self.end_headers()
-                    self.wfile.write(reply.body)
-                except OSError:
-                    pass  # the client gave up (a timeout test)
-                finally:
-                    sink._finished()
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}/"
-        threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-
-    def script(self, *replies: Reply) -> None:
-        with self._lock:
-            self._script.extend(replies)
-
-    def respond_with(self, responder: Callable[[ReceivedRequest], Reply]) -> None:
-        self._responder = responder
-
-    @property
-    def received(self) -> list[ReceivedRequest]:
-        with self._lock:
-            return list(self._received)
-
-    def wait_for(self, count: int, timeout: float = 15) -> list[ReceivedRequest]:
-        return wait_until(lambda: len(self.received) >= count and self.received, timeout=timeout,
-                          what=f"{count} request(s) at {self.url}")
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-
-    def _arrived(self, received: ReceivedRequest) -> Reply:
-        with self._lock:
-            self._received.append(received)
-            self._in_progress += 1
-            self.max_in_progress = max(self.max_in_progress, self._in_progress)
-            if self._script:
-                return self._script.popleft()
-        return self._responder(received) if self._responder else Reply()
-
-    def _finished(self) -> None:
-        with self._lock:
-            self._in_progress -= 1
 
 
 # -- knative/ manifests for one test ------------------------------------------
@@ -303,7 +181,7 @@ def launch_ingress(topology: Path, bootstrap_servers: str, log_path: Path, *extr
         "eventing.ingress", ["--port", str(port), "--topology", str(topology), *extra], bootstrap_servers, log_path
     )
     running = RunningProcess(process, f"http://127.0.0.1:{port}", log_path)
-    wait_until(lambda: _answers_http(running), timeout=15, what="ingress listening", every=0.1)
+    wait_for(lambda: _answers_http(running), timeout=15, what="ingress listening", every=0.1)
     return running
 
 

@@ -5,22 +5,21 @@ from __future__ import annotations
 import base64
 import signal
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 from eventing_support import (
     NAMESPACE,
-    Reply,
     RunningDispatcher,
     committed_offsets,
     dead_letter_to,
-    free_port,
     produce,
     read_records,
-    wait_until,
     write_topology,
 )
+from support import Reply, free_port, wait_for
 
 SOURCE = "test-source"
 QUICK_RETRIES = {"retry": 3, "backoffPolicy": "linear", "backoffDelay": "PT0.01S", "timeout": "PT2S"}
@@ -31,14 +30,26 @@ StartDispatcher = Callable[..., RunningDispatcher]
 class Setup:
     """One test's topic, consumer group and knative/ directory."""
 
-    def __init__(self, tmp_path: Path, make_topic: Callable[..., str], unique_name: str, *, partitions: int = 1,
-                 ordering: str = "ordered", delivery: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        tmp_path: Path,
+        make_topic: Callable[..., str],
+        unique_name: str,
+        *,
+        partitions: int = 1,
+        ordering: str = "ordered",
+        delivery: dict[str, Any] | None = None,
+    ) -> None:
         self.topic = make_topic(partitions)
         self.group = f"g-{unique_name}"
         self.partitions = partitions
         self.topology = write_topology(
-            tmp_path / "knative", source=SOURCE, topics=[self.topic], consumer_group=self.group,
-            ordering=ordering, delivery=delivery,
+            tmp_path / "knative",
+            source=SOURCE,
+            topics=[self.topic],
+            consumer_group=self.group,
+            ordering=ordering,
+            delivery=delivery,
         )
 
     def committed(self, broker: str) -> list[int]:
@@ -67,9 +78,12 @@ def record_ids(broker: str, topic: str, partitions: int, count: int) -> set[str]
 
 def counters(dispatcher: RunningDispatcher, **expected: int) -> dict[str, int]:
     """Wait for the dispatcher's counters to reach `expected`, and return them."""
-    return wait_until(
-        lambda: (found := dispatcher.status()["counters"]) and all(found[k] == v for k, v in expected.items()) and found,
-        timeout=10, what=f"counters {expected}",
+    return wait_for(
+        lambda: (
+            (found := dispatcher.status()["counters"]) and all(found[k] == v for k, v in expected.items()) and found
+        ),
+        timeout=10,
+        what=f"counters {expected}",
     )
 
 
@@ -108,10 +122,18 @@ def test_cloudevent_record_is_passed_through_unchanged(broker, setup, start_disp
 
 def test_plain_record_is_wrapped_with_knative_attributes(broker, setup, start_dispatcher, sink):
     test = setup(delivery=QUICK_RETRIES)
-    produce(broker, test.topic, [
-        {"key": b"k-1", "value": b"plain bytes", "headers": [("Trace-Id", b"abc"), ("content-type", b"Text/Plain")],
-         "timestamp": 1767225600123},
-    ])
+    produce(
+        broker,
+        test.topic,
+        [
+            {
+                "key": b"k-1",
+                "value": b"plain bytes",
+                "headers": [("Trace-Id", b"abc"), ("content-type", b"Text/Plain")],
+                "timestamp": 1767225600123,
+            },
+        ],
+    )
 
     start_dispatcher(test.topology, SOURCE, sink.url)
 
@@ -142,7 +164,7 @@ def test_each_retryable_status_is_retried_until_success(broker, setup, start_dis
     assert {request.ce["id"] for request in attempts} == {"partition:0/offset:0"}
     assert counters(dispatcher, delivered=1) == {"delivered": 1, "retried": 6, "dead_lettered": 0, "failed": 0}
     assert dead_letter_sink.received == []
-    wait_until(lambda: test.committed(broker) == [1], timeout=5, what="offset committed")
+    wait_for(lambda: test.committed(broker) == [1], timeout=5, what="offset committed")
 
 
 def test_non_retryable_status_goes_straight_to_dead_letter_sink_with_error_extensions(
@@ -164,7 +186,7 @@ def test_non_retryable_status_goes_straight_to_dead_letter_sink_with_error_exten
     assert dead_lettered.ce["reason"] == "amount out of range"
     assert dead_lettered.body == b"record 0"
     assert counters(dispatcher, dead_lettered=1)["retried"] == 0
-    wait_until(lambda: test.committed(broker) == [1], timeout=5, what="offset committed")
+    wait_for(lambda: test.committed(broker) == [1], timeout=5, what="offset committed")
 
 
 def test_exhausted_retries_go_to_dead_letter_sink(broker, setup, start_dispatcher, sink, dead_letter_sink):
@@ -218,7 +240,7 @@ def test_without_dead_letter_sink_a_failed_event_is_dropped_and_committed(broker
 
     sink.wait_for(2)
     assert counters(dispatcher, delivered=1, failed=1)["dead_lettered"] == 0
-    wait_until(lambda: test.committed(broker) == [2], timeout=5, what="both offsets committed")
+    wait_for(lambda: test.committed(broker) == [2], timeout=5, what="both offsets committed")
     assert "dropped event id=partition:0/offset:0" in dispatcher.log()
 
 
@@ -232,7 +254,7 @@ def test_failed_dead_letter_post_is_retried_before_commit(broker, setup, start_d
 
     dead_letter_sink.wait_for(3)
     assert counters(dispatcher, dead_lettered=1)["failed"] == 2
-    wait_until(lambda: test.committed(broker) == [1], timeout=5, what="offset committed")
+    wait_for(lambda: test.committed(broker) == [1], timeout=5, what="offset committed")
 
 
 def test_ordered_delivers_one_at_a_time_in_offset_order(broker, setup, start_dispatcher, sink):
@@ -245,9 +267,10 @@ def test_ordered_delivers_one_at_a_time_in_offset_order(broker, setup, start_dis
     received = sink.wait_for(20)
     assert [request.ce["subject"] for request in received] == [f"partition:0#{offset}" for offset in range(20)]
     assert sink.max_in_progress == 1
-    [partition] = wait_until(
+    [partition] = wait_for(
         lambda: [p for p in dispatcher.status()["partitions"] if p["committed"] == p["end"] == 20],
-        timeout=5, what="status shows everything committed",
+        timeout=5,
+        what="status shows everything committed",
     )
     assert partition["lag"] == 0
 
@@ -262,7 +285,7 @@ def test_unordered_delivers_many_at_once(broker, setup, start_dispatcher, sink):
     received = sink.wait_for(60)
     assert len({request.ce["id"] for request in received}) == 60
     assert 10 <= sink.max_in_progress <= 50
-    wait_until(lambda: test.committed(broker) == [60], timeout=10, what="all offsets committed")
+    wait_for(lambda: test.committed(broker) == [60], timeout=10, what="all offsets committed")
 
 
 def test_unordered_commits_only_the_contiguous_prefix(broker, setup, start_dispatcher, sink):
@@ -276,7 +299,7 @@ def test_unordered_commits_only_the_contiguous_prefix(broker, setup, start_dispa
     counters(dispatcher, delivered=4)
     time.sleep(0.5)  # several commit intervals
     assert test.committed(broker) == [-1001], "offsets 1-4 are done, but offset 0 is still in flight"
-    wait_until(lambda: test.committed(broker) == [5], timeout=10, what="all five committed once offset 0 is done")
+    wait_for(lambda: test.committed(broker) == [5], timeout=10, what="all five committed once offset 0 is done")
     assert counters(dispatcher, delivered=5)["retried"] == 0
 
 
@@ -293,11 +316,11 @@ def test_kill_9_loses_nothing_and_restart_resumes_from_committed_offsets(broker,
     delivered_before_kill = len(sink.received)
 
     start_dispatcher(test.topology, SOURCE, sink.url)
-    wait_until(lambda: {r.ce["id"] for r in sink.received} >= everything, timeout=45, what="every record delivered")
+    wait_for(lambda: {r.ce["id"] for r in sink.received} >= everything, timeout=45, what="every record delivered")
 
     after_restart = sink.received[delivered_before_kill:]
     assert len(after_restart) < len(everything), "the restarted dispatcher resumed from committed offsets"
-    wait_until(lambda: sum(test.committed(broker)) == 300, timeout=10, what="all offsets committed")
+    wait_for(lambda: sum(test.committed(broker)) == 300, timeout=10, what="all offsets committed")
 
 
 def test_sigterm_lets_in_flight_deliveries_finish_and_commits_them(broker, setup, start_dispatcher, sink):
@@ -314,9 +337,7 @@ def test_sigterm_lets_in_flight_deliveries_finish_and_commits_them(broker, setup
     assert test.committed(broker) == [1]
 
 
-def test_sigterm_gives_up_on_deliveries_past_the_grace_period_without_committing(
-    broker, setup, start_dispatcher, sink
-):
+def test_sigterm_gives_up_on_deliveries_past_the_grace_period_without_committing(broker, setup, start_dispatcher, sink):
     test = setup(delivery=QUICK_RETRIES)
     sink.respond_with(lambda _request: Reply(200, delay=5))
     produce(broker, test.topic, plain_records(1))
@@ -341,7 +362,7 @@ def test_rebalance_to_a_second_member_loses_nothing(broker, setup, start_dispatc
 
     second = start_dispatcher(test.topology, SOURCE, sink.url)
 
-    wait_until(lambda: {r.ce["id"] for r in sink.received} >= everything, timeout=30, what="every record delivered")
-    wait_until(lambda: sum(test.committed(broker)) == 200, timeout=10, what="all offsets committed")
+    wait_for(lambda: {r.ce["id"] for r in sink.received} >= everything, timeout=30, what="every record delivered")
+    wait_for(lambda: sum(test.committed(broker)) == 200, timeout=10, what="all offsets committed")
     assert "revoked" in first.log()
     assert second.status()["assigned_partitions"], "the second member took over a partition"

@@ -4,13 +4,21 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import pytest
 import requests
 from confluent_kafka.admin import AdminClient, NewTopic
-from eventing_support import NAMESPACE, RunningProcess, free_port, launch_ingress, read_records, write_topology
+from eventing_support import (
+    NAMESPACE,
+    RunningProcess,
+    launch_ingress,
+    read_records,
+    write_topology,
+)
+from support import free_port
 
 PARTITIONS = 3
 SINK_PATH = f"/{NAMESPACE}/sink-0"
@@ -26,7 +34,11 @@ class Ingress:
     def records_with_ids(self, *ids: str) -> list[Any]:
         wanted = {event_id.encode() for event_id in ids}
         return read_records(
-            self.broker, self.topic, len(ids), partitions=PARTITIONS, timeout=5,
+            self.broker,
+            self.topic,
+            len(ids),
+            partitions=PARTITIONS,
+            timeout=5,
             where=lambda record: dict(record.headers() or []).get("ce_id") in wanted,
         )
 
@@ -63,7 +75,10 @@ def a_unique_id() -> str:
 def test_binary_event_is_answered_202_once_the_broker_has_it(ingress: Ingress):
     event_id = a_unique_id()
     response = requests.post(
-        ingress.sink_url, data=b'{"amount": 1.5}', headers=binary_headers(event_id, **{"ce-subject": "txn-9"}), timeout=10
+        ingress.sink_url,
+        data=b'{"amount": 1.5}',
+        headers=binary_headers(event_id, **{"ce-subject": "txn-9"}),
+        timeout=10,
     )
 
     assert response.status_code == 202
@@ -95,7 +110,10 @@ def test_structured_event_is_written_in_binary_mode(ingress: Ingress):
     event_id = a_unique_id()
     envelope = {"specversion": "1.0", "id": event_id, "source": "/tests", "type": "t", "data": {"amount": 3}}
     response = requests.post(
-        ingress.sink_url, data=json.dumps(envelope), headers={"Content-Type": "application/cloudevents+json"}, timeout=10
+        ingress.sink_url,
+        data=json.dumps(envelope),
+        headers={"Content-Type": "application/cloudevents+json"},
+        timeout=10,
     )
 
     assert response.status_code == 202
