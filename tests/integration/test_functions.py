@@ -13,7 +13,7 @@ import json
 import psycopg
 import pytest
 import redis
-from support import InProcess, a_transaction, created_event, free_port
+from support import InProcess, RecordingSink, Reply, a_transaction, created_event, free_port
 
 from sentinel import events
 from sentinel.dedup import KEY_PREFIX
@@ -193,3 +193,35 @@ def test_alert_answers_503_when_redis_is_down(stack, settings, running):
     event, _ = scored_with_decision(stack, running, "review")
     response = running(Alert(), dataclasses.replace(settings, redis_url=closed_port_url("redis"))).post(event)
     assert response.status_code == 503
+
+
+@pytest.fixture
+def webhook():
+    receiver = RecordingSink()
+    yield receiver
+    receiver.stop()
+
+
+def test_alert_posts_each_new_alert_to_the_webhook_once(stack, settings, running, webhook):
+    event, transaction_id = scored_with_decision(stack, running, "review")
+    alert = running(Alert(), dataclasses.replace(settings, alert_webhook_url=webhook.url))
+    alert.post(event)
+    alert.post(event)
+    [delivered] = webhook.received
+    assert json.loads(delivered.body)["transaction_id"] == transaction_id
+    assert json.loads(delivered.body)["decision"] == "review"
+
+
+def test_a_failing_webhook_makes_alert_retryable_until_it_is_delivered(stack, settings, running, webhook):
+    event, transaction_id = scored_with_decision(stack, running, "block")
+    webhook.script(Reply(status=500))
+    alert = running(Alert(), dataclasses.replace(settings, alert_webhook_url=webhook.url))
+    assert alert.post(event).status_code == 503
+    assert alert.post(event).status_code == 200
+    assert alert.post(event).status_code == 200
+    assert len(webhook.received) == 2
+    with psycopg.connect(settings.database_url) as conn:
+        delivered = conn.execute(
+            "SELECT webhook_delivered_at FROM alerts WHERE transaction_id = %s", (transaction_id,)
+        ).fetchone()[0]
+    assert delivered is not None

