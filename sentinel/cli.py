@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 import time
+from pathlib import Path
 
 import click
 from rich.console import Console
@@ -179,8 +180,10 @@ def decisions(limit: int, decision: str | None) -> None:
 def _where_to_look(settings: Settings) -> None:
     ingest = f"http://127.0.0.1:{component_port('ingest', settings.port_base)}"
     score = f"http://127.0.0.1:{component_port('score', settings.port_base)}"
+    command = Path(sys.executable).parent / "sentinel"
     console.print(
-        "\n[bold]Where to look[/bold]\n"
+        "\n[bold]Where to look[/bold]"
+        f" (the sentinel command is {command}; or `source {command.parent}/activate`)\n"
         f"  sentinel status            every component, its health and consumer lag\n"
         f"  sentinel decisions         the latest stored decisions (PostgreSQL: {settings.database_url})\n"
         f"  sentinel send --count 500  more demo traffic\n"
