@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import socket
 import subprocess
 import sys
@@ -58,7 +59,9 @@ class Stack:
 def _free_port_base() -> int:
     """A port base where every fixed stack port is free."""
     dispatchers = range(DISPATCHER_PORT_OFFSET, DISPATCHER_PORT_OFFSET + len(topology.load().sources))
-    for base in range(28000, 60000, 1000):
+    bases = list(range(28000, 60000, 1000))
+    random.shuffle(bases)  # two test runs starting at once rarely pick the same range
+    for base in bases:
         if all(_port_free(base + offset) for offset in [*PORT_OFFSETS.values(), *dispatchers]):
             return base
     raise RuntimeError("no free port range for the test stack")
