@@ -1,0 +1,17 @@
+"""The `sentinel` command. Each module here holds one group of subcommands."""
+
+from __future__ import annotations
+
+import click
+
+from sentinel.cli.stack import demo, down, status, up
+from sentinel.cli.traffic import decisions, send
+
+
+@click.group()
+def main() -> None:
+    """Sentinel: real-time card-fraud detection as Knative event functions."""
+
+
+for command in (up, down, status, demo, send, decisions):
+    main.add_command(command)

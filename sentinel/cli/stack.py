@@ -1,0 +1,115 @@
+"""sentinel up / down / status / demo: the local stack."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+import click
+from rich.table import Table
+
+from sentinel.cli.output import console, say
+from sentinel.cli.traffic import send_traffic
+from sentinel.config import Settings, component_port
+
+
+def _stack():
+    from sentinel.stack.local import LocalStack
+
+    return LocalStack(Settings.from_env())
+
+
+def _start_stack() -> None:
+    """`up`, printing each step; exits 1 with the reason when a component fails."""
+    from sentinel.stack.local import StackError
+
+    console.print("[bold]Starting the Sentinel stack[/bold]")
+    try:
+        _stack().up(say=say)
+    except StackError as error:
+        console.print(f"[red]✗ {error}[/red]")
+        sys.exit(1)
+
+
+@click.command()
+def up() -> None:
+    """Start the local stack in the background and wait until every part is healthy."""
+    _start_stack()
+    _where_to_look(Settings.from_env())
+
+
+@click.command()
+def down() -> None:
+    """Stop everything `sentinel up` started."""
+    _stack().down(say=say)
+
+
+@click.command()
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def status(as_json: bool) -> None:
+    """Show every component: health, pid, address, restarts and consumer lag."""
+    statuses = _stack().status()
+    if as_json:
+        click.echo(json.dumps([status.to_json() for status in statuses], indent=2))
+    else:
+        table = Table(box=None)
+        for column in ("component", "healthy", "pid", "restarts", "address", "lag", "detail"):
+            table.add_column(column)
+        for item in statuses:
+            table.add_row(
+                item.name,
+                "[green]yes[/green]" if item.healthy else "[red]no[/red]",
+                "external" if item.external else str(item.pid or "-"),
+                str(item.restarts),
+                item.address,
+                "" if item.lag is None else str(item.lag),
+                item.reason or "",
+            )
+        console.print(table)
+    sys.exit(0 if all(item.healthy for item in statuses) else 1)
+
+
+@click.command()
+@click.option("--count", default=300, show_default=True)
+@click.option("--rate", default=50.0, show_default=True)
+def demo(count: int, rate: float) -> None:
+    """Start the stack, stream demo traffic through it, and show what it decided."""
+    from sentinel import queries
+
+    settings = Settings.from_env()
+    _start_stack()
+    console.print(f"\n[bold]Streaming {count} demo transactions[/bold]")
+    report = send_traffic(count, rate, None, None, 0.03, 0.02)
+    deadline = time.monotonic() + 60
+    with console.status("waiting for the pipeline to store every decision"):
+        while True:
+            totals = queries.pipeline_totals(settings.database_url, report.accepted_ids)
+            if totals["persisted"] >= report.accepted or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
+    console.print(
+        f"stored {totals['persisted']} of {report.accepted} accepted: "
+        f"{totals['approve']} approve, {totals['review']} review, {totals['block']} block; "
+        f"{totals['alerts']} alerts"
+    )
+    _where_to_look(settings)
+    if report.failed or totals["persisted"] < report.accepted:
+        sys.exit(1)
+
+
+def _where_to_look(settings: Settings) -> None:
+    ingest = f"http://127.0.0.1:{component_port('ingest', settings.port_base)}"
+    score = f"http://127.0.0.1:{component_port('score', settings.port_base)}"
+    command = Path(sys.executable).parent / "sentinel"
+    console.print(
+        "\n[bold]Where to look[/bold]"
+        f" (the sentinel command is {command}; or `source {command.parent}/activate`)\n"
+        f"  sentinel status            every component, its health and consumer lag\n"
+        f"  sentinel decisions         the latest stored decisions (PostgreSQL: {settings.database_url})\n"
+        f"  sentinel send --count 500  more demo traffic\n"
+        f"  POST CloudEvents to        {ingest}/ (ingest), {score}/ (score, answers inline)\n"
+        f"  logs                       {settings.state_dir / 'logs'}\n"
+        f"  sentinel down              stop everything"
+    )
