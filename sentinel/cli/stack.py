@@ -41,9 +41,18 @@ def up() -> None:
 
 
 @click.command()
-def down() -> None:
-    """Stop everything `sentinel up` started."""
-    _stack().down(say=say)
+@click.argument("components", nargs=-1)
+def down(components: tuple[str, ...]) -> None:
+    """Stop everything `sentinel up` started, or only the COMPONENTS named.
+
+    `sentinel up` starts stopped components again."""
+    from sentinel.stack.local import StackError
+
+    try:
+        _stack().down(say=say, names=components)
+    except StackError as error:
+        console.print(f"[red]✗ {error}[/red]")
+        sys.exit(2)
 
 
 @click.command()

@@ -177,9 +177,14 @@ class LocalStack:
 
     # -- down -------------------------------------------------------------
 
-    def down(self, say: Say = print) -> None:
+    def down(self, say: Say = print, names: tuple[str, ...] = ()) -> None:
+        """Stop what `up` started: everything, or only the named components
+        (`up` starts them again; handy to see the pipeline ride out an outage)."""
+        unknown = sorted(set(names) - {component.name for component in self.components})
+        if unknown:
+            raise StackError(f"no component named {', '.join(unknown)}; see `sentinel status`")
         for component in reversed(self.components):
-            if component.external:
+            if component.external or (names and component.name not in names):
                 continue
             pid = self._keeper_pid(component)
             if pid is not None:
