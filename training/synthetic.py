@@ -20,13 +20,13 @@ How a row comes about:
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import numpy as np
 
 from sentinel.transaction import FEATURE_NAMES, Transaction
+from training.dataset import Dataset
 
 SECONDS_PER_DAY = 86_400
 # Event time of the row whose Time is 0 (the dataset's clock starts at its first row).
@@ -46,33 +46,6 @@ _V_SCALE = np.linspace(1.9, 0.35, 28)
 _FEATURE = {name: index for index, name in enumerate(FEATURE_NAMES)}
 _TIME, _AMOUNT = _FEATURE["Time"], _FEATURE["Amount"]
 _V4, _V10, _V11, _V12, _V14 = (_FEATURE[name] for name in ("V4", "V10", "V11", "V12", "V14"))
-
-
-@dataclass(frozen=True)
-class Dataset:
-    """Labelled rows; `features` columns follow `feature_names` (sentinel.transaction.FEATURE_NAMES)."""
-
-    features: np.ndarray  # float32, (n, 30)
-    labels: np.ndarray  # int8, (n,), 1 = fraud
-    # Known for synthetic rows only: the probability each label was drawn with.
-    true_probability: np.ndarray | None = None  # float64, (n,)
-    user_ids: np.ndarray | None = None  # str, (n,), like "u00042"
-    event_times: np.ndarray | None = None  # datetime64[s] in UTC, (n,)
-    feature_names: tuple[str, ...] = FEATURE_NAMES
-
-    def __len__(self) -> int:
-        return len(self.labels)
-
-    @property
-    def fraud_rate(self) -> float:
-        return float(self.labels.mean()) if len(self) else 0.0
-
-    def fingerprint(self) -> str:
-        """A sha256 of features and labels: which data a model was trained on."""
-        digest = hashlib.sha256()
-        digest.update(np.ascontiguousarray(self.features).tobytes())
-        digest.update(np.ascontiguousarray(self.labels).tobytes())
-        return digest.hexdigest()
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,162 @@
+"""A labelled dataset, and the one schema check every source's rows go through.
+
+Whatever the source (the synthetic generator, a CSV file, a Google Drive download,
+labelled history from PostgreSQL), its rows become a `Dataset` only through
+`from_rows` / `check` here, so bad data gets the same clear error wherever it
+comes from: which columns are missing, which value on which row is not a number
+or not finite, and whether both classes are present.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from sentinel.transaction import FEATURE_NAMES
+
+LABEL_COLUMN = "Class"
+# The columns of the public credit-card fraud dataset, in its order.
+REQUIRED_COLUMNS: tuple[str, ...] = (*FEATURE_NAMES, LABEL_COLUMN)
+
+RowLabel = Callable[[int], str]
+
+
+class DataError(ValueError):
+    """The data cannot be trained or evaluated on; the message says what is wrong and where."""
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """Labelled rows; `features` columns follow `feature_names` (sentinel.transaction.FEATURE_NAMES)."""
+
+    features: np.ndarray  # float32, (n, 30)
+    labels: np.ndarray  # int8, (n,), 1 = fraud
+    # Known for synthetic rows only: the probability each label was drawn with.
+    true_probability: np.ndarray | None = None  # float64, (n,)
+    user_ids: np.ndarray | None = None  # str, (n,), like "u00042"
+    event_times: np.ndarray | None = None  # datetime64[s] in UTC, (n,)
+    feature_names: tuple[str, ...] = FEATURE_NAMES
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    @property
+    def fraud_rate(self) -> float:
+        return float(self.labels.mean()) if len(self) else 0.0
+
+    def fingerprint(self) -> str:
+        """A sha256 of features and labels: which data a model was trained on."""
+        digest = hashlib.sha256()
+        digest.update(np.ascontiguousarray(self.features).tobytes())
+        digest.update(np.ascontiguousarray(self.labels).tobytes())
+        return digest.hexdigest()
+
+
+def row_number(index: int) -> str:
+    return f"row {index + 1}"
+
+
+def require_columns(found: Sequence[str], *, origin: str) -> None:
+    """Raise DataError naming every required column that `found` lacks."""
+    missing = [name for name in REQUIRED_COLUMNS if name not in found]
+    if missing:
+        shown = ", ".join(repr(name) for name in list(found)[:8]) + (", ..." if len(found) > 8 else "")
+        raise DataError(
+            f"{origin} is missing {_plural(len(missing), 'column')} {', '.join(missing)}."
+            f" A dataset needs the public credit-card fraud dataset's columns Time, V1..V28, Amount, Class;"
+            f" found {shown or 'none'}"
+        )
+
+
+def to_numbers(
+    rows: Sequence[Sequence[Any]], *, columns: Sequence[str], origin: str, row_label: RowLabel
+) -> np.ndarray:
+    """`rows` as a float64 array; raises DataError naming the first value that is not a number."""
+    try:
+        return np.array(rows, dtype=np.float64).reshape(len(rows), len(columns))
+    except (ValueError, TypeError):
+        pass
+    for offset, row in enumerate(rows):
+        for column, value in zip(columns, row, strict=True):
+            if not _is_number(value):
+                raise DataError(
+                    f"{origin}: {row_label(offset)} has {value!r} in column {column}, which is not a number"
+                )
+    raise DataError(f"{origin}: some values are not numbers")
+
+
+def from_rows(
+    values: np.ndarray,
+    *,
+    columns: Sequence[str],
+    origin: str,
+    row_label: RowLabel = row_number,
+    user_ids: np.ndarray | None = None,
+    event_times: np.ndarray | None = None,
+) -> Dataset:
+    """A checked Dataset from numeric rows whose columns are named by `columns` (any order, extras ignored)."""
+    require_columns(columns, origin=origin)
+    position = {name: index for index, name in enumerate(columns)}
+    dataset = Dataset(
+        features=values[:, [position[name] for name in FEATURE_NAMES]],
+        labels=values[:, position[LABEL_COLUMN]],
+        user_ids=user_ids,
+        event_times=event_times,
+    )
+    return check(dataset, origin=origin, row_label=row_label)
+
+
+def check(dataset: Dataset, *, origin: str, row_label: RowLabel = row_number) -> Dataset:
+    """The dataset with float32 features and int8 labels, or DataError saying why it cannot be used."""
+    if len(dataset) == 0:
+        raise DataError(f"{origin} has no rows")
+    features = np.asarray(dataset.features, dtype=np.float64)
+    if features.ndim != 2 or features.shape[1] != len(FEATURE_NAMES):
+        raise DataError(f"{origin}: expected {len(FEATURE_NAMES)} feature columns, got an array of {features.shape}")
+    for column, name in enumerate(FEATURE_NAMES):
+        bad = np.flatnonzero(~np.isfinite(features[:, column]))
+        if len(bad):
+            raise DataError(
+                f"{origin}: {row_label(int(bad[0]))} has {features[bad[0], column]:g} in column {name};"
+                f" every value must be a finite number ({_plural(len(bad), 'row')} in all are not)"
+            )
+    labels = np.asarray(dataset.labels, dtype=np.float64)
+    not_binary = np.flatnonzero((labels != 0) & (labels != 1))
+    if len(not_binary):
+        raise DataError(
+            f"{origin}: {row_label(int(not_binary[0]))} has {labels[not_binary[0]]:g} in column {LABEL_COLUMN},"
+            f" which must be 0 (legitimate) or 1 (fraud)"
+        )
+    fraud = int(labels.sum())
+    if fraud == 0:
+        raise DataError(
+            f"{origin} has no positive class: none of its {len(labels):,} rows has {LABEL_COLUMN} 1 (fraud),"
+            " and a model cannot learn fraud without examples of it"
+        )
+    if fraud == len(labels):
+        raise DataError(f"{origin} has only fraud rows ({LABEL_COLUMN} 1): a model needs legitimate examples too")
+    return Dataset(
+        features=features.astype(np.float32),
+        labels=labels.astype(np.int8),
+        true_probability=dataset.true_probability,
+        user_ids=dataset.user_ids,
+        event_times=dataset.event_times,
+    )
+
+
+def _is_number(value: Any) -> bool:
+    if isinstance(value, bool):
+        return False
+    try:
+        float(value)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count:,} {noun}" if count == 1 else f"{count:,} {noun}s"

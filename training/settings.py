@@ -1,0 +1,47 @@
+"""Training configuration from the environment, with every default in this one place.
+
+The stack-wide settings (DATABASE_URL, SENTINEL_STATE_DIR, ...) come from
+sentinel.config; these are the ones only training reads.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from sentinel.config import Settings
+
+
+@dataclass(frozen=True)
+class TrainingSettings:
+    database_url: str
+    state_dir: Path
+    gdrive_id: str | None  # SENTINEL_DATASET_GDRIVE_ID: the dataset's Google Drive file id
+    dataset_sha256: str | None  # SENTINEL_DATASET_SHA256: what that file must hash to
+    synthetic_rows: int = 150_000  # SENTINEL_TRAINING_ROWS
+    seed: int = 7
+    # Precision the review and block thresholds must reach on the validation split.
+    review_precision: float = 0.5  # SENTINEL_REVIEW_PRECISION
+    block_precision: float = 0.9  # SENTINEL_BLOCK_PRECISION
+    # A candidate whose AUPRC is below the champion's by more than this is not promoted.
+    gate_margin: float = 0.01  # SENTINEL_GATE_MARGIN
+
+    @property
+    def dataset_cache_dir(self) -> Path:
+        return self.state_dir / "datasets"
+
+    @classmethod
+    def from_env(cls) -> TrainingSettings:
+        env = os.environ
+        stack = Settings.from_env()
+        return cls(
+            database_url=stack.database_url,
+            state_dir=stack.state_dir,
+            gdrive_id=env.get("SENTINEL_DATASET_GDRIVE_ID") or None,
+            dataset_sha256=env.get("SENTINEL_DATASET_SHA256") or None,
+            synthetic_rows=int(env.get("SENTINEL_TRAINING_ROWS", 150_000)),
+            review_precision=float(env.get("SENTINEL_REVIEW_PRECISION", 0.5)),
+            block_precision=float(env.get("SENTINEL_BLOCK_PRECISION", 0.9)),
+            gate_margin=float(env.get("SENTINEL_GATE_MARGIN", 0.01)),
+        )
