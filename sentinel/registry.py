@@ -5,6 +5,12 @@ score function reads the same place. A unique partial index allows at most one
 champion; `promote` retires the previous one in the same transaction, so there is
 never a moment with two champions or, after the first promotion, none.
 
+The gate: a candidate replaces the champion only when its AUPRC, measured on the
+same rows as the champion's (training.gate measures both), is not below the
+champion's by more than a margin. `promote` enforces the verdict unless forced,
+and every change of champion, forced or not, lands in the `promotions` table
+(migration 0002) with who made it and why; `rollback` walks that history back.
+
 Every function takes a psycopg connection (scripts, tests) or a pool (functions).
 """
 
@@ -13,7 +19,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -37,6 +43,14 @@ _SUMMARY_COLUMNS = (
 
 class UnknownModel(LookupError):
     """No model with that version is registered."""
+
+
+class GateRejected(Exception):
+    """The candidate scored worse than the champion by more than the margin; the message has the numbers."""
+
+
+class NothingToRollBack(Exception):
+    """The champion has no earlier champion to return to."""
 
 
 def sha256_hex(data: bytes) -> str:
@@ -78,6 +92,49 @@ class ModelRecord:
         )
 
 
+@dataclass(frozen=True)
+class GateResult:
+    """A candidate's AUPRC next to the champion's, both measured on the same labelled rows."""
+
+    candidate_version: str
+    candidate_auprc: float
+    champion_version: str | None  # None: there was no champion to compare with
+    champion_auprc: float | None
+    margin: float
+    evaluated_on: str  # which rows, for people
+
+    @property
+    def passed(self) -> bool:
+        return self.champion_auprc is None or self.candidate_auprc >= self.champion_auprc - self.margin
+
+    def explain(self) -> str:
+        if self.champion_version is None:
+            return f"{self.candidate_version} has AUPRC {self.candidate_auprc:.4f}; there is no champion to beat"
+        verdict = "passes" if self.passed else "fails"
+        return (
+            f"{self.candidate_version} has AUPRC {self.candidate_auprc:.4f}, champion {self.champion_version}"
+            f" {self.champion_auprc:.4f} on {self.evaluated_on}: {verdict} the gate"
+            f" (at most {self.margin:g} below the champion)"
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {**asdict(self), "passed": self.passed}
+
+
+@dataclass(frozen=True)
+class Promotion:
+    """One change of champion."""
+
+    version: str
+    previous_version: str | None
+    action: str  # promote | rollback
+    forced: bool
+    promoted_by: str
+    reason: str
+    gate: dict[str, Any] | None
+    promoted_at: datetime
+
+
 Database = psycopg.Connection | ConnectionPool
 
 
@@ -91,6 +148,32 @@ def champion_version(db: Database) -> str | None:
     with _transaction(db) as conn:
         row = conn.execute("SELECT version FROM models WHERE status = 'champion'").fetchone()
     return row[0] if row else None
+
+
+def models(db: Database) -> list[ModelRecord]:
+    """Every registered model without its bytes, newest first."""
+    with _transaction(db) as conn:
+        rows = (
+            conn.cursor(row_factory=dict_row)
+            .execute(f"SELECT {_SUMMARY_COLUMNS} FROM models ORDER BY created_at DESC, version DESC")
+            .fetchall()
+        )
+    return [ModelRecord.from_row(row) for row in rows]
+
+
+def promotions(db: Database, *, limit: int = 20) -> list[Promotion]:
+    """The latest changes of champion, newest first."""
+    with _transaction(db) as conn:
+        rows = (
+            conn.cursor(row_factory=dict_row)
+            .execute(
+                "SELECT version, previous_version, action, forced, promoted_by, reason, gate, promoted_at"
+                " FROM promotions ORDER BY id DESC LIMIT %s",
+                (limit,),
+            )
+            .fetchall()
+        )
+    return [Promotion(**row) for row in rows]
 
 
 def get(db: Database, version: str, *, with_onnx: bool = True) -> ModelRecord | None:
@@ -135,8 +218,53 @@ def register(
     return ModelRecord.from_row(row)
 
 
-def promote(db: Database, version: str, *, by: str, reason: str) -> ModelRecord:
-    """Make `version` the champion and retire the previous one, atomically; a no-op for the champion itself."""
+def record_gate(db: Database, gate: GateResult) -> None:
+    """Keep the gate's verdict in the candidate's metrics, so a listing can say why it was or was not promoted."""
+    with _transaction(db) as conn:
+        conn.execute(
+            "UPDATE models SET metrics = metrics || jsonb_build_object('gate', %s::jsonb) WHERE version = %s",
+            (Jsonb(gate.to_json()), gate.candidate_version),
+        )
+
+
+def promote(
+    db: Database, version: str, *, by: str, reason: str, gate: GateResult | None = None, force: bool = False
+) -> ModelRecord:
+    """Make `version` the champion and retire the previous one, atomically; a no-op for the champion itself.
+
+    With a failed `gate` it raises GateRejected unless `force`. A gate measured against
+    another champion than the current one is stale and refused as well: the champion
+    changed while the candidate was being evaluated.
+    """
+    return _change_champion(db, version, by=by, reason=reason, gate=gate, force=force, action="promote")
+
+
+def rollback(db: Database, *, by: str, reason: str) -> ModelRecord:
+    """Make the champion before the current one champion again; raises NothingToRollBack at the first one.
+
+    Rolling back again goes further back: each rollback undoes the promotion that
+    made the current champion, not the previous rollback.
+    """
+    with _transaction(db) as conn:
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (_WRITE_LOCK_ID,))
+        current = conn.execute("SELECT version FROM models WHERE status = 'champion'").fetchone()
+        if current is None:
+            raise NothingToRollBack("there is no champion to roll back")
+        made_champion_by = conn.execute(
+            "SELECT previous_version FROM promotions WHERE version = %s AND action = 'promote'"
+            " ORDER BY id DESC LIMIT 1",
+            (current[0],),
+        ).fetchone()
+        if made_champion_by is None or made_champion_by[0] is None:
+            raise NothingToRollBack(f"{current[0]} is the first champion on record: there is none before it")
+        return _change_champion(
+            conn, made_champion_by[0], by=by, reason=reason, gate=None, force=False, action="rollback"
+        )
+
+
+def _change_champion(
+    db: Database, version: str, *, by: str, reason: str, gate: GateResult | None, force: bool, action: str
+) -> ModelRecord:
     with _transaction(db) as conn:
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (_WRITE_LOCK_ID,))
         cursor = conn.cursor(row_factory=dict_row)
@@ -147,13 +275,36 @@ def promote(db: Database, version: str, *, by: str, reason: str) -> ModelRecord:
             raise UnknownModel(f"no model {version!r} in the registry")
         if current["status"] == "champion":
             return ModelRecord.from_row(current)
+        previous = conn.execute("SELECT version FROM models WHERE status = 'champion'").fetchone()
+        previous_version = previous[0] if previous else None
+        refusal = _gate_refusal(gate, version, previous_version)
+        if refusal and not force:
+            raise GateRejected(refusal)
+        forced = force and (gate is None or refusal is not None)
         conn.execute("UPDATE models SET status = 'retired' WHERE status = 'champion'")
         promoted = cursor.execute(
             "UPDATE models SET status = 'champion', promoted_at = now(), promoted_by = %s, reason = %s"
             f" WHERE version = %s RETURNING {_SUMMARY_COLUMNS}, onnx",
             (by, reason, version),
         ).fetchone()
+        conn.execute(
+            "INSERT INTO promotions (version, previous_version, action, forced, promoted_by, reason, gate)"
+            " VALUES (%s, %s, %s, %s, %s, %s, %s)",
+            (version, previous_version, action, forced, by, reason, Jsonb(gate.to_json()) if gate else None),
+        )
     return ModelRecord.from_row(promoted)
+
+
+def _gate_refusal(gate: GateResult | None, version: str, champion_version: str | None) -> str | None:
+    """Why the gate does not let `version` replace `champion_version`, or None when it does."""
+    if gate is None:
+        return None
+    if gate.champion_version != champion_version:
+        return (
+            f"the gate compared {version} with {gate.champion_version or 'no champion'}, but the champion is now"
+            f" {champion_version}: evaluate it again"
+        )
+    return None if gate.passed else gate.explain()
 
 
 def _fetch_one(db: Database, query: str, params: tuple[Any, ...] = ()) -> ModelRecord | None:

@@ -1,14 +1,16 @@
 """Make sure the registry has a champion, training a first model on synthetic data if not.
 
 `sentinel up` calls this so the score function always has a model to load, even on
-a machine that has never seen real data. Two processes may start at once; they
-serialise on a PostgreSQL advisory lock, and the second finds the first one's
-champion instead of training another.
+a machine that has never seen real data. It runs the same retrain steps as the
+Prefect flow (training.pipeline), directly, so `up` never pays for importing
+Prefect. Two processes may start at once; they serialise on a PostgreSQL advisory
+lock, and the second finds the first one's champion instead of training another.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 
 import psycopg
 
@@ -34,43 +36,31 @@ def ensure_champion(
             if version is not None:
                 report(f"champion {version} was trained meanwhile by another process")
                 return version
-            return _train_first_champion(conn, rows=rows, seed=seed, report=report)
+            return _train_first_champion(database_url, rows=rows, seed=seed, report=report)
         finally:
             conn.execute("SELECT pg_advisory_unlock(%s)", (_BOOTSTRAP_LOCK_ID,))
 
 
-def _train_first_champion(conn: psycopg.Connection, *, rows: int, seed: int, report: Callable[[str], None]) -> str:
+def _train_first_champion(database_url: str, *, rows: int, seed: int, report: Callable[[str], None]) -> str:
     # Imported here: XGBoost and scikit-learn take a second to import, and are
-    # needed only on the first start.
-    from training.export import check_parity, to_onnx
-    from training.synthetic import generate
-    from training.train import train
+    # needed only on the first start. Prefect is not imported at all.
+    from training import pipeline
+    from training.loader import Source
+    from training.progress import forwarded_to
+    from training.settings import TrainingSettings
+    from training.train import DEFAULT_TARGETS
 
-    report(f"the model registry is empty: generating {rows:,} synthetic transactions (seed {seed})")
-    dataset = generate(rows, seed=seed)
-    report(f"training XGBoost on {rows:,} rows ({int(dataset.labels.sum()):,} fraud)")
-    trained = train(dataset, seed=seed)
-    metrics = trained.metrics
-    report(
-        f"trained {metrics['trees']} trees in {metrics['training_seconds']:.1f}s:"
-        f" test AUPRC {metrics['auprc']:.3f} (best achievable {metrics['best_achievable_auprc']:.3f}),"
-        f" ROC-AUC {metrics['roc_auc']:.3f}"
+    settings = TrainingSettings.from_env()
+    request = pipeline.RetrainRequest(
+        source=Source("synthetic"),
+        rows=rows,
+        seed=seed,
+        targets=DEFAULT_TARGETS,
+        gate_margin=settings.gate_margin,
+        by=PROMOTED_BY,
+        reason=PROMOTION_REASON,
     )
-    report("exporting to ONNX")
-    exported = to_onnx(trained.booster)
-    max_delta = check_parity(trained.booster, exported, trained.test_features)
-    report(f"parity check passed: max |Δp| {max_delta:.1e} over {len(trained.test_features):,} test rows")
-    record = registry.register(
-        conn,
-        exported.onnx,
-        thresholds=trained.thresholds,
-        metrics={**metrics, "parity_max_delta": max_delta},
-        data_fingerprint=f"synthetic:rows={rows}:seed={seed}:sha256={dataset.fingerprint()}",
-        feature_names=exported.feature_names,
-    )
-    champion = registry.promote(conn, record.version, by=PROMOTED_BY, reason=PROMOTION_REASON)
-    report(
-        f"registered {champion.version} as champion"
-        f" (review at {champion.thresholds['review']:.3f}, block at {champion.thresholds['block']:.3f})"
-    )
-    return champion.version
+    report(f"the model registry is empty: training a first model on {rows:,} synthetic transactions (seed {seed})")
+    with forwarded_to(report):
+        outcome = pipeline.retrain(request, replace(settings, database_url=database_url))
+    return outcome.version

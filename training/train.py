@@ -11,8 +11,9 @@ Fraud is rare (about 0.17% of rows), so the choices here are about imbalance:
   uses every row and moves smoothly.
 - The split is time-ordered when rows have event times (train on the past, test
   on the future, as in production), otherwise stratified so each part has fraud.
-- Thresholds come from the validation precision-recall curve: review where half
-  of the flagged rows are fraud, block where nine in ten are.
+- Thresholds come from the validation precision-recall curve: by default review
+  where half of the flagged rows are fraud, block where nine in ten are
+  (PrecisionTargets; SENTINEL_REVIEW_PRECISION / SENTINEL_BLOCK_PRECISION).
 - Metrics are computed on the test split only, which took no part in any choice.
 """
 
@@ -32,10 +33,8 @@ from sklearn.metrics import (
 )
 from sklearn.model_selection import train_test_split
 
-from training.synthetic import Dataset
+from training.dataset import Dataset
 
-REVIEW_PRECISION = 0.5
-BLOCK_PRECISION = 0.9
 VALIDATION_SHARE = 0.2
 TEST_SHARE = 0.2
 MAX_TREES = 400
@@ -44,6 +43,26 @@ EARLY_STOPPING_ROUNDS = 40
 TRAINING_THREADS = 2
 # Thresholds stay strictly inside (0, 1) so every decision remains reachable.
 _THRESHOLD_FLOOR, _THRESHOLD_CEILING = 1e-6, 1 - 1e-6
+
+
+@dataclass(frozen=True)
+class PrecisionTargets:
+    """The share of flagged rows that must be fraud at the review and at the block threshold."""
+
+    review: float = 0.5
+    block: float = 0.9
+
+    def __post_init__(self) -> None:
+        if not 0 < self.review <= self.block <= 1:
+            raise ValueError(
+                f"precision targets must satisfy 0 < review <= block <= 1, got review={self.review}, block={self.block}"
+            )
+
+    def to_json(self) -> dict[str, float]:
+        return {"review": self.review, "block": self.block}
+
+
+DEFAULT_TARGETS = PrecisionTargets()
 
 
 @dataclass(frozen=True)
@@ -60,37 +79,41 @@ class Split:
 class TrainedModel:
     booster: xgb.Booster  # cut to its best iteration
     thresholds: dict[str, float]  # {"review": ..., "block": ...}
-    metrics: dict[str, Any]  # JSON-ready, measured on the test split
-    test_features: np.ndarray  # the held-out rows, for the ONNX parity check
+    targets: PrecisionTargets  # what the thresholds were chosen for
+    details: dict[str, Any]  # JSON-ready: how it was trained
 
 
-def train(dataset: Dataset, *, seed: int = 7) -> TrainedModel:
-    """Fit on the train split, choose thresholds on validation, measure on test."""
+def train(
+    dataset: Dataset, split: Split, *, seed: int = 7, targets: PrecisionTargets = DEFAULT_TARGETS
+) -> TrainedModel:
+    """Fit on the train split and choose thresholds on validation; the test split stays untouched."""
     started = time.perf_counter()
-    split = split_rows(dataset, seed=seed)
     features, labels = dataset.features, dataset.labels
     booster, scale_pos_weight = _fit(features, labels, split, seed=seed)
-
     validation_scores = predict(booster, features[split.validation])
-    thresholds, threshold_rules = choose_thresholds(labels[split.validation], validation_scores)
-    metrics = evaluate(
-        labels[split.test],
-        predict(booster, features[split.test]),
-        thresholds,
-        true_probability=None if dataset.true_probability is None else dataset.true_probability[split.test],
-    )
-    metrics.update(
-        split=split.method,
-        rows={
+    thresholds, threshold_rules = choose_thresholds(labels[split.validation], validation_scores, targets)
+    details = {
+        "split": split.method,
+        "split_rows": {
             name: {"rows": int(len(part)), "fraud": int(labels[part].sum())}
             for name, part in (("train", split.train), ("validation", split.validation), ("test", split.test))
         },
-        threshold_rules=threshold_rules,
-        trees=booster.num_boosted_rounds(),
-        scale_pos_weight=round(scale_pos_weight, 3),
-        training_seconds=round(time.perf_counter() - started, 3),
+        "threshold_rules": threshold_rules,
+        "trees": booster.num_boosted_rounds(),
+        "scale_pos_weight": round(scale_pos_weight, 3),
+        "training_seconds": round(time.perf_counter() - started, 3),
+    }
+    return TrainedModel(booster=booster, thresholds=thresholds, targets=targets, details=details)
+
+
+def held_out_metrics(trained: TrainedModel, dataset: Dataset, split: Split) -> dict[str, Any]:
+    """How the model does on the test split, which took no part in any choice, plus how it was trained."""
+    true_probability = None if dataset.true_probability is None else dataset.true_probability[split.test]
+    scores = predict(trained.booster, dataset.features[split.test])
+    metrics = evaluate(
+        dataset.labels[split.test], scores, trained.thresholds, trained.targets, true_probability=true_probability
     )
-    return TrainedModel(booster=booster, thresholds=thresholds, metrics=metrics, test_features=features[split.test])
+    return {**metrics, **trained.details}
 
 
 def _fit(features: np.ndarray, labels: np.ndarray, split: Split, *, seed: int) -> tuple[xgb.Booster, float]:
@@ -156,7 +179,9 @@ def split_rows(dataset: Dataset, *, seed: int) -> Split:
     return split
 
 
-def choose_thresholds(labels: np.ndarray, scores: np.ndarray) -> tuple[dict[str, float], dict[str, str]]:
+def choose_thresholds(
+    labels: np.ndarray, scores: np.ndarray, targets: PrecisionTargets = DEFAULT_TARGETS
+) -> tuple[dict[str, float], dict[str, str]]:
     """Review and block thresholds from a precision-recall curve, and the rule that chose each.
 
     Each is the score that catches the most fraud while the rows it flags reach the
@@ -168,11 +193,11 @@ def choose_thresholds(labels: np.ndarray, scores: np.ndarray) -> tuple[dict[str,
     # precision[i] and recall[i] hold when flagging scores >= cuts[i]; the curve's last point has no cut.
     precision, recall = precision[:-1], recall[:-1]
 
-    review, review_rule = _cut_reaching(precision, recall, cuts, REVIEW_PRECISION)
+    review, review_rule = _cut_reaching(precision, recall, cuts, targets.review)
     if review is None:
         f1 = 2 * precision * recall / np.maximum(precision + recall, 1e-12)
         review, review_rule = float(cuts[int(np.argmax(f1))]), "fallback: best F1"
-    block, block_rule = _cut_reaching(precision, recall, cuts, BLOCK_PRECISION)
+    block, block_rule = _cut_reaching(precision, recall, cuts, targets.block)
     if block is None:
         block, block_rule = float(cuts[int(np.argmax(precision))]), "fallback: best precision"
     if block < review:
@@ -199,18 +224,27 @@ def evaluate(
     labels: np.ndarray,
     scores: np.ndarray,
     thresholds: dict[str, float],
+    targets: PrecisionTargets = DEFAULT_TARGETS,
     *,
     true_probability: np.ndarray | None = None,
 ) -> dict[str, Any]:
-    """Ranking quality and the outcome of each threshold on one labelled set of rows."""
+    """Ranking quality and the outcome of each threshold on one labelled set of rows.
+
+    `recall_at_precision` is the most fraud any threshold could catch while reaching
+    each precision target on these rows; `at_thresholds` is what the chosen
+    thresholds (picked on other rows) actually did here.
+    """
     precision, recall, _ = precision_recall_curve(labels, scores)
-    reaching_block_target = recall[precision >= BLOCK_PRECISION]
     metrics: dict[str, Any] = {
+        "rows": int(len(labels)),
+        "fraud": int(labels.sum()),
         "auprc": float(average_precision_score(labels, scores)),
         "roc_auc": float(roc_auc_score(labels, scores)),
         "fraud_rate": float(labels.mean()),
-        "block_precision_target": BLOCK_PRECISION,
-        "recall_at_block_precision": float(reaching_block_target.max()) if len(reaching_block_target) else 0.0,
+        "precision_targets": targets.to_json(),
+        "recall_at_precision": {
+            name: float(recall[precision >= target].max(initial=0.0)) for name, target in targets.to_json().items()
+        },
         "at_thresholds": {name: _confusion(labels, scores >= cut) for name, cut in thresholds.items()},
     }
     if true_probability is not None:

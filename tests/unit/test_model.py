@@ -17,12 +17,27 @@ from sentinel.scoring import Thresholds, decide, thresholds_for
 from sentinel.transaction import FEATURE_NAMES
 from training.export import to_onnx
 from training.synthetic import demo_transactions, generate
-from training.train import predict, train
+from training.train import predict, split_rows, train
 
 
 @pytest.fixture(scope="module")
-def trained():
-    return train(generate(30_000, seed=5), seed=5)
+def dataset():
+    return generate(30_000, seed=5)
+
+
+@pytest.fixture(scope="module")
+def split(dataset):
+    return split_rows(dataset, seed=5)
+
+
+@pytest.fixture(scope="module")
+def trained(dataset, split):
+    return train(dataset, split, seed=5)
+
+
+@pytest.fixture(scope="module")
+def held_out_features(dataset, split):
+    return dataset.features[split.test]
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +49,7 @@ def record(trained) -> ModelRecord:
         onnx=exported.onnx,
         feature_names=FEATURE_NAMES,
         thresholds=trained.thresholds,
-        metrics=trained.metrics,
+        metrics=trained.details,
         data_fingerprint="test",
         status="champion",
         created_at=datetime.now(UTC),
@@ -48,13 +63,13 @@ def with_onnx(record: ModelRecord, onnx_bytes: bytes) -> ModelRecord:
     return replace(record, onnx=onnx_bytes, sha256=sha256_hex(onnx_bytes))
 
 
-def test_onnx_probabilities_match_xgboost_within_1e_5(trained, record):
-    onnx_probability = OnnxModel(record).predict(trained.test_features)
-    assert np.max(np.abs(onnx_probability - predict(trained.booster, trained.test_features))) <= 1e-5
+def test_onnx_probabilities_match_xgboost_within_1e_5(trained, record, held_out_features):
+    onnx_probability = OnnxModel(record).predict(held_out_features)
+    assert np.max(np.abs(onnx_probability - predict(trained.booster, held_out_features))) <= 1e-5
 
 
-def test_predict_gives_one_probability_per_row(trained, record):
-    probabilities = OnnxModel(record).predict(trained.test_features[:7])
+def test_predict_gives_one_probability_per_row(record, held_out_features):
+    probabilities = OnnxModel(record).predict(held_out_features[:7])
     assert probabilities.shape == (7,)
     assert np.all((probabilities >= 0) & (probabilities <= 1))
 

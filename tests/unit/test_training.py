@@ -12,9 +12,10 @@ from sentinel.transaction import FEATURE_NAMES
 from training.export import PARITY_TOLERANCE, ParityError, check_parity, to_onnx
 from training.synthetic import generate
 from training.train import (
-    BLOCK_PRECISION,
-    REVIEW_PRECISION,
+    DEFAULT_TARGETS,
+    PrecisionTargets,
     choose_thresholds,
+    held_out_metrics,
     predict,
     split_rows,
     train,
@@ -27,8 +28,23 @@ def dataset():
 
 
 @pytest.fixture(scope="module")
-def trained(dataset):
-    return train(dataset, seed=21)
+def split(dataset):
+    return split_rows(dataset, seed=21)
+
+
+@pytest.fixture(scope="module")
+def trained(dataset, split):
+    return train(dataset, split, seed=21)
+
+
+@pytest.fixture(scope="module")
+def metrics(trained, dataset, split):
+    return held_out_metrics(trained, dataset, split)
+
+
+@pytest.fixture(scope="module")
+def held_out_features(dataset, split):
+    return dataset.features[split.test]
 
 
 @pytest.fixture(scope="module")
@@ -41,19 +57,24 @@ def test_thresholds_are_ordered_and_strictly_between_zero_and_one(trained):
     assert 0 < trained.thresholds["review"] <= trained.thresholds["block"] < 1
 
 
-def test_metrics_report_ranking_quality_on_the_test_split(trained):
-    metrics = trained.metrics
+def test_metrics_report_ranking_quality_on_the_test_split(metrics, split):
     assert 0 < metrics["auprc"] <= 1
     assert 0.5 < metrics["roc_auc"] <= 1
-    assert 0 <= metrics["recall_at_block_precision"] <= 1
     assert 0 < metrics["best_achievable_auprc"] <= 1
     assert metrics["trees"] >= 1
+    assert metrics["rows"] == len(split.test)
 
 
-def test_confusion_matrices_at_the_thresholds_cover_every_test_row(trained):
-    test_rows = trained.metrics["rows"]["test"]
+def test_recall_is_reported_at_each_target_precision(metrics):
+    assert metrics["precision_targets"] == {"review": 0.5, "block": 0.9}
+    recall = metrics["recall_at_precision"]
+    assert 0 <= recall["block"] <= recall["review"] <= 1
+
+
+def test_confusion_matrices_at_the_thresholds_cover_every_test_row(metrics):
+    test_rows = metrics["split_rows"]["test"]
     for name in ("review", "block"):
-        outcome = trained.metrics["at_thresholds"][name]
+        outcome = metrics["at_thresholds"][name]
         assert (
             outcome["true_positive"] + outcome["false_positive"] + outcome["false_negative"] + outcome["true_negative"]
             == test_rows["rows"]
@@ -61,8 +82,8 @@ def test_confusion_matrices_at_the_thresholds_cover_every_test_row(trained):
         assert outcome["true_positive"] + outcome["false_negative"] == test_rows["fraud"]
 
 
-def test_blocking_flags_no_more_rows_than_review(trained):
-    review, block = (trained.metrics["at_thresholds"][name] for name in ("review", "block"))
+def test_blocking_flags_no_more_rows_than_review(metrics):
+    review, block = (metrics["at_thresholds"][name] for name in ("review", "block"))
     assert block["true_positive"] + block["false_positive"] <= review["true_positive"] + review["false_positive"]
 
 
@@ -100,11 +121,11 @@ def test_without_event_times_the_split_is_stratified(dataset):
 
 def test_too_few_rows_for_fraud_in_every_split_is_a_clear_error():
     with pytest.raises(ValueError, match="no fraud rows"):
-        train(generate(300, seed=1), seed=1)
+        split_rows(generate(300, seed=1), seed=1)
 
 
 def test_each_threshold_catches_the_most_fraud_its_precision_target_allows():
-    assert (REVIEW_PRECISION, BLOCK_PRECISION) == (0.5, 0.9)
+    assert DEFAULT_TARGETS == PrecisionTargets(review=0.5, block=0.9)
     scores = np.array([0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95])
     labels = np.array([0, 0, 0, 1, 0, 1, 1, 0, 1, 1])
     # Review: flagging >= 0.1 and >= 0.4 both catch all 5 frauds at precision >= 0.5;
@@ -123,12 +144,31 @@ def test_unreachable_precision_targets_fall_back_without_inverting_the_threshold
     assert rules["review"].startswith("fallback") and rules["block"].startswith("fallback")
 
 
-def test_the_onnx_export_scores_like_xgboost(trained):
+def test_other_precision_targets_move_the_thresholds():
+    scores = np.array([0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95])
+    labels = np.array([0, 0, 0, 1, 0, 1, 1, 0, 1, 1])
+    # Review at precision 0.75: >= 0.6 catches 4 of 5 with precision 4/5. Block at 1.0: >= 0.9.
+    thresholds, _ = choose_thresholds(labels, scores, PrecisionTargets(review=0.75, block=1.0))
+    assert thresholds == {"review": 0.6, "block": 0.9}
+
+
+def test_precision_targets_out_of_order_are_refused():
+    with pytest.raises(ValueError, match="review <= block"):
+        PrecisionTargets(review=0.9, block=0.5)
+
+
+def test_the_thresholds_follow_the_targets_they_were_trained_for(dataset, split):
+    strict = train(dataset, split, seed=21, targets=PrecisionTargets(review=0.8, block=0.95))
+    assert strict.targets.to_json() == {"review": 0.8, "block": 0.95}
+    assert strict.details["threshold_rules"]["review"] in ("precision >= 0.8", "fallback: best F1")
+
+
+def test_the_onnx_export_scores_like_xgboost(trained, held_out_features):
     exported = to_onnx(trained.booster)
-    assert check_parity(trained.booster, exported, trained.test_features) <= PARITY_TOLERANCE
+    assert check_parity(trained.booster, exported, held_out_features) <= PARITY_TOLERANCE
 
 
-def test_an_export_that_scores_differently_is_rejected(trained):
+def test_an_export_that_scores_differently_is_rejected(trained, held_out_features):
     other_model = to_onnx(trained.booster[:1])
     with pytest.raises(ParityError, match="rejected"):
-        check_parity(trained.booster, other_model, trained.test_features)
+        check_parity(trained.booster, other_model, held_out_features)

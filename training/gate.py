@@ -1,0 +1,41 @@
+"""The promotion gate's measurement: candidate and champion scored on the same labelled rows.
+
+Each model's own test metrics come from different data and cannot be compared;
+so both registered ONNX models score the very same rows here, through the same
+runtime the score function uses, and the registry decides with their AUPRCs.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.metrics import average_precision_score
+
+from sentinel import registry
+from sentinel.model import OnnxModel
+from sentinel.registry import GateResult, ModelRecord
+
+
+def auprc(record: ModelRecord, features: np.ndarray, labels: np.ndarray) -> float:
+    """The AUPRC of a registered model (loaded with its bytes) on labelled rows."""
+    return float(average_precision_score(labels, OnnxModel(record).predict(features)))
+
+
+def measure(
+    db: registry.Database,
+    candidate: ModelRecord,
+    features: np.ndarray,
+    labels: np.ndarray,
+    *,
+    margin: float,
+    evaluated_on: str,
+) -> GateResult:
+    """The candidate's AUPRC next to the current champion's, on `features` / `labels`."""
+    champion = registry.champion(db)
+    return GateResult(
+        candidate_version=candidate.version,
+        candidate_auprc=auprc(candidate, features, labels),
+        champion_version=champion.version if champion else None,
+        champion_auprc=auprc(champion, features, labels) if champion else None,
+        margin=margin,
+        evaluated_on=evaluated_on,
+    )
