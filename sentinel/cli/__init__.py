@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from sentinel.cli.models import models, retrain
 from sentinel.cli.stack import demo, down, status, up
 from sentinel.cli.traffic import decisions, send
 
@@ -13,5 +14,5 @@ def main() -> None:
     """Sentinel: real-time card-fraud detection as Knative event functions."""
 
 
-for command in (up, down, status, demo, send, decisions):
+for command in (up, down, status, demo, send, decisions, models, retrain):
     main.add_command(command)
