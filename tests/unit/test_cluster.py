@@ -1,0 +1,435 @@
+"""The cluster path without a cluster: kind-config.yaml, the k8s tasks, and the images.
+
+The tasks are checked through the real `task` binary (go-task-bin in the dev group):
+`task --list`, and `task --dry k8s:up`, which prints every command `k8s:up` would run
+with its variables filled in. Stand-ins for docker and kind come first on PATH, so the
+dry run never touches a real Docker or cluster. The images are checked from their
+Dockerfiles and from the import graph of the code each one runs.
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib.metadata
+import inspect
+import json
+import re
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from eventing import topology
+from sentinel.config import PROJECT_ROOT
+
+TASK = Path(sys.executable).parent / "task"
+KNATIVE_DIR = PROJECT_ROOT / "knative"
+IMAGES_DIR = PROJECT_ROOT / "images"
+RELEASE_URL = re.compile(r"https://github\.com/(knative(?:-extensions)?/[\w-]+)/releases/download/([^/\s]+)/([\w.-]+)")
+# Every Knative piece the cluster needs, by repository and release asset.
+RELEASE_ASSETS = {
+    ("knative/serving", "serving-crds.yaml"),
+    ("knative/serving", "serving-core.yaml"),
+    ("knative-extensions/net-kourier", "kourier.yaml"),
+    ("knative/eventing", "eventing-crds.yaml"),
+    ("knative/eventing", "eventing-core.yaml"),
+    ("knative-extensions/eventing-kafka-broker", "eventing-kafka-controller.yaml"),
+    ("knative-extensions/eventing-kafka-broker", "eventing-kafka-source.yaml"),
+    ("knative-extensions/eventing-kafka-broker", "eventing-kafka-sink.yaml"),
+}
+PUBLIC_TASKS = {"k8s:up", "k8s:status", "k8s:watch", "k8s:send", "k8s:retrain", "k8s:down"}
+WEBHOOK = "http://hooks.example/sentinel"
+
+
+@pytest.fixture(scope="module")
+def kind_config() -> dict[str, Any]:
+    return yaml.safe_load((PROJECT_ROOT / "kind-config.yaml").read_text())
+
+
+@pytest.fixture(scope="module")
+def taskfile_vars() -> dict[str, str]:
+    return yaml.safe_load((PROJECT_ROOT / "taskfiles" / "k8s.yml").read_text())["vars"]
+
+
+@pytest.fixture(scope="module")
+def up_plan(tmp_path_factory) -> list[str]:
+    """The commands `task k8s:up` runs, in order, as `task --dry` prints them (ALERT_WEBHOOK_URL set)."""
+    stand_ins = tmp_path_factory.mktemp("bin")
+    for tool in ("docker", "kind"):
+        (stand_ins / tool).write_text("#!/bin/sh\nexit 0\n")
+        (stand_ins / tool).chmod(0o755)
+    env = {"PATH": f"{stand_ins}:/usr/bin:/bin", "HOME": str(stand_ins), "ALERT_WEBHOOK_URL": WEBHOOK}
+    result = subprocess.run(
+        [str(TASK), "--dry", "k8s:up"], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    commands = re.split(r"^task: \[[\w:-]+\] ", result.stderr, flags=re.MULTILINE)
+    return [command.strip() for command in commands if command.strip()]
+
+
+def manifests() -> list[dict[str, Any]]:
+    """Every resource under knative/, as written (kustomize adds only the namespace and labels)."""
+    documents = []
+    for path in sorted(KNATIVE_DIR.rglob("*.yaml")):
+        if path.name != "kustomization.yaml":
+            documents += [document for document in yaml.safe_load_all(path.read_text()) if document]
+    return documents
+
+
+def node_port(service: str) -> int:
+    (document,) = [d for d in manifests() if d["kind"] == "Service" and d["metadata"]["name"] == service]
+    (port,) = document["spec"]["ports"]
+    return port["nodePort"]
+
+
+# -- kind-config.yaml ------------------------------------------------------------
+
+
+def test_kind_config_is_one_control_plane_and_at_most_one_worker_on_a_pinned_node_image(kind_config, taskfile_vars):
+    assert (kind_config["kind"], kind_config["apiVersion"]) == ("Cluster", "kind.x-k8s.io/v1alpha4")
+    assert kind_config["name"] == taskfile_vars["CLUSTER"]
+    roles = [node["role"] for node in kind_config["nodes"]]
+    assert roles in (["control-plane"], ["control-plane", "worker"])
+    (image,) = {node["image"] for node in kind_config["nodes"]}
+    assert re.fullmatch(r"kindest/node:v\d+\.\d+\.\d+@sha256:[0-9a-f]{64}", image)
+
+
+def test_kind_maps_kourier_the_ui_and_prefect_to_the_same_ports_on_the_hosts_loopback(kind_config, taskfile_vars):
+    mappings = [mapping for node in kind_config["nodes"] for mapping in node.get("extraPortMappings", [])]
+    assert all(m["hostPort"] == m["containerPort"] and m["listenAddress"] == "127.0.0.1" for m in mappings)
+    ports = {m["hostPort"] for m in mappings}
+    assert ports == {int(taskfile_vars[name]) for name in ("KOURIER_PORT", "UI_PORT", "PREFECT_PORT")}
+    assert node_port("ui") == int(taskfile_vars["UI_PORT"])
+    assert node_port("prefect-server") == int(taskfile_vars["PREFECT_PORT"])
+
+
+# -- the tasks -------------------------------------------------------------------
+
+
+def test_task_lists_the_k8s_tasks():
+    result = subprocess.run([str(TASK), "--list"], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    listed = set(re.findall(r"^\* ([\w:-]+):", result.stdout, flags=re.MULTILINE))
+    assert PUBLIC_TASKS <= listed
+
+
+def test_every_knative_release_url_is_of_one_pinned_1_23_release(up_plan):
+    downloads = [match for command in up_plan for match in RELEASE_URL.findall(command)]
+    assert {(repository, asset) for repository, _, asset in downloads} == RELEASE_ASSETS
+    (release,) = {release for _, release, _ in downloads}
+    assert re.fullmatch(r"knative-v1\.23\.\d+", release)
+
+
+def test_k8s_up_installs_then_deploys_infrastructure_then_prepares_then_deploys_the_functions(up_plan):
+    def position(fragment: str) -> int:
+        return next(index for index, command in enumerate(up_plan) if fragment in command)
+
+    steps = [
+        "kind create cluster",
+        "eventing-kafka-sink.yaml",
+        "docker build -f images/runtime.Dockerfile",
+        "kind load docker-image",
+        "create secret generic sentinel-services",
+        "apply -k build/k8s/infra",
+        "delete job sentinel-prepare",
+        "apply -k build/k8s/prepare",
+        "apply -k build/k8s/functions",
+        "wait --for=condition=Ready ksvc",
+    ]
+    assert [position(step) for step in steps] == sorted(position(step) for step in steps)
+
+
+def test_kourier_is_the_ingress_on_the_mapped_port_and_ingest_is_reached_through_it(up_plan, taskfile_vars):
+    plan = "\n".join(up_plan)
+    assert '"ingress-class":"kourier.ingress.networking.knative.dev"' in plan
+    assert f'"nodePort":{taskfile_vars["KOURIER_PORT"]}' in plan
+    assert '"kubernetes.podspec-volumes-emptydir":"enabled"' in plan
+    domain = re.search(r"patch configmap config-domain --type merge -p '\{\"data\":\{\"([\w.-]+)\":\"\"\}\}'", plan)
+    assert domain, "k8s:up sets no domain for the Knative Services"
+    # k8s:status prints the URL k8s:send posts to: the ingest Service's host, at Kourier's host port.
+    url = f"http://ingest.sentinel.{domain.group(1)}:{taskfile_vars['KOURIER_PORT']}/"
+    assert url in plan
+    ingest = next(d for d in manifests() if d["kind"] == "Service" and d["metadata"]["name"] == "ingest")
+    assert "networking.knative.dev/visibility" not in ingest["metadata"]["labels"]
+
+
+def created_keys(up_plan: list[str], kind: str, name: str) -> set[str]:
+    (command,) = [command for command in up_plan if f"create {kind} {name}" in command]
+    return set(re.findall(r"--from-literal=([\w.-]+)=", command))
+
+
+def test_every_secret_and_config_map_reference_resolves_to_what_k8s_up_creates(up_plan):
+    created = {
+        ("Secret", "sentinel-services"): created_keys(up_plan, "secret generic", "sentinel-services"),
+        ("ConfigMap", "sentinel-config"): created_keys(up_plan, "configmap", "sentinel-config"),
+    }
+    references = []
+    for document in manifests():
+        for container in _containers(document):
+            for entry in container.get("env", []):
+                for kind, ref in (("Secret", "secretKeyRef"), ("ConfigMap", "configMapKeyRef")):
+                    if ref in entry.get("valueFrom", {}):
+                        references.append((kind, entry["valueFrom"][ref]))
+    assert references
+    for kind, ref in references:
+        assert ref["key"] in created[(kind, ref["name"])], (kind, ref)
+        # Without ALERT_WEBHOOK_URL the ConfigMap has no keys: only optional references may use it.
+        assert kind == "Secret" or ref.get("optional"), ref
+
+
+def test_no_credential_is_committed():
+    for document in manifests():
+        assert document["kind"] != "Secret"
+        for container in _containers(document):
+            for entry in container.get("env", []):
+                if "value" in entry:
+                    assert not re.search(r"PASSWORD|SECRET|TOKEN", entry["name"]), entry
+                    assert not re.search(r"://[^/@]*:[^/@]*@", entry["value"]), entry
+
+
+def test_the_generated_connection_urls_name_the_infrastructures_services_and_database(up_plan):
+    (command,) = [command for command in up_plan if "create secret generic sentinel-services" in command]
+    services = {d["metadata"]["name"]: d for d in manifests() if d["kind"] == "Service" and d["apiVersion"] == "v1"}
+    database = re.search(r'database-url="postgresql://(\w+):\$\w+@([\w.-]+):(\d+)/(\w+)"', command)
+    redis = re.search(r'redis-url="redis://:\$\w+@([\w.-]+):(\d+)/\d+"', command)
+    assert database and redis
+    user, host, port, name = database.groups()
+    assert (
+        host == "postgres.sentinel.svc.cluster.local" and int(port) == services["postgres"]["spec"]["ports"][0]["port"]
+    )
+    (postgres,) = _containers(
+        next(d for d in manifests() if d["kind"] == "StatefulSet" and d["metadata"]["name"] == "postgres")
+    )
+    env = {entry["name"]: entry.get("value") for entry in postgres["env"]}
+    assert (env["POSTGRES_USER"], env["POSTGRES_DB"]) == (user, name)
+    host, port = redis.groups()
+    assert host == "redis.sentinel.svc.cluster.local" and int(port) == services["redis"]["spec"]["ports"][0]["port"]
+
+
+def _containers(document: dict[str, Any]) -> list[dict[str, Any]]:
+    template = document.get("spec", {}).get("template", {})
+    return template.get("spec", {}).get("containers", [])
+
+
+# -- the images ------------------------------------------------------------------
+
+
+def dockerfile(name: str) -> list[tuple[str, str]]:
+    """(instruction, arguments) of images/<name>.Dockerfile, continuation lines joined."""
+    text = (IMAGES_DIR / f"{name}.Dockerfile").read_text().replace("\\\n", " ")
+    lines = [line.strip() for line in text.splitlines() if line.strip() and not line.strip().startswith("#")]
+    return [(line.split(None, 1)[0].upper(), line.split(None, 1)[1]) for line in lines]
+
+
+def instructions(name: str, instruction: str) -> list[str]:
+    return [arguments for kind, arguments in dockerfile(name) if kind == instruction]
+
+
+def image_command(name: str) -> list[str]:
+    (command,) = instructions(name, "CMD")
+    return json.loads(command)
+
+
+def copied_packages(*images: str) -> set[str]:
+    """The project's Python packages the images copy (COPY <package>/ <package>/)."""
+    sources = [arguments.split()[0] for image in images for arguments in instructions(image, "COPY")]
+    return {source.rstrip("/") for source in sources if (PROJECT_ROOT / source / "__init__.py").exists()}
+
+
+def extras_installed(image: str) -> set[str]:
+    (sync,) = [arguments for arguments in instructions(image, "RUN") if "uv sync" in arguments]
+    assert "--no-dev" in sync and "--frozen" in sync and "--all-extras" not in sync, sync
+    return set(re.findall(r"--extra (\w+)", sync))
+
+
+def deployed_images() -> dict[str, dict[str, Any]]:
+    """dev.local image name -> the container that runs it, for every container in knative/."""
+    return {
+        container["image"].split(":")[0].removeprefix("dev.local/sentinel-"): container
+        for document in manifests()
+        for container in _containers(document)
+        if container["image"].startswith("dev.local/")
+    }
+
+
+def test_every_deployed_image_is_built_by_k8s_up(up_plan, taskfile_vars):
+    built = taskfile_vars["IMAGES"].split()
+    assert set(deployed_images()) <= set(built)
+    for image in built:
+        assert any(
+            f"docker build -f images/{image}.Dockerfile -t dev.local/sentinel-{image}:latest" in c for c in up_plan
+        )
+
+
+@pytest.mark.parametrize("function", sorted(topology.load().functions))
+def test_each_function_image_runs_what_the_local_stack_runs_on_the_runtime_alone(function):
+    spec = topology.load().functions[function]
+    assert instructions(function, "FROM") == ["dev.local/sentinel-runtime:latest"]
+    assert image_command(function) == list(spec.command)
+    assert instructions(function, "COPY") == [f"functions/{function}/ functions/{function}/"]
+    assert extras_installed("runtime") == set()
+
+
+def test_the_ui_and_training_images_run_what_their_deployments_run():
+    containers = deployed_images()
+    assert image_command("ui") == containers["ui"]["command"]
+    assert extras_installed("ui") == {"ui"} and extras_installed("training") == {"training"}
+    server = next(d for d in manifests() if d["kind"] == "Deployment" and d["metadata"]["name"] == "prefect-server")
+    assert image_command("training") == _containers(server)[0]["command"]
+
+
+def test_every_image_installs_the_uv_that_uv_lock_pins():
+    lock = tomllib.loads((PROJECT_ROOT / "uv.lock").read_text())
+    (locked,) = [package["version"] for package in lock["package"] if package["name"] == "uv"]
+    for path in sorted(IMAGES_DIR.glob("*.Dockerfile")):
+        pins = re.findall(r"uv==([\w.]+)", path.read_text())
+        assert pins in ([], [locked]), path.name
+        assert pins or "FROM dev.local/sentinel-runtime" in path.read_text(), path.name
+
+
+# The code each image runs, the packages it copies, and the extras it installs.
+IMAGE_ENTRY_POINTS = {
+    **{f"function {name}": ([f"functions/{name}/main.py"], ("runtime", name)) for name in topology.load().functions},
+    "ui": (["ui/__main__.py"], ("ui",)),
+    "training": (["images/prepare_database.py", "training/flows.py"], ("training",)),
+}
+
+
+@pytest.mark.parametrize("image", sorted(IMAGE_ENTRY_POINTS))
+def test_an_image_holds_every_module_its_code_imports(image):
+    """Module-level imports, followed through the project: each is copied, installed, or the standard library."""
+    entry_points, dockerfiles = IMAGE_ENTRY_POINTS[image]
+    if not all((PROJECT_ROOT / entry).exists() for entry in entry_points):
+        pytest.skip(f"{image}: {entry_points} not all written yet")
+    installed = locked_distributions(set().union(*(extras_installed(name) for name in dockerfiles if _syncs(name))))
+    copied = copied_packages(*dockerfiles)
+    project, third_party = import_closure([PROJECT_ROOT / entry for entry in entry_points])
+    assert {module.split(".")[0] for module in project} <= copied
+    distributions = importlib.metadata.packages_distributions()
+    for module in sorted(third_party):
+        providers = {_normal(name) for name in distributions.get(module, [])}
+        assert providers & installed, f"{image} imports {module}, which its image does not install"
+
+
+def test_function_images_install_neither_the_trainer_nor_prefect_nor_a_kafka_client():
+    installed = locked_distributions(set())
+    assert not installed & {"xgboost", "xgboost-cpu", "prefect", "scikit-learn", "confluent-kafka", "onnxmltools"}
+    assert {"functions-framework", "onnxruntime"} <= installed
+
+
+def test_the_prepare_job_runs_the_script_the_training_image_copies_with_the_bootstrap_it_calls():
+    from sentinel import db
+    from training.bootstrap import ensure_champion
+
+    job = next(d for d in manifests() if d["kind"] == "Job")
+    (container,) = _containers(job)
+    assert container["command"] == ["python", "prepare_database.py"]
+    assert "images/prepare_database.py ./" in instructions("training", "COPY")
+    inspect.signature(ensure_champion).bind("postgresql://x", rows=1, progress=print)
+    inspect.signature(db.migrate).bind("postgresql://x")
+
+
+def test_the_worker_serves_the_retrain_flow_as_the_deployment_k8s_retrain_runs(taskfile_vars):
+    worker = next(d for d in manifests() if d["kind"] == "Deployment" and d["metadata"]["name"] == "prefect-worker")
+    command = _containers(worker)[0]["command"]
+    assert command[:3] == ["prefect", "flow", "serve"]
+    path, function = command[3].split(":")
+    if not (PROJECT_ROOT / path).exists():
+        pytest.skip(f"{path} is not written yet")
+    flows = {
+        node.name: decorator
+        for node in ast.parse((PROJECT_ROOT / path).read_text()).body
+        if isinstance(node, ast.FunctionDef)
+        for decorator in node.decorator_list
+        if isinstance(decorator, ast.Call) and getattr(decorator.func, "id", "") == "flow"
+    }
+    flow_name = next(k.value.value for k in flows[function].keywords if k.arg == "name")
+    assert taskfile_vars["RETRAIN_DEPLOYMENT"] == f"{flow_name}/{command[command.index('--name') + 1]}"
+
+
+def _syncs(image: str) -> bool:
+    return any("uv sync" in arguments for arguments in instructions(image, "RUN"))
+
+
+def _normal(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def locked_distributions(extras: set[str]) -> set[str]:
+    """The distributions uv.lock installs for the project's main dependencies plus `extras`."""
+    lock = tomllib.loads((PROJECT_ROOT / "uv.lock").read_text())
+    packages = {package["name"]: package for package in lock["package"]}
+    seen: set[tuple[str, tuple[str, ...]]] = set()
+    pending = [("sentinel", tuple(sorted(extras)))]
+    while pending:
+        key = pending.pop()
+        if key in seen:
+            continue
+        seen.add(key)
+        name, wanted = key
+        package = packages[name]
+        dependencies = list(package.get("dependencies", []))
+        for extra in wanted:
+            dependencies += package.get("optional-dependencies", {}).get(extra, [])
+        pending += [(dependency["name"], tuple(sorted(dependency.get("extra", [])))) for dependency in dependencies]
+    return {name for name, _ in seen} - {"sentinel"}
+
+
+def import_closure(entry_points: list[Path]) -> tuple[set[str], set[str]]:
+    """(project modules, third-party top-level modules) imported when the entry points are loaded."""
+    project_packages = {path.name for path in PROJECT_ROOT.iterdir() if (path / "__init__.py").exists()}
+    project: set[str] = set()
+    third_party: set[str] = set()
+    pending = list(entry_points)
+    seen: set[Path] = set()
+    while pending:
+        path = pending.pop()
+        if path in seen:
+            continue
+        seen.add(path)
+        for module in _module_level_imports(path):
+            top = module.split(".")[0]
+            if top in project_packages:
+                parts = module.split(".")
+                for depth in range(1, len(parts) + 1):
+                    file = _project_file(parts[:depth])
+                    if file:
+                        project.add(".".join(parts[:depth]))
+                        pending.append(file)
+            elif top not in sys.stdlib_module_names:
+                third_party.add(top)
+    return project, third_party
+
+
+def _project_file(parts: list[str]) -> Path | None:
+    base = PROJECT_ROOT.joinpath(*parts)
+    for candidate in (base.with_suffix(".py"), base / "__init__.py"):
+        if candidate.exists():
+            return candidate
+    return None
+
+
+def _module_level_imports(path: Path) -> set[str]:
+    """Modules a file imports as it loads: top-level statements, inside if/try too, but not TYPE_CHECKING."""
+    names: set[str] = set()
+
+    def visit(statements: list[ast.stmt]) -> None:
+        for node in statements:
+            if isinstance(node, ast.Import):
+                names.update(alias.name for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                names.add(node.module)
+                names.update(f"{node.module}.{alias.name}" for alias in node.names)
+            elif isinstance(node, ast.If) and not (isinstance(node.test, ast.Name) and node.test.id == "TYPE_CHECKING"):
+                visit(node.body)
+                visit(node.orelse)
+            elif isinstance(node, ast.Try):
+                for block in (node.body, node.orelse, node.finalbody, *(handler.body for handler in node.handlers)):
+                    visit(block)
+
+    visit(ast.parse(path.read_text()).body)
+    return names
