@@ -1,4 +1,3 @@
-# syntax=docker/dockerfile:1
 # The ingest function: the runtime image plus its entry point, started exactly as the
 # local stack starts it (and as knative/functions/ingest.yaml does).
 FROM dev.local/sentinel-runtime:latest

@@ -1,4 +1,3 @@
-# syntax=docker/dockerfile:1
 # The base of the four function images: Python, the project's main dependencies
 # exactly as uv.lock pins them (no extras: no trainer, no Prefect, no Kafka client,
 # no local-stack binaries) and the sentinel package, run by an unprivileged user.

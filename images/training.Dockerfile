@@ -1,4 +1,3 @@
-# syntax=docker/dockerfile:1
 # Training and Prefect: the main dependencies plus the `training` extra (XGBoost,
 # ONNX export, Prefect). One image runs the Prefect server, the worker that serves
 # the retrain flow, and the prepare Job (migrations and the first champion).

@@ -1,4 +1,3 @@
-# syntax=docker/dockerfile:1
 # The analysts' UI: the main dependencies plus the `ui` extra (Flask-WTF, gunicorn),
 # run by an unprivileged user. The UI reads the topology (eventing, knative/) for its
 # pipeline page.
