@@ -1,0 +1,54 @@
+"""Sentinel's web UI: analysts browse scored transactions, work the alert queue,
+label mistakes for retraining, and see the models and the pipeline.
+
+    from ui import create_app
+    app = create_app()          # Settings from the environment, as every Sentinel process
+
+`python -m ui --port 18000` serves it with gunicorn (see ui.server). Every page
+has a JSON twin under /api/; the page modules own both:
+
+- overview: charts of decisions over time, the risk-score distribution and alert volume
+- transactions: the list with filters, sorting and live updates; the detail page; labels
+- alerts: the review/block queue; acknowledge and close
+- models: the registry's versions, metrics and promotions
+- pipeline: every component of the local stack, as `sentinel status` sees it
+"""
+
+from __future__ import annotations
+
+from flask import Flask
+from flask_wtf.csrf import CSRFProtect
+
+from sentinel.config import Settings
+from ui import alerts, database, errors, formatting, health, models, overview, pipeline, secrets, transactions
+
+__all__ = ["create_app"]
+
+
+def create_app(settings: Settings | None = None) -> Flask:
+    """Build the UI for the stack `settings` describe (by default, the environment's)."""
+    settings = settings or Settings.from_env()
+    app = Flask(__name__)
+    app.config.update(
+        SECRET_KEY=secrets.secret_key(settings.state_dir),
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        WTF_CSRF_TIME_LIMIT=None,  # a page left open all shift must still accept its forms
+    )
+    app.extensions["sentinel.settings"] = settings
+    app.json = formatting.JSONProvider(app)
+    CSRFProtect(app)
+    database.init_app(app, settings.database_url)
+    formatting.init_app(app)
+    errors.init_app(app)
+    pipeline.init_app(app, settings)
+    for blueprint in (
+        overview.blueprint,
+        transactions.blueprint,
+        alerts.blueprint,
+        models.blueprint,
+        pipeline.blueprint,
+        health.blueprint,
+    ):
+        app.register_blueprint(blueprint)
+    return app

@@ -1,0 +1,361 @@
+"""Scored transactions: the filtered, sorted list with live updates, the detail page, and labels.
+
+The list pages by keyset (the sort value and id of the row at the page's edge),
+not by offset, so the thousandth page costs what the first does. New decisions
+reach an open list through /partials/transactions, which returns the rows stored
+since a moment the page gave out, rendered by the same template as the list.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, session, url_for
+from werkzeug.datastructures import MultiDict
+from werkzeug.exceptions import BadRequest
+from werkzeug.wrappers import Response
+
+from sentinel.transaction import FEATURE_NAMES
+from ui.database import Row, database, fetch_all, fetch_one
+from ui.keyset import Order, Page, fetch_page, where
+from ui.params import ID_PATTERN, Arguments, Cursor, ordered_pair
+
+blueprint = Blueprint("transactions", __name__)
+
+DECISIONS = ("approve", "review", "block")
+LABELS = ("fraud", "legitimate")
+DEFAULT_PAGE_SIZE = 50
+MAX_PAGE_SIZE = 200
+LIVE_BATCH = 100
+# A row's persisted_at is its transaction's start, so a row can commit a moment after
+# a later-stamped one has been shown. Live polls look back this far and the page
+# skips rows it already has.
+LIVE_OVERLAP = "10 seconds"
+
+
+ORDERS: dict[str, Order] = {
+    order.name: order
+    for order in (
+        Order("-time", "scored_at", True, "newest first"),
+        Order("time", "scored_at", False, "oldest first"),
+        Order("-risk", "risk_score", True, "highest risk first", float),
+        Order("risk", "risk_score", False, "lowest risk first", float),
+        Order("-amount", "amount", True, "largest amount first", Decimal),
+        Order("amount", "amount", False, "smallest amount first", Decimal),
+    )
+}
+DEFAULT_SORT = "-time"
+
+FILTER_PARAMETERS = ("decision", "min_risk", "max_risk", "user", "since", "until", "model")
+LIST_PARAMETERS = (*FILTER_PARAMETERS, "sort", "limit", "after", "before")
+
+LIST_COLUMNS = (
+    "transaction_id, user_id, amount, payload->>'currency' AS currency, risk_score, decision,"
+    " model_version, thresholds, scored_at, persisted_at"
+)
+
+
+@dataclass(frozen=True)
+class Filters:
+    """What the analyst narrowed the list to; every field is optional."""
+
+    decision: str | None = None
+    min_risk: float | None = None
+    max_risk: float | None = None
+    user: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    model: str | None = None
+
+    @classmethod
+    def read(cls, arguments: Arguments) -> Filters:
+        filters = cls(
+            decision=arguments.choice("decision", DECISIONS),
+            min_risk=arguments.number("min_risk", low=0, high=1),
+            max_risk=arguments.number("max_risk", low=0, high=1),
+            user=arguments.identifier("user"),
+            since=arguments.timestamp("since"),
+            until=arguments.timestamp("until"),
+            model=arguments.identifier("model"),
+        )
+        ordered_pair("min_risk", filters.min_risk, "max_risk", filters.max_risk)
+        ordered_pair("since", filters.since, "until", filters.until, strict=True)
+        return filters
+
+    @property
+    def active(self) -> bool:
+        return any(value is not None for value in self.args().values())
+
+    def conditions(self) -> tuple[list[str], dict[str, Any]]:
+        """SQL conditions and their parameters; each one has an index to use."""
+        clauses, params = [], {}
+        for name, clause in (
+            ("decision", "decision = %(decision)s"),
+            ("min_risk", "risk_score >= %(min_risk)s"),
+            ("max_risk", "risk_score <= %(max_risk)s"),
+            ("user", "user_id = %(user)s"),
+            ("since", "scored_at >= %(since)s"),
+            ("until", "scored_at < %(until)s"),
+            ("model", "model_version = %(model)s"),
+        ):
+            value = getattr(self, name)
+            if value is not None:
+                clauses.append(clause)
+                params[name] = value
+        return clauses, params
+
+    def args(self) -> dict[str, str]:
+        """The filters as URL parameters, in the form the filter form shows them."""
+        values: dict[str, Any] = {
+            "decision": self.decision,
+            "min_risk": None if self.min_risk is None else f"{self.min_risk:g}",
+            "max_risk": None if self.max_risk is None else f"{self.max_risk:g}",
+            "user": self.user,
+            "since": _url_time(self.since),
+            "until": _url_time(self.until),
+            "model": self.model,
+        }
+        return {name: value for name, value in values.items() if value is not None}
+
+
+@dataclass(frozen=True)
+class ListQuery:
+    """One request for a page of the list: filters, order, size and where the page starts."""
+
+    filters: Filters = field(default_factory=Filters)
+    sort: str = DEFAULT_SORT
+    limit: int = DEFAULT_PAGE_SIZE
+    after: Cursor | None = None
+    before: Cursor | None = None
+
+    @classmethod
+    def read(cls, values: MultiDict[str, str]) -> ListQuery:
+        arguments = Arguments(values, LIST_PARAMETERS)
+        sort = arguments.choice("sort", tuple(ORDERS), DEFAULT_SORT)
+        after, before = arguments.raw("after"), arguments.raw("before")
+        if after and before:
+            raise BadRequest("give after or before, not both")
+        query = cls(
+            filters=Filters.read(arguments),
+            sort=sort,
+            limit=arguments.integer("limit", low=1, high=MAX_PAGE_SIZE, default=DEFAULT_PAGE_SIZE),
+            after=Cursor.decode("after", after, sort) if after else None,
+            before=Cursor.decode("before", before, sort) if before else None,
+        )
+        for cursor in (query.after, query.before):
+            if cursor is not None:
+                query.order.value(cursor)
+        return query
+
+    @property
+    def order(self) -> Order:
+        return ORDERS[self.sort]
+
+    @property
+    def is_live(self) -> bool:
+        """New decisions belong at the top of this page: the first page, newest first."""
+        return self.sort == DEFAULT_SORT and self.after is None and self.before is None
+
+    def args(self, **changes: Any) -> dict[str, str]:
+        """URL parameters for this list with `changes` applied; pages reset unless given."""
+        values: dict[str, Any] = {
+            **self.filters.args(),
+            "sort": None if self.sort == DEFAULT_SORT else self.sort,
+            "limit": None if self.limit == DEFAULT_PAGE_SIZE else str(self.limit),
+        }
+        values.update(changes)
+        return {name: value for name, value in values.items() if value is not None}
+
+
+def list_transactions(query: ListQuery) -> Page:
+    clauses, params = query.filters.conditions()
+    if query.filters.model is not None:
+        # A model scores one stretch of time. The planner takes model and time to be
+        # independent and, for an old model, would walk the newest rows looking for
+        # its first; bounding the time to the model's stretch starts the walk there.
+        span = fetch_one(
+            "SELECT min(scored_at) AS first, max(scored_at) AS last FROM transactions WHERE model_version = %s",
+            (query.filters.model,),
+        )
+        if span["first"] is None:
+            return Page(rows=[], previous=None, next=None)
+        clauses += ["scored_at >= %(model_first)s", "scored_at <= %(model_last)s"]
+        params.update(model_first=span["first"], model_last=span["last"])
+    return fetch_page(
+        columns=LIST_COLUMNS,
+        table="transactions",
+        id_column="transaction_id",
+        clauses=clauses,
+        params=params,
+        order=query.order,
+        limit=query.limit,
+        after=query.after,
+        before=query.before,
+    )
+
+
+def stored_since(filters: Filters, since: datetime) -> list[Row]:
+    """Rows matching `filters` stored after `since` (less the overlap), newest first."""
+    clauses, params = filters.conditions()
+    clauses.append(f"persisted_at > %(since)s - interval '{LIVE_OVERLAP}'")
+    return fetch_all(
+        f"SELECT {LIST_COLUMNS} FROM transactions {where(clauses)} ORDER BY persisted_at DESC LIMIT %(limit)s",
+        {**params, "since": since, "limit": LIVE_BATCH},
+    )
+
+
+def latest_store_time() -> datetime:
+    """When the newest row was stored (or now, when there is none): where live updates start."""
+    return fetch_one("SELECT coalesce(max(persisted_at), now()) AS at FROM transactions")["at"]
+
+
+def model_versions() -> list[str]:
+    return [row["version"] for row in fetch_all("SELECT version FROM models ORDER BY created_at DESC")]
+
+
+def get_transaction(transaction_id: str) -> Row | None:
+    if not ID_PATTERN.fullmatch(transaction_id):
+        return None
+    return fetch_one("SELECT * FROM transactions WHERE transaction_id = %s", (transaction_id,))
+
+
+def alert_of(transaction_id: str) -> Row | None:
+    return fetch_one("SELECT * FROM alerts WHERE transaction_id = %s", (transaction_id,))
+
+
+def labels_of(transaction_id: str) -> list[Row]:
+    return fetch_all(
+        "SELECT id, label, source, labelled_by, labelled_at, note FROM labels"
+        " WHERE transaction_id = %s ORDER BY labelled_at DESC, id DESC",
+        (transaction_id,),
+    )
+
+
+def add_label(transaction_id: str, label: str, labelled_by: str, note: str | None) -> Row:
+    with database().connection() as conn:
+        return conn.execute(
+            "INSERT INTO labels (transaction_id, label, source, labelled_by, note)"
+            " VALUES (%s, %s, 'analyst', %s, %s) RETURNING id, labelled_at",
+            (transaction_id, label, labelled_by, note),
+        ).fetchone()
+
+
+@blueprint.app_template_global()
+def newest_first_after(row: Row) -> str:
+    """The `after` token of the newest-first page that starts below this row (for live lists)."""
+    return ORDERS[DEFAULT_SORT].cursor_at(row, "transaction_id").encode()
+
+
+def features(transaction: Row) -> list[tuple[str, Any]]:
+    payload = transaction["payload"]
+    return [(name, payload.get(name)) for name in FEATURE_NAMES]
+
+
+def other_fields(transaction: Row) -> list[tuple[str, Any]]:
+    """The payload's fields that neither the features nor the page's own columns show."""
+    shown = {*FEATURE_NAMES, "transaction_id", "user_id", "event_time"}
+    return [(name, value) for name, value in transaction["payload"].items() if name not in shown]
+
+
+# -- pages -----------------------------------------------------------------
+
+
+@blueprint.get("/transactions")
+def index() -> str:
+    query = ListQuery.read(request.args)
+    page = list_transactions(query)
+    return render_template(
+        "transactions/list.html",
+        query=query,
+        page=page,
+        orders=ORDERS,
+        decisions=DECISIONS,
+        versions=model_versions(),
+        live_since=latest_store_time() if query.is_live else None,
+    )
+
+
+@blueprint.get("/partials/transactions")
+def live() -> str:
+    arguments = Arguments(request.args, (*FILTER_PARAMETERS, "since"))
+    filters = Filters.read(arguments)
+    since = arguments.timestamp("since")
+    if since is None:
+        raise BadRequest("since is required: the time the page last heard of a new row")
+    return render_template("transactions/_rows.html", rows=stored_since(filters, since), fresh=True)
+
+
+@blueprint.get("/transactions/<transaction_id>")
+def detail(transaction_id: str) -> str:
+    transaction = get_transaction(transaction_id)
+    if transaction is None:
+        abort(404, f"There is no transaction {transaction_id!r}.")
+    return render_template(
+        "transactions/detail.html",
+        transaction=transaction,
+        features=features(transaction),
+        other_fields=other_fields(transaction),
+        alert=alert_of(transaction_id),
+        labels=labels_of(transaction_id),
+        analyst=session.get("analyst", ""),
+    )
+
+
+@blueprint.post("/transactions/<transaction_id>/labels")
+def label(transaction_id: str) -> Response:
+    if get_transaction(transaction_id) is None:
+        abort(404, f"There is no transaction {transaction_id!r}.")
+    form = Arguments(request.form, ("csrf_token", "label", "analyst", "note"))
+    chosen = form.choice("label", LABELS)
+    analyst = form.text("analyst", max_length=64)
+    note = form.text("note", max_length=500)
+    if chosen is None:
+        raise BadRequest("label is required: fraud or legitimate")
+    if analyst is None:
+        raise BadRequest("analyst is required: say who is labelling, so retraining can weigh it")
+    add_label(transaction_id, chosen, analyst, note)
+    session["analyst"] = analyst
+    flash(f"Labelled {chosen} by {analyst}.", "success")
+    return redirect(url_for("transactions.detail", transaction_id=transaction_id), code=303)
+
+
+# -- API -------------------------------------------------------------------
+
+
+@blueprint.get("/api/transactions")
+def api_list() -> Response:
+    query = ListQuery.read(request.args)
+    page = list_transactions(query)
+    return jsonify(
+        items=[_api_row(row) for row in page.rows],
+        previous=url_for(".api_list", **query.args(before=page.previous.encode())) if page.previous else None,
+        next=url_for(".api_list", **query.args(after=page.next.encode())) if page.next else None,
+    )
+
+
+@blueprint.get("/api/transactions/<transaction_id>")
+def api_detail(transaction_id: str) -> Response:
+    transaction = get_transaction(transaction_id)
+    if transaction is None:
+        abort(404, f"There is no transaction {transaction_id!r}.")
+    return jsonify(
+        transaction=_api_row(transaction),
+        alert=alert_of(transaction_id),
+        labels=labels_of(transaction_id),
+    )
+
+
+def _api_row(row: Row) -> Row:
+    return {**row, "url": url_for(".detail", transaction_id=row["transaction_id"])}
+
+
+# -- helpers ---------------------------------------------------------------
+
+
+def _url_time(value: datetime | None) -> str | None:
+    if value is None:
+        return None
+    return value.astimezone(UTC).replace(tzinfo=None).isoformat()
