@@ -303,8 +303,9 @@ IMAGE_ENTRY_POINTS = {
 def test_an_image_holds_every_module_its_code_imports(image):
     """Module-level imports, followed through the project: each is copied, installed, or the standard library."""
     entry_points, dockerfiles = IMAGE_ENTRY_POINTS[image]
-    if not all((PROJECT_ROOT / entry).exists() for entry in entry_points):
-        pytest.skip(f"{image}: {entry_points} not all written yet")
+    entry_points = [entry for entry in entry_points if (PROJECT_ROOT / entry).exists()]
+    if not entry_points:
+        pytest.skip(f"{image}: {IMAGE_ENTRY_POINTS[image][0]} not written yet")
     installed = locked_distributions(set().union(*(extras_installed(name) for name in dockerfiles if _syncs(name))))
     copied = copied_packages(*dockerfiles)
     project, third_party = import_closure([PROJECT_ROOT / entry for entry in entry_points])
