@@ -9,9 +9,11 @@ from __future__ import annotations
 import json
 import os
 import random
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -59,8 +61,11 @@ class Stack:
 def _free_port_base() -> int:
     """A port base where every fixed stack port is free."""
     dispatchers = range(DISPATCHER_PORT_OFFSET, DISPATCHER_PORT_OFFSET + len(topology.load().sources))
-    bases = list(range(28000, 60000, 1000))
-    random.shuffle(bases)  # two test runs starting at once rarely pick the same range
+    # Below the kernel's ephemeral range (32768 and up), where an outgoing
+    # connection could take one of the stack's ports; shuffled, so two test
+    # runs starting at once rarely pick the same range.
+    bases = list(range(19000, 32000, 1000))
+    random.shuffle(bases)
     for base in bases:
         if all(_port_free(base + offset) for offset in [*PORT_OFFSETS.values(), *dispatchers]):
             return base
@@ -77,8 +82,10 @@ def _port_free(port: int) -> bool:
 
 
 @pytest.fixture(scope="session")
-def stack(tmp_path_factory: pytest.TempPathFactory):
-    state = tmp_path_factory.mktemp("stack")
+def stack():
+    # Not under pytest's own temporary root: every new pytest session resets that
+    # root to mode 0700, which would lock PostgreSQL's own user out of its data.
+    state = Path(tempfile.mkdtemp(prefix="sentinel-test-stack-"))
     overrides = {
         "SENTINEL_STATE_DIR": str(state),
         "SENTINEL_PORT_BASE": str(_free_port_base()),
@@ -96,6 +103,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory):
         yield Stack(Settings.from_env(), env)
     finally:
         _down_stops_everything(env)
+        shutil.rmtree(state, ignore_errors=True)
         for name, value in saved.items():
             if value is None:
                 os.environ.pop(name, None)

@@ -140,6 +140,7 @@ class LocalStack:
         record = {
             "name": component.name,
             "keeper_pid": process.pid,
+            "keeper_start_time": _start_time(process.pid),
             "address": component.address,
             "command": component.command,
             "log": str(log_path),
@@ -154,7 +155,11 @@ class LocalStack:
             if reason is None:
                 return
             if not component.external and self._keeper_pid(component) is None:
-                raise StackError(f"{component.name} could not be started: {reason}{self._log_tail(component)}")
+                keeper = self._read_json(self._state_file(component))
+                raise StackError(
+                    f"{component.name} could not be started (its keeper is gone; last state {keeper}): "
+                    f"{reason}{self._log_tail(component)}"
+                )
             if time.monotonic() > deadline:
                 raise StackError(
                     f"{component.name} is not healthy after {START_TIMEOUT:.0f}s: {reason}{self._log_tail(component)}"
@@ -253,16 +258,13 @@ class LocalStack:
         return self.run_dir / f"{component.name}.keeper.json"
 
     def _keeper_pid(self, component: Component) -> int | None:
-        """The pid of this component's keeper, if one is running (not a recycled pid)."""
+        """The pid of this component's keeper while it runs: the recorded pid, still
+        alive, with the recorded start time (so a recycled pid is not mistaken for it)."""
         record = self._read_json(self._record_file(component))
         pid = record.get("keeper_pid")
-        if not pid or not _alive(pid):
+        if not pid or not _alive(pid) or _start_time(pid) != record.get("keeper_start_time"):
             return None
-        try:
-            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
-        except OSError:
-            return None
-        return pid if str(self._state_file(component)) in cmdline else None
+        return pid
 
     def _log_tail(self, component: Component, lines: int = 15) -> str:
         path = self.log_dir / f"{component.name}.log"
@@ -279,15 +281,20 @@ class LocalStack:
             return {}
 
 
-def _alive(pid: int) -> bool:
+def _process_stat(pid: int) -> list[str]:
+    """The fields of /proc/<pid>/stat after the command name (state first); [] if it is gone."""
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    # A zombie still answers kill(0); it is not running.
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().split(") ")[1][0] != "Z"
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(") ", 1)[1].split()
     except (OSError, IndexError):
-        return True
+        return []
+
+
+def _start_time(pid: int) -> str | None:
+    fields = _process_stat(pid)
+    return fields[19] if len(fields) > 19 else None
+
+
+def _alive(pid: int) -> bool:
+    """Running, and not a zombie waiting to be reaped."""
+    fields = _process_stat(pid)
+    return bool(fields) and fields[0] != "Z"

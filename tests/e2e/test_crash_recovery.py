@@ -18,6 +18,7 @@ import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -90,9 +91,12 @@ def inject_faults(stack, log: list[str]) -> None:
     """SIGKILL each function, a dispatcher and the ingress; stop and start PostgreSQL and Redis."""
 
     def kill(name: str) -> None:
+        """SIGKILL the component's whole process tree (gunicorn's workers too), as a container dies."""
         [status] = [item for item in json.loads(stack.sentinel("status", "--json").stdout) if item["name"] == name]
-        os.kill(status["pid"], signal.SIGKILL)
-        log.append(f"killed {name} (pid {status['pid']})")
+        tree = process_tree(status["pid"])
+        for pid in tree:
+            os.kill(pid, signal.SIGKILL)
+        log.append(f"killed {name} ({len(tree)} processes)")
 
     def outage(name: str, seconds: float) -> None:
         assert stack.sentinel("down", name).returncode == 0
@@ -109,6 +113,12 @@ def inject_faults(stack, log: list[str]) -> None:
     outage("postgres", 4)
     time.sleep(1.5)
     outage("redis", 4)
+
+
+def process_tree(pid: int) -> list[int]:
+    """`pid` and all its descendants."""
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    return [pid, *(descendant for child in children for descendant in process_tree(int(child)))]
 
 
 def produce_poison(bootstrap: str) -> set[str]:
