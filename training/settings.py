@@ -26,6 +26,8 @@ class TrainingSettings:
     block_precision: float = 0.9  # SENTINEL_BLOCK_PRECISION
     # A candidate whose AUPRC is below the champion's by more than this is not promoted.
     gate_margin: float = 0.01  # SENTINEL_GATE_MARGIN
+    # When the served `retrain` deployment runs on its own (cron, local time of the Prefect server).
+    retrain_cron: str = "0 3 * * *"  # SENTINEL_RETRAIN_CRON
 
     @property
     def dataset_cache_dir(self) -> Path:
@@ -44,4 +46,5 @@ class TrainingSettings:
             review_precision=float(env.get("SENTINEL_REVIEW_PRECISION", 0.5)),
             block_precision=float(env.get("SENTINEL_BLOCK_PRECISION", 0.9)),
             gate_margin=float(env.get("SENTINEL_GATE_MARGIN", 0.01)),
+            retrain_cron=env.get("SENTINEL_RETRAIN_CRON") or "0 3 * * *",
         )

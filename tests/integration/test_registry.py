@@ -11,7 +11,7 @@ import pytest
 from sentinel import registry
 from sentinel.db import create_pool
 from sentinel.model import OnnxModel
-from sentinel.registry import UnknownModel, sha256_hex
+from sentinel.registry import GateRejected, GateResult, NothingToRollBack, UnknownModel, sha256_hex
 from sentinel.transaction import FEATURE_NAMES
 from training.bootstrap import PROMOTED_BY, PROMOTION_REASON, ensure_champion
 
@@ -32,7 +32,7 @@ def postgres_url(stack) -> str:
 def conn(postgres_url: str) -> Iterator[psycopg.Connection]:
     """A connection to an empty registry."""
     with psycopg.connect(postgres_url, autocommit=True) as connection:
-        connection.execute("TRUNCATE models")
+        connection.execute("TRUNCATE models, promotions")
         yield connection
 
 
@@ -135,6 +135,122 @@ def test_concurrent_registrations_get_distinct_versions(conn, postgres_url):
         for worker in workers:
             worker.join()
     assert sorted(registered) == [f"v{number:04d}" for number in range(1, 9)]
+
+
+def verdict(candidate: str, champion: str | None, candidate_auprc: float, champion_auprc: float | None) -> GateResult:
+    return GateResult(
+        candidate_version=candidate,
+        candidate_auprc=candidate_auprc,
+        champion_version=champion,
+        champion_auprc=champion_auprc,
+        margin=0.01,
+        evaluated_on="the same rows",
+    )
+
+
+def champion_then_candidate(conn: psycopg.Connection) -> tuple[str, str]:
+    champion, candidate = register(conn).version, register(conn).version
+    registry.promote(conn, champion, by="test", reason="first")
+    return champion, candidate
+
+
+def test_models_are_listed_newest_first_without_their_bytes(conn):
+    versions = [register(conn, f"model {number}".encode()).version for number in range(3)]
+    listed = registry.models(conn)
+    assert [record.version for record in listed] == versions[::-1]
+    assert all(record.onnx == b"" for record in listed)
+
+
+def test_the_gate_passes_a_candidate_within_the_margin():
+    assert verdict("v2", "v1", 0.695, 0.70).passed
+    assert verdict("v2", None, 0.1, None).passed
+    assert not verdict("v2", "v1", 0.68, 0.70).passed
+
+
+def test_a_failed_gate_refuses_the_promotion_and_keeps_the_champion(conn):
+    champion, candidate = champion_then_candidate(conn)
+    with pytest.raises(GateRejected, match=r"AUPRC 0.6000, champion v0001 0.7000 .* fails the gate"):
+        registry.promote(conn, candidate, by="test", reason="worse", gate=verdict(candidate, champion, 0.6, 0.7))
+    assert registry.champion_version(conn) == champion
+    assert registry.get(conn, candidate).status == "candidate"
+
+
+def test_a_passed_gate_promotes_and_the_history_keeps_its_numbers(conn):
+    champion, candidate = champion_then_candidate(conn)
+    registry.promote(conn, candidate, by="flow", reason="better", gate=verdict(candidate, champion, 0.75, 0.7))
+    latest = registry.promotions(conn)[0]
+    assert (latest.version, latest.previous_version, latest.action, latest.forced) == (
+        candidate,
+        champion,
+        "promote",
+        False,
+    )
+    assert latest.gate["passed"] and latest.gate["candidate_auprc"] == 0.75
+
+
+def test_force_overrides_the_gate_and_records_who_and_why(conn):
+    champion, candidate = champion_then_candidate(conn)
+    gate = verdict(candidate, champion, 0.5, 0.7)
+    registry.promote(conn, candidate, by="alice", reason="hotfix for a new attack", gate=gate, force=True)
+    assert registry.champion_version(conn) == candidate
+    latest = registry.promotions(conn)[0]
+    assert (latest.forced, latest.promoted_by, latest.reason) == (True, "alice", "hotfix for a new attack")
+    assert latest.gate["passed"] is False
+
+
+def test_a_gate_measured_against_an_earlier_champion_is_refused(conn):
+    first, second, candidate = (register(conn).version for _ in range(3))
+    registry.promote(conn, first, by="test", reason="first")
+    stale = verdict(candidate, first, 0.9, 0.7)
+    registry.promote(conn, second, by="test", reason="meanwhile")
+    with pytest.raises(GateRejected, match="evaluate it again"):
+        registry.promote(conn, candidate, by="test", reason="stale", gate=stale)
+    assert registry.champion_version(conn) == second
+
+
+def test_the_gate_verdict_is_kept_in_the_candidates_metrics(conn):
+    champion, candidate = champion_then_candidate(conn)
+    registry.record_gate(conn, verdict(candidate, champion, 0.6, 0.7))
+    stored = registry.get(conn, candidate, with_onnx=False).metrics
+    assert stored["auprc"] == 0.7
+    assert stored["gate"]["champion_version"] == champion and stored["gate"]["passed"] is False
+
+
+def test_rollback_walks_back_through_earlier_champions(conn):
+    versions = [register(conn).version for _ in range(3)]
+    for version in versions:
+        registry.promote(conn, version, by="test", reason="next")
+    assert registry.rollback(conn, by="bob", reason="alerts doubled").version == versions[1]
+    assert registry.rollback(conn, by="bob", reason="still bad").version == versions[0]
+    assert registry.get(conn, versions[2]).status == "retired"
+    latest = registry.promotions(conn)[0]
+    assert (latest.action, latest.version, latest.previous_version, latest.promoted_by) == (
+        "rollback",
+        versions[0],
+        versions[1],
+        "bob",
+    )
+
+
+def test_rollback_after_promoting_an_old_model_returns_to_the_one_it_replaced(conn):
+    first, second = register(conn).version, register(conn).version
+    registry.promote(conn, first, by="test", reason="first")
+    registry.promote(conn, second, by="test", reason="second")
+    registry.promote(conn, first, by="test", reason="back to the first by hand")
+    assert registry.rollback(conn, by="test", reason="undo").version == second
+
+
+def test_the_first_champion_has_nothing_to_roll_back_to(conn):
+    version = register(conn).version
+    registry.promote(conn, version, by="test", reason="first")
+    with pytest.raises(NothingToRollBack, match="first champion"):
+        registry.rollback(conn, by="test", reason="oops")
+    assert registry.champion_version(conn) == version
+
+
+def test_an_empty_registry_has_nothing_to_roll_back(conn):
+    with pytest.raises(NothingToRollBack, match="no champion"):
+        registry.rollback(conn, by="test", reason="oops")
 
 
 def test_ensure_champion_trains_and_promotes_a_first_model_that_loads(conn, postgres_url):

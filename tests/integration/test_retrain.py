@@ -1,0 +1,155 @@
+"""The retrain pipeline's refusals against a real PostgreSQL, and the labelled-history source.
+
+These run the pipeline's steps directly, the way `sentinel up` does; the Prefect
+flow over the same steps is tested end to end in test_hot_reload.py.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import replace
+
+import numpy as np
+import psycopg
+import pytest
+
+from sentinel import registry
+from training import pipeline
+from training.dataset import DataError
+from training.export import ParityError, to_onnx
+from training.loader import Source, load
+from training.settings import TrainingSettings
+from training.synthetic import demo_transactions, generate
+from training.train import DEFAULT_TARGETS, split_rows, train
+
+pytestmark = pytest.mark.stack
+
+ROWS = 20_000
+
+
+@pytest.fixture(scope="module")
+def settings(stack, tmp_path_factory) -> TrainingSettings:
+    return TrainingSettings(
+        database_url=stack.fresh_database("retrain_tests"),
+        state_dir=tmp_path_factory.mktemp("state"),
+        gdrive_id=None,
+        dataset_sha256=None,
+    )
+
+
+@pytest.fixture
+def conn(settings) -> Iterator[psycopg.Connection]:
+    with psycopg.connect(settings.database_url, autocommit=True) as connection:
+        connection.execute("TRUNCATE models, promotions, transactions, labels")
+        yield connection
+
+
+def request(**changes) -> pipeline.RetrainRequest:
+    defaults = pipeline.RetrainRequest(
+        source=Source("synthetic"), rows=ROWS, seed=3, targets=DEFAULT_TARGETS, gate_margin=0.01, by="test"
+    )
+    return replace(defaults, **changes)
+
+
+def test_the_gate_rejects_a_worse_model(conn, settings):
+    dataset = generate(ROWS, seed=3)
+    split = split_rows(dataset, seed=3)
+    trained = train(dataset, split, seed=3)
+    good, worse = to_onnx(trained.booster), to_onnx(trained.booster[:1])
+    champion = registry.register(
+        conn, good.onnx, thresholds=trained.thresholds, metrics={}, data_fingerprint="good"
+    ).version
+    registry.promote(conn, champion, by="test", reason="the good one")
+    candidate = registry.register(
+        conn, worse.onnx, thresholds=trained.thresholds, metrics={}, data_fingerprint="one tree"
+    )
+
+    verdict, champion_after = pipeline.gate_and_promote(
+        settings, request(), candidate, dataset.features[split.test], dataset.labels[split.test], "the test split"
+    )
+
+    assert not verdict.passed
+    assert verdict.champion_version == champion and verdict.candidate_auprc < verdict.champion_auprc - 0.01
+    assert champion_after == champion
+    stored = registry.get(conn, candidate.version, with_onnx=False)
+    assert stored.status == "candidate" and stored.metrics["gate"]["passed"] is False
+    assert [change.version for change in registry.promotions(conn)] == [champion]
+
+
+def test_a_parity_failure_rejects_the_model_before_it_is_registered(conn, settings, monkeypatch):
+    def export_of_another_model(booster):
+        return to_onnx(booster[:1])
+
+    monkeypatch.setattr(pipeline, "to_onnx", export_of_another_model)
+    with pytest.raises(ParityError, match="The model is rejected"):
+        pipeline.retrain(request(), settings)
+    assert registry.models(conn) == []
+
+
+def test_a_first_retrain_becomes_champion_with_its_data_and_metrics_recorded(conn, settings):
+    outcome = pipeline.retrain(request(), settings)
+    champion = registry.champion(conn)
+    assert (outcome.version, outcome.promoted, champion.version) == ("v0001", True, "v0001")
+    assert champion.metrics["data"] == {
+        "source": f"synthetic:rows={ROWS}:seed=3",
+        "spec": "synthetic",
+        "rows": ROWS,
+        "seed": 3,
+        "sha256": generate(ROWS, seed=3).fingerprint(),
+    }
+    assert champion.metrics["parity_max_delta"] <= 1e-5
+    assert champion.metrics["precision_targets"] == {"review": 0.5, "block": 0.9}
+    assert set(champion.metrics["recall_at_precision"]) == {"review", "block"}
+    assert champion.metrics["gate"]["champion_version"] is None
+
+
+def test_the_held_out_rows_of_a_registered_model_are_rebuilt_from_its_record(conn, settings):
+    outcome = pipeline.retrain(request(), settings)
+    features, labels, described = pipeline.held_out_rows(registry.get(conn, outcome.version), settings)
+    dataset = generate(ROWS, seed=3)
+    test = split_rows(dataset, seed=3).test
+    assert np.array_equal(features, dataset.features[test]) and np.array_equal(labels, dataset.labels[test])
+    assert described.startswith(f"the test split of synthetic:rows={ROWS}:seed=3")
+
+
+def label(conn: psycopg.Connection, transaction: dict, *labels: str) -> None:
+    conn.execute(
+        "INSERT INTO transactions (transaction_id, user_id, amount, event_time, payload, risk_score, decision,"
+        " model_version, thresholds, received_at, scored_at)"
+        " VALUES (%s, %s, %s, %s, %s, 0.1, 'approve', 'v0001', '{}', now(), now())",
+        (
+            transaction["transaction_id"],
+            transaction["user_id"],
+            transaction["Amount"],
+            transaction["event_time"],
+            json.dumps(transaction),
+        ),
+    )
+    for value in labels:
+        conn.execute(
+            "INSERT INTO labels (transaction_id, label, labelled_by) VALUES (%s, %s, 'analyst')",
+            (transaction["transaction_id"], value),
+        )
+
+
+def test_labelled_history_takes_the_latest_label_of_each_labelled_transaction(conn, settings):
+    first, second, third, unlabelled = demo_transactions(4, seed=5, fraud_share=0.0)
+    label(conn, first, "fraud")
+    label(conn, second, "fraud", "legitimate")
+    label(conn, third, "legitimate", "fraud")
+    label(conn, unlabelled)
+
+    dataset = load(Source("postgres"), settings, rows=0, seed=0)
+
+    assert dataset.labels.tolist() == [1, 0, 1]
+    assert dataset.user_ids.tolist() == [first["user_id"], second["user_id"], third["user_id"]]
+    assert dataset.features[0, 0] == pytest.approx(first["Time"])
+    assert dataset.event_times is not None
+
+
+def test_labelled_history_without_fraud_has_no_positive_class(conn, settings):
+    for transaction in demo_transactions(3, seed=6, fraud_share=0.0):
+        label(conn, transaction, "legitimate")
+    with pytest.raises(DataError, match="no positive class"):
+        load(Source("postgres"), settings, rows=0, seed=0)
