@@ -115,6 +115,7 @@ def _where_to_look(settings: Settings) -> None:
     console.print(
         "\n[bold]Where to look[/bold]"
         f" (the sentinel command is {command}; or `source {command.parent}/activate`)\n"
+        f"  the UI                     http://127.0.0.1:{component_port('ui', settings.port_base)}/\n"
         f"  sentinel status            every component, its health and consumer lag\n"
         f"  sentinel decisions         the latest stored decisions (PostgreSQL: {settings.database_url})\n"
         f"  sentinel send --count 500  more demo traffic\n"

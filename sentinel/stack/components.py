@@ -24,6 +24,7 @@ from sentinel.stack import binaries, health, postgres
 INFRASTRUCTURE = "infrastructure"
 EVENTING = "eventing"
 FUNCTION = "function"
+UI = "ui"
 
 BIN_DIR = Path(sys.executable).parent
 
@@ -104,7 +105,29 @@ def plan(settings: Settings, topology: Topology) -> list[Component]:
                 topics=source.topics,
             )
         )
+    components.append(_ui(settings))
     return components
+
+
+def _ui(settings: Settings) -> Component:
+    """The analysts' web UI; it reads the stack's status itself, so it gets the stack's settings."""
+    port = component_port("ui", settings.port_base)
+    url = f"http://127.0.0.1:{port}"
+    return Component(
+        name="ui",
+        kind=UI,
+        address=url,
+        port=port,
+        check=lambda: health.http(f"{url}/healthz"),
+        command=[str(BIN_DIR / "python"), "-m", "ui", "--port", str(port)],
+        env={
+            "DATABASE_URL": settings.database_url,
+            "REDIS_URL": settings.redis_url,
+            "KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers,
+            "SENTINEL_STATE_DIR": str(settings.state_dir),
+            "SENTINEL_PORT_BASE": str(settings.port_base),
+        },
+    )
 
 
 def _broker(settings: Settings) -> Component:

@@ -247,6 +247,7 @@ def test_status_reports_every_component_healthy(stack):
         "score-source",
         "persist-source",
         "alert-source",
+        "ui",
     }
     assert expected <= set(statuses)
     assert all(item["healthy"] for item in statuses.values())

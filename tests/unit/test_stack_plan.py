@@ -20,7 +20,7 @@ def components(monkeypatch, tmp_path):
     return build
 
 
-def test_the_stack_starts_infrastructure_then_eventing_then_functions_then_dispatchers(components):
+def test_the_stack_starts_infrastructure_then_eventing_then_functions_then_dispatchers_then_the_ui(components):
     assert list(components()) == [
         "broker",
         "postgres",
@@ -33,6 +33,7 @@ def test_the_stack_starts_infrastructure_then_eventing_then_functions_then_dispa
         "alert-source",
         "persist-source",
         "score-source",
+        "ui",
     ]
 
 
