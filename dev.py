@@ -5,7 +5,8 @@
     python3 dev.py test     # install, run the whole test suite (extra args go to pytest)
 
 Installs into ./.venv: uv (at the version uv.lock pins), then every dependency
-exactly as uv.lock pins it. Uses only the standard library, so it runs before
+exactly as uv.lock pins it; for `test`, also Debian's chromium for the browser
+tests when it is missing. Uses only the standard library, so it runs before
 anything else is installed.
 """
 
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 import venv
@@ -21,6 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
 BIN = VENV / "bin"
+CHROMIUM = Path("/usr/bin/chromium")
 
 
 def say(message: str) -> None:
@@ -64,6 +67,21 @@ def sync_dependencies() -> None:
     )
 
 
+def ensure_chromium() -> None:
+    """The browser tests drive Debian's chromium; install it when it is missing and this can."""
+    if CHROMIUM.exists():
+        return
+    if os.geteuid() != 0 or shutil.which("apt-get") is None:
+        say(f"{CHROMIUM} is missing and installing it needs root and apt-get: the browser tests will be skipped")
+        return
+    say("installing Debian's chromium for the browser tests")
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    for command in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", "chromium"]):
+        if subprocess.run(command, env=env).returncode != 0:
+            say(f"`{' '.join(command)}` failed: the browser tests will be skipped")
+            return
+
+
 def run(command: list[str]) -> int:
     env = dict(os.environ, VIRTUAL_ENV=str(VENV), PATH=f"{BIN}{os.pathsep}{os.environ['PATH']}")
     return subprocess.run(command, cwd=ROOT, env=env).returncode
@@ -81,6 +99,7 @@ def main(argv: list[str]) -> int:
     if action == "demo":
         return run([str(BIN / "sentinel"), "demo", *rest])
     if action == "test":
+        ensure_chromium()
         return run([str(BIN / "python"), "-m", "pytest", *rest])
     return 0
 
