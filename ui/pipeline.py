@@ -153,7 +153,7 @@ def _events(
     """What this component has processed, and what the number means."""
     if name in counters:
         delivered = (counters[name] or {}).get("delivered")
-        return {"count": delivered, "meaning": "delivered since the dispatcher started"}
+        return {"count": delivered, "meaning": "delivered since it started"}
     if name in fed_by:
         delivered = [(counters.get(source) or {}).get("delivered") for source in fed_by[name]]
         total = None if None in delivered else sum(delivered)

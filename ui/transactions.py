@@ -111,8 +111,8 @@ class Filters:
         """The filters as URL parameters, in the form the filter form shows them."""
         values: dict[str, Any] = {
             "decision": self.decision,
-            "min_risk": None if self.min_risk is None else f"{self.min_risk:g}",
-            "max_risk": None if self.max_risk is None else f"{self.max_risk:g}",
+            "min_risk": None if self.min_risk is None else repr(self.min_risk),
+            "max_risk": None if self.max_risk is None else repr(self.max_risk),
             "user": self.user,
             "since": _url_time(self.since),
             "until": _url_time(self.until),

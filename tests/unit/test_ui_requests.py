@@ -232,3 +232,10 @@ def test_values_are_formatted_for_people():
     assert formatting.when(now) == "2026-01-01 12:00:00"
     assert formatting.iso(now) == "2026-01-01T12:00:00.000000+00:00"
     assert formatting.duration(timedelta(milliseconds=250)) == "250 ms"
+
+
+def test_filters_survive_in_links_exactly_as_given():
+    from ui.transactions import Filters
+
+    filters = Filters(min_risk=0.1234567, max_risk=1.0, since=datetime(2026, 1, 31, 9, 30, tzinfo=UTC), user="u-1")
+    assert filters.args() == {"min_risk": "0.1234567", "max_risk": "1.0", "user": "u-1", "since": "2026-01-31T09:30:00"}
