@@ -9,7 +9,8 @@ topic.
 
 Asking takes seconds (every component is probed, every consumer group's lag is
 measured), so the monitor keeps the last snapshot and refreshes it in the
-background: a page shows the latest one at once and refreshes itself.
+background: the page shows the latest one at once (or, before the first, says it
+is reading) and refreshes itself.
 """
 
 from __future__ import annotations
@@ -87,15 +88,25 @@ class PipelineMonitor:
         self._taken = 0.0
         self._refreshing: threading.Thread | None = None
 
-    def snapshot(self) -> Snapshot:
+    def latest(self) -> Snapshot | None:
+        """The last snapshot at once, None before the first; starts a refresh when it is stale."""
         with self._lock:
             latest, age = self._latest, time.monotonic() - self._taken
-            if latest is not None and age > self._max_age and self._refreshing is None:
+            if (latest is None or age > self._max_age) and self._refreshing is None:
                 self._refreshing = threading.Thread(target=self._refresh, name="pipeline-refresh", daemon=True)
                 self._refreshing.start()
-        if latest is None:
-            return self._refresh()
         return latest
+
+    def snapshot(self) -> Snapshot:
+        """The last snapshot, waiting for the first one when there is none yet."""
+        latest = self.latest()
+        if latest is not None:
+            return latest
+        with self._lock:
+            refreshing = self._refreshing
+        if refreshing is not None:
+            refreshing.join()
+        return self._latest or self._refresh()
 
     def _refresh(self) -> Snapshot:
         try:
@@ -184,7 +195,8 @@ def monitor() -> PipelineMonitor:
 
 @blueprint.get("/pipeline")
 def index() -> str:
-    return render_template("pipeline/page.html", snapshot=monitor().snapshot())
+    """The page at once; before the first snapshot it says so, and its first refresh brings it."""
+    return render_template("pipeline/page.html", snapshot=monitor().latest())
 
 
 @blueprint.get("/partials/pipeline")

@@ -172,6 +172,7 @@ def test_the_models_page_shows_the_champion(page, screenshot, ui_url, decisions)
 
 def test_the_pipeline_page_shows_every_component_and_refreshes(page, screenshot, ui_url, decisions):
     page.goto(f"{ui_url}/pipeline")
+    page.wait_for_selector("table#components")
     for name in ("broker", "postgres", "redis", "ingest", "score", "persist", "alert", "score-source"):
         assert page.locator(f'tr[data-component="{name}"]').count() == 1
     stamp = page.locator("#pipeline-status time").get_attribute("datetime")

@@ -487,7 +487,10 @@ def test_the_overview_counts_decisions_risk_and_alerts_in_the_window(client, db)
     assert "last 7 days" in page and 'data-chart-source="/api/overview?window=7d"' in page
 
 
-def test_the_pipeline_page_reports_every_component_of_the_stack(client, stack):
+def test_the_pipeline_page_reports_every_component_of_the_stack(stack, database_url):
+    client = create_app(replace(stack.settings, database_url=database_url)).test_client()
+    assert "Reading the status of every component" in text(client.get("/pipeline"))
+    assert client.get("/partials/pipeline").status_code == 200
     page = text(client.get("/pipeline"))
     for name in ("broker", "postgres", "redis", "kafka-sink-ingress", "ingest", "score", "persist", "alert"):
         assert f'data-component="{name}"' in page
@@ -500,7 +503,6 @@ def test_the_pipeline_page_reports_every_component_of_the_stack(client, stack):
     assert isinstance(by_name["score-source"]["lag"], int)
     assert by_name["score"]["events"]["meaning"] == "received from score-source"
     assert isinstance(document["dead_letters"], int)
-    assert client.get("/partials/pipeline").status_code == 200
 
 
 def test_healthz_answers_while_the_database_does(client):

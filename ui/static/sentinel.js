@@ -77,10 +77,13 @@
 
   function refreshing(region) {
     const seconds = Number(region.dataset.refreshSeconds) || 5;
-    every(seconds * 1000, async () => {
+    async function refresh() {
       const response = await fetch(region.dataset.refreshUrl, { headers: { Accept: "text/html" } });
       if (response.ok) region.innerHTML = await response.text();
-    });
+    }
+    // A region still waiting for its first content gets it now, not a period later.
+    if (region.querySelector("[data-refresh-pending]")) refresh().catch((error) => console.warn(error));
+    every(seconds * 1000, refresh);
   }
 
   // -- the overview charts ------------------------------------------------------------
