@@ -30,9 +30,9 @@ LABELS = ("fraud", "legitimate")
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 200
 LIVE_BATCH = 100
-# A row's persisted_at is its transaction's start, so a row can commit a moment after
-# a later-stamped one has been shown. Live polls look back this far and the page
-# skips rows it already has.
+# persisted_at is stamped when persist's database transaction starts, so a row can
+# commit a moment after one stamped later is already shown. Live polls look back
+# this far, and the page skips the rows it already has.
 LIVE_OVERLAP = "10 seconds"
 
 
