@@ -20,7 +20,7 @@ from flask import Flask
 from flask_wtf.csrf import CSRFProtect
 
 from sentinel.config import Settings
-from ui import alerts, database, errors, formatting, health, models, overview, pipeline, secrets, transactions
+from ui import alerts, database, errors, formatting, health, models, overview, pipeline, signing, transactions
 
 __all__ = ["create_app"]
 
@@ -30,7 +30,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     settings = settings or Settings.from_env()
     app = Flask(__name__)
     app.config.update(
-        SECRET_KEY=secrets.secret_key(settings.state_dir),
+        SECRET_KEY=signing.secret_key(settings.state_dir),
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         WTF_CSRF_TIME_LIMIT=None,  # a page left open all shift must still accept its forms
