@@ -110,7 +110,7 @@ def plan(settings: Settings, topology: Topology) -> list[Component]:
 
 
 def _ui(settings: Settings) -> Component:
-    """The analysts' web UI; it reads the stack's status itself, so it gets the stack's settings."""
+    """The analysts' web UI; its Pipeline page reads the stack's status itself."""
     port = component_port("ui", settings.port_base)
     url = f"http://127.0.0.1:{port}"
     return Component(
@@ -120,13 +120,10 @@ def _ui(settings: Settings) -> Component:
         port=port,
         check=lambda: health.http(f"{url}/healthz"),
         command=[str(BIN_DIR / "python"), "-m", "ui", "--port", str(port)],
-        env={
-            "DATABASE_URL": settings.database_url,
-            "REDIS_URL": settings.redis_url,
-            "KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers,
-            "SENTINEL_STATE_DIR": str(settings.state_dir),
-            "SENTINEL_PORT_BASE": str(settings.port_base),
-        },
+        # Only what places the stack: the connection variables come through from
+        # `up`'s own environment unchanged, so the UI tells local from external
+        # exactly as `sentinel status` does.
+        env={"SENTINEL_STATE_DIR": str(settings.state_dir), "SENTINEL_PORT_BASE": str(settings.port_base)},
     )
 
 
