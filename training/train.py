@@ -33,7 +33,7 @@ from sklearn.metrics import (
 )
 from sklearn.model_selection import train_test_split
 
-from training.dataset import Dataset
+from training.dataset import DataError, Dataset
 
 VALIDATION_SHARE = 0.2
 TEST_SHARE = 0.2
@@ -175,7 +175,7 @@ def split_rows(dataset: Dataset, *, seed: int) -> Split:
         split = Split(train_part, validation_part, test_part, "stratified")
     for name, part in (("training", split.train), ("validation", split.validation), ("test", split.test)):
         if not dataset.labels[part].any():
-            raise ValueError(f"the {name} split has no fraud rows; train on more rows")
+            raise DataError(f"the {name} split has no fraud rows; train on more rows")
     return split
 
 

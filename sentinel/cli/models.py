@@ -171,10 +171,7 @@ def rollback(reason: str, by: str | None) -> None:
 @click.option("--seed", type=int, default=None, help="Synthetic seed; default 8, unlike training's 7.")
 def evaluate(version: str, source: str, rows: int | None, seed: int | None) -> None:
     """Score a labelled set with VERSION (the Prefect `evaluate` flow) and show its metrics."""
-    metrics = _run_flow("evaluate", version=version, source=source, rows=rows, seed=seed)
-    from training.pipeline import summary
-
-    console.print(f"{version} on {metrics['data']}: {summary(metrics)}")
+    _run_flow("evaluate", version=version, source=source, rows=rows, seed=seed)
 
 
 @click.command()
@@ -222,11 +219,13 @@ def _run_flow(name: str, **parameters: Any) -> dict[str, Any]:
 
     state_dir = Settings.from_env().state_dir
     prefect_env.configure(state_dir)
-    # Prefect's own console lines would drown the progress; they still reach its API and UI.
-    os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "WARNING")
+    # Prefect's own console lines (a failed task's traceback among them) would drown the progress
+    # and the error message below; they still reach its API and UI.
+    os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "CRITICAL")
     api = os.environ.get("PREFECT_API_URL") or "Prefect's ephemeral API"
     console.print(f"[bold]Running the {name} flow[/bold] ({api}; Prefect state in {state_dir / 'prefect'})")
-    with console.status(f"starting {name}") as status, forwarded_to(_progress(status)):
+    starting = "starting Prefect (its ephemeral API takes 10-20 s to start)" if api.startswith("Prefect's") else name
+    with console.status(starting) as status, forwarded_to(_progress(status)):
         from training import flows
 
         try:
