@@ -122,7 +122,7 @@ def check(dataset: Dataset, *, origin: str, row_label: RowLabel = row_number) ->
         if len(bad):
             raise DataError(
                 f"{origin}: {row_label(int(bad[0]))} has {features[bad[0], column]:g} in column {name};"
-                f" every value must be a finite number ({_plural(len(bad), 'row')} in all are not)"
+                f" every value must be a finite number ({_plural(len(bad), 'row')} with one in all)"
             )
     labels = np.asarray(dataset.labels, dtype=np.float64)
     not_binary = np.flatnonzero((labels != 0) & (labels != 1))
