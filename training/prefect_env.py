@@ -23,8 +23,10 @@ def settings_for(state_dir: Path) -> dict[str, str]:
         "PREFECT_SERVER_UI_SHOW_PROMOTIONAL_CONTENT": "false",
         # The ephemeral API starts a server process; on a busy two-core machine that can take a while.
         "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120",
-        # Progress lines from training.progress go to the flow run's logs.
+        # Progress lines from training.progress go to the flow run's logs; outside a flow run
+        # (the pipeline run directly) they go nowhere, without a warning.
         "PREFECT_LOGGING_EXTRA_LOGGERS": LOGGER_NAME,
+        "PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW": "ignore",
     }
 
 

@@ -22,10 +22,10 @@ from pathlib import Path
 import psycopg
 import pytest
 import requests
+from support import RecordingSink, a_transaction, created_event, free_port, post_binary, wait_for
 
 from sentinel import registry
 from sentinel.config import PROJECT_ROOT
-from tests.support import RecordingSink, a_transaction, created_event, free_port, post_binary, wait_for
 
 pytestmark = pytest.mark.stack
 
@@ -55,7 +55,8 @@ def flows(stack, database_url, tmp_path_factory):
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("DATABASE_URL", database_url)
         patch.setenv("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "WARNING")
-        prefect_env.configure(tmp_path_factory.mktemp("state"))
+        for name, value in prefect_env.settings_for(tmp_path_factory.mktemp("state")).items():
+            patch.setenv(name, value)
         from training import flows
 
         yield flows

@@ -7,16 +7,18 @@ test stack's PostgreSQL. The tests share that registry and run in file order.
 from __future__ import annotations
 
 import subprocess
+import sys
+from pathlib import Path
 
 import psycopg
 import pytest
 
 from sentinel import registry
-from tests.conftest import SENTINEL
 
 pytestmark = pytest.mark.stack
 
 ROWS = "20000"
+SENTINEL = str(Path(sys.executable).parent / "sentinel")
 
 
 @pytest.fixture(scope="module")
@@ -49,8 +51,6 @@ def test_retrain_shows_each_step_and_promotes_the_first_model(run):
 
 
 def test_prefect_keeps_its_state_under_the_state_dir(run):
-    from pathlib import Path
-
     assert (Path(run.state_dir) / "prefect" / "prefect.db").is_file()
 
 

@@ -16,10 +16,10 @@ from pathlib import Path
 import psycopg
 import pytest
 import requests
+from support import free_port, wait_for
 
 from sentinel import registry
 from sentinel.config import PROJECT_ROOT
-from tests.support import free_port, wait_for
 from training import prefect_service
 
 pytestmark = pytest.mark.stack
