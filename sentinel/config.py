@@ -23,10 +23,14 @@ PORT_OFFSETS: dict[str, int] = {
     "score": 82,
     "persist": 83,
     "alert": 84,
+    "prefect-serve": 88,
     "broker": 92,
     "redis": 379,
     "postgres": 432,
 }
+# Prefect's server keeps the port its own docs and UI links use.
+FIXED_PORTS: dict[str, int] = {"prefect": 4200}
+
 # Dispatchers, one per KafkaSource, take base + 85, 86, ... in name order.
 DISPATCHER_PORT_OFFSET = 85
 
@@ -100,8 +104,10 @@ class Settings:
 
 
 def component_port(component: str, port_base: int, offset: int | None = None) -> int:
-    """The local port of a stack component: its own override, else base + its offset."""
+    """The local port of a stack component: its own override, else its fixed port, else base + its offset."""
     override = os.environ.get(port_env_name(component))
     if override:
         return int(override)
+    if component in FIXED_PORTS:
+        return FIXED_PORTS[component]
     return port_base + (PORT_OFFSETS[component] if offset is None else offset)

@@ -28,6 +28,7 @@ from sentinel.config import (
 )
 
 SENTINEL = str(Path(sys.executable).parent / "sentinel")
+PREFECT_OFFSET = 200  # the test stack's Prefect server never takes the user's 4200
 STACK_VARIABLES = ("KAFKA_BOOTSTRAP_SERVERS", "DATABASE_URL", "REDIS_URL", "K_SINK", "ALERT_WEBHOOK_URL")
 
 
@@ -67,7 +68,7 @@ def _free_port_base() -> int:
     bases = list(range(19000, 32000, 1000))
     random.shuffle(bases)
     for base in bases:
-        if all(_port_free(base + offset) for offset in [*PORT_OFFSETS.values(), *dispatchers]):
+        if all(_port_free(base + offset) for offset in [*PORT_OFFSETS.values(), *dispatchers, PREFECT_OFFSET]):
             return base
     raise RuntimeError("no free port range for the test stack")
 
@@ -86,9 +87,11 @@ def stack():
     # Not under pytest's own temporary root: every new pytest session resets that
     # root to mode 0700, which would lock PostgreSQL's own user out of its data.
     state = Path(tempfile.mkdtemp(prefix="sentinel-test-stack-"))
+    base = _free_port_base()
     overrides = {
         "SENTINEL_STATE_DIR": str(state),
-        "SENTINEL_PORT_BASE": str(_free_port_base()),
+        "SENTINEL_PORT_BASE": str(base),
+        "SENTINEL_PORT_PREFECT": str(base + PREFECT_OFFSET),
         "SENTINEL_BOOTSTRAP_ROWS": "20000",
     }
     saved = {name: os.environ.get(name) for name in (*overrides, *STACK_VARIABLES)}

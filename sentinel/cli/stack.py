@@ -21,22 +21,27 @@ def _stack():
     return LocalStack(Settings.from_env())
 
 
-def _start_stack() -> None:
+def _start_stack(with_prefect: bool = False) -> None:
     """`up`, printing each step; exits 1 with the reason when a component fails."""
     from sentinel.stack.local import StackError
 
     console.print("[bold]Starting the Sentinel stack[/bold]")
     try:
-        _stack().up(say=say)
+        _stack().up(say=say, with_optional=with_prefect)
     except StackError as error:
         console.print(f"[red]✗ {error}[/red]")
         sys.exit(1)
 
 
 @click.command()
-def up() -> None:
+@click.option(
+    "--with-prefect",
+    is_flag=True,
+    help="Also start a Prefect server (UI on port 4200) serving the retrain flow on a schedule.",
+)
+def up(with_prefect: bool) -> None:
     """Start the local stack in the background and wait until every part is healthy."""
-    _start_stack()
+    _start_stack(with_prefect)
     _where_to_look(Settings.from_env())
 
 
@@ -116,6 +121,8 @@ def _where_to_look(settings: Settings) -> None:
         "\n[bold]Where to look[/bold]"
         f" (the sentinel command is {command}; or `source {command.parent}/activate`)\n"
         f"  the UI                     http://127.0.0.1:{component_port('ui', settings.port_base)}/\n"
+        f"  Prefect UI                 http://127.0.0.1:{component_port('prefect', settings.port_base)}/"
+        " (after sentinel up --with-prefect)\n"
         f"  sentinel status            every component, its health and consumer lag\n"
         f"  sentinel decisions         the latest stored decisions (PostgreSQL: {settings.database_url})\n"
         f"  sentinel send --count 500  more demo traffic\n"

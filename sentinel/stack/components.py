@@ -25,6 +25,7 @@ INFRASTRUCTURE = "infrastructure"
 EVENTING = "eventing"
 FUNCTION = "function"
 UI = "ui"
+WORKFLOWS = "workflows"
 
 BIN_DIR = Path(sys.executable).parent
 
@@ -45,6 +46,7 @@ class Component:
     prepare: Callable[[], None] | None = None  # before the first start
     consumer_group: str | None = None
     topics: tuple[str, ...] = ()
+    optional: bool = False  # started only when asked for (`up --with-prefect`)
 
     @property
     def external(self) -> bool:
@@ -106,7 +108,39 @@ def plan(settings: Settings, topology: Topology) -> list[Component]:
             )
         )
     components.append(_ui(settings))
+    components.extend(_prefect(settings))
     return components
+
+
+def _prefect(settings: Settings) -> list[Component]:
+    """Prefect's server (API and UI) and a process serving the retrain and evaluate flows."""
+    from training import prefect_service
+
+    port = component_port("prefect", settings.port_base)
+    runner_port = component_port("prefect-serve", settings.port_base)
+    state = {"SENTINEL_STATE_DIR": str(settings.state_dir), "SENTINEL_PORT_BASE": str(settings.port_base)}
+    return [
+        Component(
+            name="prefect",
+            kind=WORKFLOWS,
+            address=f"http://127.0.0.1:{port}",
+            port=port,
+            check=lambda: health.http(prefect_service.server_health_url(port)),
+            command=prefect_service.server_command(port),
+            env={**prefect_service.server_env(settings.state_dir, port), **state},
+            optional=True,
+        ),
+        Component(
+            name="prefect-serve",
+            kind=WORKFLOWS,
+            address=f"serving retrain and evaluate to {prefect_service.api_url(port)}",
+            port=runner_port,
+            check=lambda: health.http(prefect_service.serve_health_url(runner_port)),
+            command=prefect_service.serve_command(),
+            env={**prefect_service.serve_env(settings.state_dir, port, runner_port), **state},
+            optional=True,
+        ),
+    ]
 
 
 def _ui(settings: Settings) -> Component:

@@ -79,7 +79,8 @@ class LocalStack:
 
     # -- up ---------------------------------------------------------------
 
-    def up(self, say: Say = print) -> None:
+    def up(self, say: Say = print, *, with_optional: bool = False) -> None:
+        """Start every component in order; the optional ones (Prefect) only when asked."""
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.log_dir.mkdir(parents=True, exist_ok=True)
         infrastructure = [c for c in self.components if c.kind == INFRASTRUCTURE]
@@ -87,7 +88,7 @@ class LocalStack:
             self._ensure_running(component, say)
         self._prepare_data(say)
         for component in self.components:
-            if component.kind != INFRASTRUCTURE:
+            if component.kind != INFRASTRUCTURE and (with_optional or not component.optional):
                 self._ensure_running(component, say)
 
     def _prepare_data(self, say: Say) -> None:
@@ -210,7 +211,12 @@ class LocalStack:
     # -- status -----------------------------------------------------------
 
     def status(self) -> list[ComponentStatus]:
-        return [self._status_of(component) for component in self.components]
+        """Every component, and the optional ones only while they run."""
+        return [
+            self._status_of(component)
+            for component in self.components
+            if not component.optional or self._keeper_pid(component) is not None
+        ]
 
     def _status_of(self, component: Component) -> ComponentStatus:
         status = ComponentStatus(

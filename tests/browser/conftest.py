@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 import requests
+from support import free_port
 
 from sentinel.config import PROJECT_ROOT
-from tests.support import free_port
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]

@@ -13,8 +13,8 @@ from typing import Any
 
 import psycopg
 import pytest
+from support import created_event, post_binary, wait_for
 
-from tests.support import created_event, post_binary, wait_for
 from training.synthetic import demo_transactions
 
 pytestmark = pytest.mark.stack

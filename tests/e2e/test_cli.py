@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import re
 import socket
 import subprocess
 
 import psycopg
 import pytest
+import requests
 from conftest import SENTINEL
 from support import wait_for
 
@@ -47,3 +49,16 @@ def test_up_names_a_port_that_is_already_taken(tmp_path):
     assert result.returncode == 1
     assert f"port {port} for broker is in use" in result.stdout
     assert "SENTINEL_PORT_BROKER" in result.stdout
+
+
+@pytest.mark.stack
+def test_up_with_prefect_adds_a_prefect_server_serving_the_flows_and_down_stops_it(stack):
+    started = stack.sentinel("up", "--with-prefect", timeout=400)
+    assert started.returncode == 0, started.stdout + started.stderr
+    statuses = {item["name"]: item for item in json.loads(stack.sentinel("status", "--json").stdout)}
+    assert statuses["prefect"]["healthy"] and statuses["prefect-serve"]["healthy"]
+    deployments = requests.post(statuses["prefect"]["address"] + "/api/deployments/filter", json={}, timeout=30)
+    assert {item["name"] for item in deployments.json()} >= {"scheduled", "on-demand"}
+    assert stack.sentinel("down", "prefect", "prefect-serve", timeout=120).returncode == 0
+    names = {item["name"] for item in json.loads(stack.sentinel("status", "--json").stdout)}
+    assert "prefect" not in names and "prefect-serve" not in names

@@ -20,7 +20,7 @@ def components(monkeypatch, tmp_path):
     return build
 
 
-def test_the_stack_starts_infrastructure_then_eventing_then_functions_then_dispatchers_then_the_ui(components):
+def test_the_stack_starts_infrastructure_then_eventing_functions_dispatchers_ui_then_prefect(components):
     assert list(components()) == [
         "broker",
         "postgres",
@@ -34,6 +34,8 @@ def test_the_stack_starts_infrastructure_then_eventing_then_functions_then_dispa
         "persist-source",
         "score-source",
         "ui",
+        "prefect",
+        "prefect-serve",
     ]
 
 
@@ -80,3 +82,13 @@ def test_ports_move_with_the_base_and_one_by_one(components):
     stack = components(SENTINEL_PORT_BASE="20000", SENTINEL_PORT_SCORE="21111")
     assert stack["ingest"].port == 20081
     assert stack["score"].port == 21111
+
+
+def test_prefect_is_started_only_when_asked_for(components):
+    optional = {name for name, component in components().items() if component.optional}
+    assert optional == {"prefect", "prefect-serve"}
+
+
+def test_prefect_keeps_its_usual_port_unless_moved(components):
+    assert components()["prefect"].port == 4200
+    assert components(SENTINEL_PORT_PREFECT="24200")["prefect"].port == 24200
