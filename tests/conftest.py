@@ -12,12 +12,12 @@ import random
 import shutil
 import socket
 import subprocess
-import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from support import SENTINEL
 
 from eventing import topology
 from sentinel.config import (
@@ -27,7 +27,6 @@ from sentinel.config import (
     component_port,
 )
 
-SENTINEL = str(Path(sys.executable).parent / "sentinel")
 PREFECT_OFFSET = 200  # the test stack's Prefect server never takes the user's 4200
 STACK_VARIABLES = ("KAFKA_BOOTSTRAP_SERVERS", "DATABASE_URL", "REDIS_URL", "K_SINK", "ALERT_WEBHOOK_URL")
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import socket
+import sys
 import threading
 import time
 import uuid
@@ -11,6 +12,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any, TypeVar
 
 import requests
@@ -20,6 +22,8 @@ from cloudevents.http import CloudEvent
 from sentinel import events
 
 T = TypeVar("T")
+
+SENTINEL = str(Path(sys.executable).parent / "sentinel")  # the command, as the user runs it
 
 
 def wait_for(probe: Callable[[], T], *, timeout: float = 30.0, every: float = 0.05, what: str = "condition") -> T:

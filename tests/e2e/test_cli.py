@@ -10,8 +10,7 @@ import subprocess
 import psycopg
 import pytest
 import requests
-from conftest import SENTINEL
-from support import wait_for
+from support import SENTINEL, wait_for
 
 
 @pytest.mark.stack
