@@ -1,0 +1,196 @@
+"""Benchmark 2, function overhead: score's synchronous decisions per second and latency next to a
+no-op functions-framework handler, same machine, same load generator (wrk), same concurrency.
+
+Every function is started exactly as the stack starts it (functions-framework, one
+gunicorn worker, its default threads) against the benchmark stack's PostgreSQL and
+Redis, with the stack's dispatchers stopped so nothing else runs. Score is measured
+twice: emitting to a null sink that answers 202 at once (its own cost: in the
+cluster the KafkaSink receiver runs in other pods), and emitting to the local
+KafkaSink ingress (the whole synchronous path on these two cores). Ingest, persist
+and alert are measured the same way, for the capacity model. Then score and the
+no-op take an open-loop load at half of score's maximum, for latency under load.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+from dataclasses import dataclass, field
+from typing import Any
+
+from benchmarks import loadgen, processes, stack, workload, wrk
+from benchmarks.report import Table, percentiles_ms, ratio, save
+
+SHARE_TARGET = 0.70
+P99_TARGET_MS = 10.0
+NOOP = "no-op handler"
+SCORE = "score → null sink"
+SCORE_INGRESS = "score → KafkaSink ingress"
+
+
+@dataclass
+class Subject:
+    name: str
+    process: processes.Started
+    template: workload.Template
+    charged: tuple[int, ...] = ()  # other processes (sink, ingress) whose CPU this subject's requests cost
+    runs: list[dict[str, Any]] = field(default_factory=list)
+
+    def median(self, key: str) -> float:
+        return statistics.median(run[key] for run in self.runs)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    stack.add_arguments(parser)
+    parser.add_argument("--connections", type=int, default=8, help="concurrent connections for every subject")
+    parser.add_argument("--seconds", type=float, default=10.0, help="length of each wrk run")
+    parser.add_argument("--rounds", type=int, default=3, help="wrk runs per subject, in alternation")
+    parser.add_argument("--latency-seconds", type=float, default=20.0, help="length of each open-loop run")
+
+
+def run(args: argparse.Namespace) -> int:
+    wrk.ensure_wrk()
+    bench = stack.BenchStack.from_arguments(args)
+    bench.up()
+    bench.down(*stack.DISPATCHERS)
+    try:
+        with processes.Group(bench.settings.state_dir / "logs" / "benchmarks") as group:
+            subjects = _start_subjects(bench, group)
+            for round_number in range(args.rounds):
+                for subject in subjects.values():
+                    _measure_throughput(subject, args, f"bench-fn-{round_number}-")
+                    print(f"  round {round_number + 1}: {subject.name}: {subject.runs[-1]['rate']:,.0f}/s", flush=True)
+            latency = _latency_at_half(subjects, args)
+    finally:
+        if not args.keep_stack:
+            bench.down()
+    return _report(subjects, latency, args)
+
+
+def _start_subjects(bench: stack.BenchStack, group: processes.Group) -> dict[str, Subject]:
+    """Every process measured, started and ready."""
+    sink = group.start("null-sink", [processes.PYTHON, "-m", "benchmarks.null_sink", "--port", "{port}"], {})
+    ingress = bench.pid("kafka-sink-ingress")
+
+    def function(name: str, label: str, **env: str) -> processes.Started:
+        # The no-op runs with score's environment: the same settings, nothing it reads.
+        base = bench.function_env("score" if name == "noop" else name)
+        started = group.start(label, processes.function_command(name), {**base, **env})
+        if name != "noop":
+            processes.wait_ready(f"{started.url}health/readiness")
+        return started
+
+    transaction = workload.transactions(1)[0]
+    created = workload.created(transaction)
+    block = workload.scored(transaction, risk_score=0.97, verdict="block")
+    subjects = [
+        Subject(NOOP, function("noop", "noop"), created),
+        Subject(SCORE, function("score", "score-null-sink", K_SINK=sink.url), created, (sink.process.pid,)),
+        Subject(SCORE_INGRESS, function("score", "score-ingress"), created, (ingress,) if ingress else ()),
+        Subject("ingest → null sink", function("ingest", "ingest", K_SINK=sink.url), created, (sink.process.pid,)),
+        Subject("persist", function("persist", "persist"), block),
+        Subject("alert, every event a block", function("alert", "alert"), block),
+    ]
+    return {subject.name: subject for subject in subjects}
+
+
+def _measure_throughput(subject: Subject, args: argparse.Namespace, id_prefix: str) -> None:
+    pids = (subject.process.process.pid, *subject.charged)
+    before = [processes.tree_cpu_seconds(pid) for pid in pids]
+    result = wrk.run(
+        subject.process.url,
+        subject.template,
+        connections=args.connections,
+        seconds=args.seconds,
+        id_prefix=f"{id_prefix}{subject.process.name}-",
+    )
+    spent = [processes.tree_cpu_seconds(pid) - began for pid, began in zip(pids, before, strict=True)]
+    requests = max(result.requests, 1)
+    subject.runs.append(
+        {
+            **result.to_json(),
+            "cpu_ms_per_request": round(spent[0] * 1000 / requests, 3),
+            "charged_cpu_ms_per_request": round(sum(spent[1:]) * 1000 / requests, 3),
+        }
+    )
+
+
+def _latency_at_half(subjects: dict[str, Subject], args: argparse.Namespace) -> list[dict[str, Any]]:
+    """Open-loop latency of the no-op and score at half of score's maximum, and of score → ingress at half its own."""
+    half = subjects[SCORE].median("rate") / 2
+    plan = [(NOOP, half), (SCORE, half), (SCORE_INGRESS, subjects[SCORE_INGRESS].median("rate") / 2)]
+    measured = []
+    for name, rate in plan:
+        subject = subjects[name]
+        request = workload.requests_for([subject.template], "127.0.0.1", subject.process.port, id_prefix="bench-lat-")
+        result = loadgen.open_loop(
+            "127.0.0.1", subject.process.port, request, rate=rate, seconds=args.latency_seconds, connections=32
+        )
+        measured.append(
+            {
+                "subject": name,
+                "offered_rate": round(rate, 1),
+                "achieved_rate": round(result.succeeded() / result.seconds, 1),
+                "failed": result.sent - result.succeeded(),
+                **percentiles_ms(result.latencies),
+            }
+        )
+        print(f"  open loop at {rate:,.0f}/s: {name}: p99 {measured[-1]['p99_ms']} ms", flush=True)
+    return measured
+
+
+def _report(subjects: dict[str, Subject], latency: list[dict[str, Any]], args: argparse.Namespace) -> int:
+    noop_rate = subjects[NOOP].median("rate")
+    throughput = Table(
+        f"Function overhead: wrk, {args.connections} connections, {args.seconds:g} s × {args.rounds} rounds (medians)",
+        ["process", "requests/s", "share of no-op", "p50 ms", "p99 ms", "CPU ms/request", "+ sink CPU ms", "failed"],
+    )
+    document: dict[str, Any] = {"subjects": {}, "latency_at_half_rate": latency}
+    for subject in subjects.values():
+        share = ratio(subject.median("rate"), noop_rate)
+        row = {
+            "rate": subject.median("rate"),
+            "share_of_noop": share,
+            "p50_ms": subject.median("p50_ms"),
+            "p99_ms": subject.median("p99_ms"),
+            "cpu_ms_per_request": subject.median("cpu_ms_per_request"),
+            "charged_cpu_ms_per_request": subject.median("charged_cpu_ms_per_request"),
+            "failed": sum(run["failed"] for run in subject.runs),
+            "runs": subject.runs,
+        }
+        document["subjects"][subject.name] = row
+        throughput.add(
+            subject.name,
+            row["rate"],
+            f"{share:.0%}" if share else None,
+            row["p50_ms"],
+            row["p99_ms"],
+            row["cpu_ms_per_request"],
+            row["charged_cpu_ms_per_request"] if subject.charged else None,
+            row["failed"],
+        )
+    under_load = Table(
+        "Latency under an open-loop load at half the maximum rate (asyncio generator, 32 connections)",
+        ["process", "offered/s", "achieved/s", "p50 ms", "p99 ms", "failed"],
+    )
+    for row in latency:
+        under_load.add(
+            row["subject"], row["offered_rate"], row["achieved_rate"], row["p50_ms"], row["p99_ms"], row["failed"]
+        )
+    score_share = document["subjects"][SCORE]["share_of_noop"]
+    score_p99 = next(row["p99_ms"] for row in latency if row["subject"] == SCORE)
+    document["targets"] = {
+        "score_share_of_noop": {
+            "target": SHARE_TARGET,
+            "measured": score_share,
+            "met": (score_share or 0) >= SHARE_TARGET,
+        },
+        "score_p99_ms_at_half_rate": {
+            "target": P99_TARGET_MS,
+            "measured": score_p99,
+            "met": score_p99 is not None and score_p99 <= P99_TARGET_MS,
+        },
+    }
+    document["settings"] = {"connections": args.connections, "seconds": args.seconds, "rounds": args.rounds}
+    save("functions", document, [throughput, under_load], publish=args.publish)
+    return 0

@@ -1,0 +1,143 @@
+"""Processes a benchmark starts itself (a function, the no-op handler, the null sink), and
+the CPU time a process tree has used."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import requests
+
+from sentinel.config import PROJECT_ROOT
+
+BIN_DIR = Path(sys.executable).parent
+PYTHON = str(BIN_DIR / "python")
+NOOP_SOURCE = PROJECT_ROOT / "benchmarks" / "noop" / "main.py"
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+@dataclass
+class Started:
+    name: str
+    process: subprocess.Popen[bytes]
+    port: int
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/"
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+
+
+class Group:
+    """Processes started for one benchmark, each on a free port, all stopped when the block ends."""
+
+    def __init__(self, log_dir: Path) -> None:
+        self.log_dir = log_dir
+        self.started: list[Started] = []
+
+    def __enter__(self) -> Group:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        for process in reversed(self.started):
+            process.stop()
+
+    def start(self, name: str, command: list[str], env: dict[str, str]) -> Started:
+        """Start `command` on a free port, given to it as PORT and wherever the command says "{port}"."""
+        port = free_port()
+        process = start(name, [part.replace("{port}", str(port)) for part in command], env, port, self.log_dir)
+        self.started.append(process)
+        wait_port(process.port, process.process)
+        return process
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def function_command(name: str) -> list[str]:
+    """How the stack and the images start function `name` (or "noop", the benchmark's no-op handler)."""
+    source = NOOP_SOURCE if name == "noop" else PROJECT_ROOT / "functions" / name / "main.py"
+    return [str(BIN_DIR / "functions-framework"), "--target", "handle", "--source", str(source)]
+
+
+def start(name: str, command: list[str], env: dict[str, str], port: int, log_dir: Path) -> Started:
+    """Start `command` in its own process group with PORT=`port`; its output goes to log_dir/name.log."""
+    log_dir.mkdir(parents=True, exist_ok=True)
+    with (log_dir / f"{name}.log").open("ab") as log:
+        process = subprocess.Popen(
+            command,
+            env={**env, "PORT": str(port), "HOST": "127.0.0.1"},
+            cwd=PROJECT_ROOT,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    return Started(name, process, port)
+
+
+def wait_port(port: int, process: subprocess.Popen[bytes] | None = None, timeout: float = 60.0) -> None:
+    """Wait until something listens on `port`; fail at once if `process` exits meanwhile."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            if process is not None and process.poll() is not None:
+                raise RuntimeError(f"{process.args[0]} exited with {process.returncode}; see its log") from None
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"nothing listens on port {port} after {timeout:g} s") from None
+            time.sleep(0.02)
+
+
+def wait_ready(url: str, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if requests.get(url, timeout=2).status_code == 200:
+                return
+        except requests.RequestException:
+            pass
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{url} did not answer 200 within {timeout:g} s")
+        time.sleep(0.05)
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """User plus system CPU time of a process and all its descendants (live ones)."""
+    children: dict[int, list[int]] = {}
+    times: dict[int, float] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(") ", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        child = int(entry.name)
+        children.setdefault(int(fields[1]), []).append(child)
+        times[child] = (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+    total, stack = 0.0, [pid]
+    while stack:
+        current = stack.pop()
+        total += times.get(current, 0.0)
+        stack.extend(children.get(current, []))
+    return total

@@ -1,0 +1,63 @@
+"""The local stack the benchmarks run against: its own state directory and ports, so a
+developer's stack (and the tests') are never touched, brought up and down in-process.
+
+The benchmark process adopts the stack's SENTINEL_STATE_DIR and SENTINEL_PORT_BASE in
+its own environment, so Settings, `sentinel status` and every child see the same stack.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+from eventing import topology
+from sentinel.config import Settings, component_port
+from sentinel.stack.components import Component, inherited_environment
+from sentinel.stack.local import LocalStack
+
+DEFAULT_STATE_DIR = Path("/tmp/sentinel-bench")
+DEFAULT_PORT_BASE = 23000
+DISPATCHERS = ("score-source", "persist-source", "alert-source")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--state-dir", type=Path, default=DEFAULT_STATE_DIR, help="the benchmark stack's state")
+    parser.add_argument("--port-base", type=int, default=DEFAULT_PORT_BASE, help="the benchmark stack's ports")
+    parser.add_argument("--keep-stack", action="store_true", help="leave the stack running afterwards")
+
+
+class BenchStack:
+    def __init__(self, state_dir: Path, port_base: int) -> None:
+        os.environ["SENTINEL_STATE_DIR"] = str(state_dir)
+        os.environ["SENTINEL_PORT_BASE"] = str(port_base)
+        self.settings = Settings.from_env()
+        self.topology = topology.load()
+        self.local = LocalStack(self.settings, self.topology)
+
+    @classmethod
+    def from_arguments(cls, args: argparse.Namespace) -> BenchStack:
+        return cls(args.state_dir, args.port_base)
+
+    def up(self) -> None:
+        print(f"starting the benchmark stack in {self.settings.state_dir} (ports from {self.settings.port_base})")
+        self.local.up(say=lambda line: print(f"  {line}", flush=True))
+
+    def down(self, *names: str) -> None:
+        self.local.down(say=lambda line: None, names=names)
+
+    def port(self, component: str) -> int:
+        found = self.local.component(component)
+        return found.port if found.port is not None else component_port(component, self.settings.port_base)
+
+    def pid(self, component: str) -> int | None:
+        """The pid of the component's process (under its keeper), while it runs."""
+        return next((status.pid for status in self.local.status() if status.name == component), None)
+
+    def function_env(self, name: str) -> dict[str, str]:
+        """The environment the stack gives function `name`, for a second copy started by a benchmark."""
+        component: Component = self.local.component(name)
+        return {**inherited_environment(), **component.env}
+
+    def ingress_url(self, sink: str) -> str:
+        return f"http://127.0.0.1:{self.port('kafka-sink-ingress')}/{self.topology.namespace}/{sink}"
