@@ -10,6 +10,7 @@ import sys
 BENCHMARKS = {
     "inference": "inference",
     "functions": "functions",
+    "end-to-end": "end_to_end",
 }
 
 

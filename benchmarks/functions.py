@@ -51,7 +51,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     wrk.ensure_wrk()
     bench = stack.BenchStack.from_arguments(args)
-    bench.up()
+    bench.restart()
     bench.down(*stack.DISPATCHERS)
     try:
         with processes.Group(bench.settings.state_dir / "logs" / "benchmarks") as group:

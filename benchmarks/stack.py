@@ -43,6 +43,14 @@ class BenchStack:
         print(f"starting the benchmark stack in {self.settings.state_dir} (ports from {self.settings.port_base})")
         self.local.up(say=lambda line: print(f"  {line}", flush=True))
 
+    def restart(self) -> None:
+        """Down and up again: a fresh broker (its topics and consumer groups live in memory) and fresh processes.
+
+        A dispatcher stopped and started again can wait minutes for its group's
+        assignment on tansu; a fresh broker assigns a new group in about 3 s."""
+        self.down()
+        self.up()
+
     def down(self, *names: str) -> None:
         self.local.down(say=lambda line: None, names=names)
 

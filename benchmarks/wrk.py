@@ -92,7 +92,9 @@ def _lua_string(text: str) -> str:
 
 
 def _script(template: Template, id_prefix: str) -> str:
-    headers = ",\n".join(f"  [ {_lua_string(name)} ] = {_lua_string(value)}" for name, value in template.headers.items())
+    headers = ",\n".join(
+        f"  [ {_lua_string(name)} ] = {_lua_string(value)}" for name, value in template.headers.items()
+    )
     return f"""
 local counter = 0
 local prefix = {_lua_string(id_prefix)}

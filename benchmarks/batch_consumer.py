@@ -1,0 +1,103 @@
+"""Benchmark 6's subject: the single-process batch consumer the event functions are measured against.
+
+    python -m benchmarks.batch_consumer --topic T --group G --expect N
+
+Kafka → ONNX → PostgreSQL, the original project's design: consume up to a
+thousand records at once, validate each transaction as ingest and score do, score
+the whole batch with one call of the champion's ONNX session, insert the decisions
+(and an alert row for each review or block) in one transaction, then commit the
+offsets. At-least-once like the pipeline: a crash before the offset commit repeats
+the batch, and the inserts are idempotent. Exits once N records were stored.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+
+import numpy as np
+import psycopg
+from confluent_kafka import Consumer, Message
+from psycopg.types.json import Jsonb
+
+from eventing.kafka_clients import consumer_config
+from sentinel import registry, transaction
+from sentinel.config import Settings
+from sentinel.events import utc_now
+from sentinel.functions.persist import INSERT as INSERT_TRANSACTION
+from sentinel.model import OnnxModel
+from sentinel.scoring import Thresholds, decide, thresholds_for
+
+BATCH = 1000
+INSERT_ALERT = """
+INSERT INTO alerts (transaction_id, user_id, decision, risk_score, model_version)
+VALUES (%(transaction_id)s, %(user_id)s, %(decision)s, %(risk_score)s, %(model_version)s)
+ON CONFLICT (transaction_id) DO NOTHING
+"""
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.batch_consumer", description=__doc__.split("\n")[0])
+    parser.add_argument("--topic", required=True)
+    parser.add_argument("--group", required=True)
+    parser.add_argument("--expect", type=int, required=True, help="stop after storing this many records")
+    parser.add_argument("--timeout", type=float, default=300.0, help="give up after this many seconds")
+    args = parser.parse_args(argv)
+    settings = Settings.from_env()
+    with psycopg.connect(settings.database_url, autocommit=False) as conn:
+        model = OnnxModel(registry.get(conn, registry.champion_version(conn)))
+        conn.commit()
+        thresholds = thresholds_for(model.record.thresholds, settings)
+        consumer = Consumer(
+            consumer_config(
+                settings.kafka_bootstrap_servers, args.group, initial_offset="earliest", client_id=args.group
+            )
+        )
+        consumer.subscribe([args.topic])
+        stored, deadline = 0, time.monotonic() + args.timeout
+        while stored < args.expect and time.monotonic() < deadline:
+            records = [record for record in consumer.consume(BATCH, timeout=0.05) if record.error() is None]
+            if not records:
+                continue
+            stored += _store(conn, model, thresholds, records)
+            consumer.commit(asynchronous=False)
+        consumer.close()
+    print(json.dumps({"stored": stored}))
+    return 0 if stored >= args.expect else 1
+
+
+def _store(conn: psycopg.Connection, model: OnnxModel, thresholds: Thresholds, records: list[Message]) -> int:
+    items = [transaction.validate(json.loads(record.value()), extra_fields=("received_at",)) for record in records]
+    risks = model.predict(np.array([model.features_of(item) for item in items], dtype=np.float32))
+    scored_at = utc_now()
+    rows, alerts = [], []
+    for item, risk in zip(items, risks, strict=True):
+        verdict = decide(float(risk), thresholds)
+        row = {
+            "transaction_id": item["transaction_id"],
+            "user_id": item["user_id"],
+            "amount": item["Amount"],
+            "event_time": item.get("event_time"),
+            "payload": Jsonb({key: value for key, value in item.items() if key != "received_at"}),
+            "risk_score": float(risk),
+            "decision": verdict,
+            "model_version": model.version,
+            "thresholds": Jsonb(thresholds.to_json()),
+            "received_at": item["received_at"],
+            "scored_at": scored_at,
+        }
+        rows.append(row)
+        if verdict != "approve":
+            alerts.append(row)
+    with conn.cursor() as cursor:
+        cursor.executemany(INSERT_TRANSACTION, rows)
+        if alerts:
+            cursor.executemany(INSERT_ALERT, alerts)
+    conn.commit()
+    return len(rows)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

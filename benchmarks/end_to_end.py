@@ -1,0 +1,346 @@
+"""Benchmarks 3 and 6, end to end: events/s from ingest to PostgreSQL at fixed offered rates, and
+the single-process batch consumer on the same machine and data, side by side.
+
+The pipeline: an open-loop load of binary CloudEvents POSTed to ingest for 60 s at
+each offered rate (or a closed loop from many connections for "max"), through the
+whole local stack: ingest → KafkaSink ingress → Kafka → dispatcher → score →
+ingress → Kafka → dispatchers → persist and alert. Latency is ingest→persisted,
+from `received_at` (stamped by ingest) and `persisted_at` (stamped by PostgreSQL) of
+every stored row; lost = accepted by ingest and never stored.
+
+The baseline (benchmarks.batch_consumer): the same transactions produced to a
+topic at the same rate, consumed in batches, scored with the same ONNX model and
+inserted into the same table. Its "max" is how fast it drains a topic already
+holding the records. CPU is the user+system time of every process involved.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg
+from confluent_kafka import Producer
+from confluent_kafka.admin import AdminClient, NewTopic
+
+from benchmarks import loadgen, processes, stack, workload
+from benchmarks.report import Table, ratio, save
+from sentinel import events
+
+THROUGHPUT_TARGET = 1000.0
+P99_TARGET_MS = 100.0
+P99_TARGET_RATE = 500.0
+SUSTAINED_SHARE = 0.98  # persisted/s at least this share of the offered rate counts as sustained
+MAX_BASELINE_RECORDS = 120_000
+PIPELINE = (
+    "kafka-sink-ingress",
+    "ingest",
+    "score",
+    "persist",
+    "alert",
+    "score-source",
+    "persist-source",
+    "alert-source",
+    "broker",
+    "postgres",
+    "redis",
+)
+BASELINE = ("broker", "postgres")
+
+LATENCY_QUERY = """
+SELECT count(*),
+       percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM persisted_at - received_at)),
+       percentile_cont(0.99) WITHIN GROUP (ORDER BY extract(epoch FROM persisted_at - received_at)),
+       extract(epoch FROM max(persisted_at) - min(received_at))
+FROM transactions WHERE transaction_id LIKE %s
+"""
+
+
+@dataclass
+class Outcome:
+    design: str
+    offered: str
+    sent_per_s: float
+    accepted: int
+    stored: int
+    p50_ms: float | None
+    p99_ms: float | None
+    persisted_per_s: float
+    cpu_ms_per_event: float
+    cpu_by_process: dict[str, float]
+
+    @property
+    def lost(self) -> int:
+        return self.accepted - self.stored
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    stack.add_arguments(parser)
+    parser.add_argument(
+        "--rates", default="250,500,1000,max", help="offered events/s, comma-separated; max: as fast as possible"
+    )
+    parser.add_argument("--seconds", type=float, default=60.0, help="how long each rate is offered")
+    parser.add_argument("--max-connections", type=int, default=32, help="client connections for the max run")
+    parser.add_argument(
+        "--drain-timeout", type=float, default=60.0, help="give up waiting after this long without progress"
+    )
+    parser.add_argument("--designs", default="pipeline,baseline", help="pipeline, baseline or both")
+
+
+def run(args: argparse.Namespace) -> int:
+    bench = stack.BenchStack.from_arguments(args)
+    bench.restart()
+    designs = args.designs.split(",")
+    transactions = workload.transactions(2000)
+    run_id = time.strftime("%H%M%S")
+    outcomes: list[Outcome] = []
+    try:
+        with psycopg.connect(bench.settings.database_url, autocommit=True) as conn:
+            conn.execute("TRUNCATE transactions, alerts")
+        if "pipeline" in designs:
+            _pipeline(bench, transactions, "warm-up", f"e2e-{run_id}-warm-", rate=100, seconds=3, args=args)
+        for label in args.rates.split(","):
+            rate = None if label == "max" else float(label)
+            for design in designs:
+                prefix = f"e2e-{run_id}-{design[0]}{label}-"
+                measure = _pipeline if design == "pipeline" else _baseline
+                outcome = measure(bench, transactions, label, prefix, rate=rate, seconds=args.seconds, args=args)
+                outcomes.append(outcome)
+                print(
+                    f"  {design} at {label}: {outcome.persisted_per_s:,.0f}/s persisted, p99 {outcome.p99_ms} ms, "
+                    f"lost {outcome.lost}, {outcome.cpu_ms_per_event:.2f} CPU ms/event",
+                    flush=True,
+                )
+    finally:
+        if not args.keep_stack:
+            bench.down()
+    return _report(outcomes, args)
+
+
+def _pipeline(
+    bench: stack.BenchStack,
+    transactions: list[dict],
+    label: str,
+    prefix: str,
+    *,
+    rate: float | None,
+    seconds: float,
+    args: argparse.Namespace,
+) -> Outcome:
+    templates = [workload.created(item) for item in transactions]
+    port = bench.port("ingest")
+    request = workload.requests_for(templates, "127.0.0.1", port, id_prefix=prefix)
+    pids = {name: bench.pid(name) for name in PIPELINE}
+    cpu_before = _cpu(pids)
+    if rate is None:
+        result = loadgen.closed_loop("127.0.0.1", port, request, seconds=seconds, connections=args.max_connections)
+    else:
+        result = loadgen.open_loop("127.0.0.1", port, request, rate=rate, seconds=seconds, connections=64)
+    accepted = result.succeeded()
+    return _outcome(bench, "pipeline", label, prefix, result.sent / result.seconds, accepted, pids, cpu_before, args)
+
+
+def _baseline(
+    bench: stack.BenchStack,
+    transactions: list[dict],
+    label: str,
+    prefix: str,
+    *,
+    rate: float | None,
+    seconds: float,
+    args: argparse.Namespace,
+) -> Outcome:
+    topic = f"bench.baseline.{prefix.rstrip('-')}"
+    servers = bench.settings.kafka_bootstrap_servers
+    admin = AdminClient({"bootstrap.servers": servers})
+    admin.create_topics([NewTopic(topic, num_partitions=6, replication_factor=1)])[topic].result()
+    count = MAX_BASELINE_RECORDS if rate is None else int(rate * seconds)
+    pids = {name: bench.pid(name) for name in BASELINE}
+    if rate is None:  # fill the topic first: the consumer's drain rate is its maximum
+        _produce(servers, topic, transactions, prefix, count=count, rate=None)
+    consumer = subprocess.Popen(
+        [
+            processes.PYTHON,
+            "-m",
+            "benchmarks.batch_consumer",
+            "--topic",
+            topic,
+            "--group",
+            topic,
+            "--expect",
+            str(count),
+        ],
+        env=dict(os.environ),
+        stdout=subprocess.PIPE,
+    )
+    pids["batch consumer"] = consumer.pid
+    cpu_before = _cpu(pids)
+    sent_per_s = 0.0
+    if rate is not None:
+        time.sleep(5)  # a fresh consumer group is assigned in about 3 s on tansu
+        sent_per_s = _produce(servers, topic, transactions, prefix, count=count, rate=rate)
+    outcome = _outcome(bench, "baseline", label, prefix, sent_per_s, count, pids, cpu_before, args)
+    consumer.wait(timeout=60)
+    return outcome
+
+
+def _produce(
+    servers: str, topic: str, transactions: list[dict], prefix: str, *, count: int, rate: float | None
+) -> float:
+    """Write `count` transactions as ingest emits them (binary CloudEvents keyed by user); returns records/s."""
+    producer = Producer({"bootstrap.servers": servers, "linger.ms": 5, "acks": "all"})
+    started = time.perf_counter()
+    for index in range(count):
+        if rate is not None:
+            delay = started + index / rate - time.perf_counter()
+            if delay > 0:
+                time.sleep(delay)
+        item = {**transactions[index % len(transactions)], "transaction_id": f"{prefix}{index}"}
+        value = json.dumps({**item, "received_at": events.utc_now()}).encode()
+        headers = [
+            ("ce_specversion", b"1.0"),
+            ("ce_id", item["transaction_id"].encode()),
+            ("ce_type", events.TRANSACTION_RECEIVED.encode()),
+            ("ce_source", events.INGEST_SOURCE.encode()),
+            ("content-type", b"application/json"),
+        ]
+        while True:
+            try:
+                producer.produce(topic, value=value, key=item["user_id"].encode(), headers=headers)
+                break
+            except BufferError:
+                producer.poll(0.01)
+        producer.poll(0)
+    producer.flush(30)
+    return count / (time.perf_counter() - started)
+
+
+def _outcome(
+    bench: stack.BenchStack,
+    design: str,
+    label: str,
+    prefix: str,
+    sent_per_s: float,
+    accepted: int,
+    pids: dict[str, int | None],
+    cpu_before: dict[str, float],
+    args: argparse.Namespace,
+) -> Outcome:
+    stored = _wait_stored(bench.settings.database_url, prefix, accepted, args.drain_timeout)
+    spent = {name: round(seconds - cpu_before[name], 2) for name, seconds in _cpu(pids).items()}
+    with psycopg.connect(bench.settings.database_url, autocommit=True) as conn:
+        count, p50, p99, span = conn.execute(LATENCY_QUERY, (f"{prefix}%",)).fetchone()
+    if design == "baseline" and label == "max":  # the records waited in the topic before the clock started
+        p50 = p99 = None
+    return Outcome(
+        design=design,
+        offered=label,
+        sent_per_s=round(sent_per_s, 1),
+        accepted=accepted,
+        stored=stored,
+        p50_ms=round(p50 * 1000, 1) if p50 is not None else None,
+        p99_ms=round(p99 * 1000, 1) if p99 is not None else None,
+        persisted_per_s=round(count / float(span), 1) if span else 0.0,
+        cpu_ms_per_event=round(sum(spent.values()) * 1000 / max(stored, 1), 3),
+        cpu_by_process=spent,
+    )
+
+
+def _wait_stored(database_url: str, prefix: str, expected: int, stall_timeout: float) -> int:
+    """Rows stored under `prefix` once all `expected` are there, or progress stalled for `stall_timeout`."""
+    stored, last_progress = -1, time.monotonic()
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        while True:
+            (count,) = conn.execute(
+                "SELECT count(*) FROM transactions WHERE transaction_id LIKE %s", (f"{prefix}%",)
+            ).fetchone()
+            if count > stored:
+                stored, last_progress = count, time.monotonic()
+            if stored >= expected or time.monotonic() - last_progress > stall_timeout:
+                return stored
+            time.sleep(1.0)
+
+
+def _cpu(pids: dict[str, int | None]) -> dict[str, float]:
+    return {name: processes.tree_cpu_seconds(pid) if pid else 0.0 for name, pid in pids.items()}
+
+
+def _report(outcomes: list[Outcome], args: argparse.Namespace) -> int:
+    table = Table(
+        f"End to end: ingest → PostgreSQL, {args.seconds:g} s per offered rate, next to the batch consumer",
+        ["design", "offered/s", "sent/s", "persisted/s", "p50 ms", "p99 ms", "lost", "CPU ms/event"],
+    )
+    for outcome in outcomes:
+        table.add(
+            outcome.design,
+            outcome.offered,
+            outcome.sent_per_s,
+            outcome.persisted_per_s,
+            outcome.p50_ms,
+            outcome.p99_ms,
+            outcome.lost,
+            outcome.cpu_ms_per_event,
+        )
+    tables = [table]
+    pipeline = {o.offered: o for o in outcomes if o.design == "pipeline"}
+    baseline = {o.offered: o for o in outcomes if o.design == "baseline"}
+    if pipeline and baseline:
+        ratios = Table(
+            "The cost of the event-function design (batch consumer ÷ pipeline)",
+            ["offered/s", "throughput ×", "CPU per event ×", "p99 latency ×"],
+        )
+        for label, one in pipeline.items():
+            other = baseline.get(label)
+            if other:
+                ratios.add(
+                    label,
+                    ratio(other.persisted_per_s, one.persisted_per_s),
+                    ratio(one.cpu_ms_per_event, other.cpu_ms_per_event),
+                    ratio(one.p99_ms, other.p99_ms),
+                )
+        tables.append(ratios)
+    busiest = max(pipeline.values(), key=lambda o: o.persisted_per_s, default=None)
+    if busiest:
+        where = Table(
+            f"Where the pipeline's CPU goes at offered {busiest.offered}/s (ms per stored event)",
+            ["process", "CPU ms/event", "share"],
+        )
+        total = sum(busiest.cpu_by_process.values()) or 1.0
+        for name, seconds in sorted(busiest.cpu_by_process.items(), key=lambda item: -item[1]):
+            where.add(name, round(seconds * 1000 / max(busiest.stored, 1), 3), f"{seconds / total:.0%}")
+        tables.append(where)
+    document: dict[str, Any] = {
+        "outcomes": [vars(outcome) | {"lost": outcome.lost} for outcome in outcomes],
+        "targets": _targets(pipeline),
+        "settings": {"seconds": args.seconds, "rates": args.rates, "max_connections": args.max_connections},
+    }
+    save("end_to_end", document, tables, publish=args.publish)
+    return 0
+
+
+def _targets(pipeline: dict[str, Outcome]) -> dict[str, Any]:
+    sustained = [
+        o.persisted_per_s
+        for o in pipeline.values()
+        if o.lost == 0 and (o.offered == "max" or o.persisted_per_s >= SUSTAINED_SHARE * float(o.offered))
+    ]
+    at_500 = pipeline.get(f"{P99_TARGET_RATE:g}")
+    best = max(sustained, default=0.0)
+    return {
+        "sustained_events_per_s": {"target": THROUGHPUT_TARGET, "measured": best, "met": best >= THROUGHPUT_TARGET},
+        "p99_ms_at_500": {
+            "target": P99_TARGET_MS,
+            "measured": at_500.p99_ms if at_500 else None,
+            "met": bool(at_500 and at_500.p99_ms is not None and at_500.p99_ms <= P99_TARGET_MS),
+        },
+        "lost": {
+            "target": 0,
+            "measured": sum(o.lost for o in pipeline.values()),
+            "met": all(o.lost == 0 for o in pipeline.values()),
+        },
+    }
