@@ -1,5 +1,7 @@
 """What `sentinel up` runs, derived from the environment and the knative/ manifests."""
 
+import os
+
 import pytest
 
 from eventing import topology
@@ -10,8 +12,10 @@ from sentinel.stack.components import plan
 @pytest.fixture
 def components(monkeypatch, tmp_path):
     def build(**env):
-        for name in ("KAFKA_BOOTSTRAP_SERVERS", "DATABASE_URL", "REDIS_URL", "SENTINEL_PORT_BASE", "ALERT_WEBHOOK_URL"):
+        for name in ("KAFKA_BOOTSTRAP_SERVERS", "DATABASE_URL", "REDIS_URL", "ALERT_WEBHOOK_URL"):
             monkeypatch.delenv(name, raising=False)
+        for name in [name for name in os.environ if name.startswith("SENTINEL_PORT_")]:
+            monkeypatch.delenv(name)
         monkeypatch.setenv("SENTINEL_STATE_DIR", str(tmp_path))
         for name, value in env.items():
             monkeypatch.setenv(name, value)
