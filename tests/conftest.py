@@ -6,10 +6,11 @@ state directory and port range, so it never touches a stack the user started.
 
 from __future__ import annotations
 
-import json
+import contextlib
 import os
 import random
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -104,8 +105,10 @@ def stack():
             pytest.fail(f"sentinel up failed:\n{started.stdout}\n{started.stderr}")
         yield Stack(Settings.from_env(), env)
     finally:
-        _down_stops_everything(env)
-        shutil.rmtree(state, ignore_errors=True)
+        try:
+            _down_stops_everything(env, state)
+        finally:
+            shutil.rmtree(state, ignore_errors=True)
         for name, value in saved.items():
             if value is None:
                 os.environ.pop(name, None)
@@ -113,11 +116,31 @@ def stack():
                 os.environ[name] = value
 
 
-def _down_stops_everything(env: dict[str, str]) -> None:
-    """`sentinel down`, then check that no process `up` started is left running."""
-    status = subprocess.run([SENTINEL, "status", "--json"], env=env, capture_output=True, text=True, timeout=120)
-    pids = [item["pid"] for item in json.loads(status.stdout or "[]") if item["pid"]]
+def _down_stops_everything(env: dict[str, str], state: Path) -> None:
+    """`sentinel down`, then check that no process `up` started is left running.
+
+    Whatever is left is killed, so a failing run never leaks a stack."""
     stopped = subprocess.run([SENTINEL, "down"], env=env, capture_output=True, text=True, timeout=180)
+    left = _processes_mentioning(str(state))
+    for pid in left:
+        with contextlib.suppress(ProcessLookupError):
+            group = os.getpgid(pid)  # a keeper leads its own group, holding its component's processes
+            if group != os.getpgrp():
+                os.killpg(group, signal.SIGKILL)
+            else:
+                os.kill(pid, signal.SIGKILL)
     assert stopped.returncode == 0, stopped.stdout + stopped.stderr
-    left = [pid for pid in pids if Path(f"/proc/{pid}").exists()]
     assert not left, f"sentinel down left these processes running: {left}"
+
+
+def _processes_mentioning(text: str) -> list[int]:
+    """Processes whose command line names `text` (every keeper names its state file)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and int(entry.name) != os.getpid():
+            try:
+                if text in (entry / "cmdline").read_bytes().decode(errors="replace"):
+                    found.append(int(entry.name))
+            except OSError:
+                continue
+    return found
