@@ -11,6 +11,9 @@ BENCHMARKS = {
     "inference": "inference",
     "functions": "functions",
     "end-to-end": "end_to_end",
+    "cold-start": "cold_start",
+    "retrain": "retrain",
+    "capacity": "capacity",
 }
 
 

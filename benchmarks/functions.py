@@ -26,6 +26,7 @@ P99_TARGET_MS = 10.0
 NOOP = "no-op handler"
 SCORE = "score → null sink"
 SCORE_INGRESS = "score → KafkaSink ingress"
+ALONE_RATE = 20.0  # requests/s: far below capacity, so nothing queues
 
 
 @dataclass
@@ -35,6 +36,7 @@ class Subject:
     template: workload.Template
     charged: tuple[int, ...] = ()  # other processes (sink, ingress) whose CPU this subject's requests cost
     runs: list[dict[str, Any]] = field(default_factory=list)
+    alone: dict[str, float | None] = field(default_factory=dict)
 
     def median(self, key: str) -> float:
         return statistics.median(run[key] for run in self.runs)
@@ -56,6 +58,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         with processes.Group(bench.settings.state_dir / "logs" / "benchmarks") as group:
             subjects = _start_subjects(bench, group)
+            for subject in subjects.values():
+                _measure_alone(subject)
             for round_number in range(args.rounds):
                 for subject in subjects.values():
                     _measure_throughput(subject, args, f"bench-fn-{round_number}-")
@@ -92,6 +96,13 @@ def _start_subjects(bench: stack.BenchStack, group: processes.Group) -> dict[str
         Subject("alert, every event a block", function("alert", "alert"), block),
     ]
     return {subject.name: subject for subject in subjects}
+
+
+def _measure_alone(subject: Subject) -> None:
+    """A request's time when it has the process to itself: the service time the capacity model uses."""
+    request = workload.requests_for([subject.template], "127.0.0.1", subject.process.port, id_prefix="bench-alone-")
+    result = loadgen.open_loop("127.0.0.1", subject.process.port, request, rate=ALONE_RATE, seconds=5, connections=2)
+    subject.alone = percentiles_ms(result.latencies)
 
 
 def _measure_throughput(subject: Subject, args: argparse.Namespace, id_prefix: str) -> None:
@@ -143,12 +154,23 @@ def _report(subjects: dict[str, Subject], latency: list[dict[str, Any]], args: a
     noop_rate = subjects[NOOP].median("rate")
     throughput = Table(
         f"Function overhead: wrk, {args.connections} connections, {args.seconds:g} s × {args.rounds} rounds (medians)",
-        ["process", "requests/s", "share of no-op", "p50 ms", "p99 ms", "CPU ms/request", "+ sink CPU ms", "failed"],
+        [
+            "process",
+            "alone p50 ms",
+            "requests/s",
+            "share of no-op",
+            "p50 ms",
+            "p99 ms",
+            "CPU ms/request",
+            "+ sink CPU ms",
+            "failed",
+        ],
     )
     document: dict[str, Any] = {"subjects": {}, "latency_at_half_rate": latency}
     for subject in subjects.values():
         share = ratio(subject.median("rate"), noop_rate)
         row = {
+            "alone_p50_ms": subject.alone["p50_ms"],
             "rate": subject.median("rate"),
             "share_of_noop": share,
             "p50_ms": subject.median("p50_ms"),
@@ -161,6 +183,7 @@ def _report(subjects: dict[str, Subject], latency: list[dict[str, Any]], args: a
         document["subjects"][subject.name] = row
         throughput.add(
             subject.name,
+            row["alone_p50_ms"],
             row["rate"],
             f"{share:.0%}" if share else None,
             row["p50_ms"],

@@ -1,0 +1,55 @@
+"""The benchmark suite's own logic on tiny inputs: the KPA simulation, the command line, the tables.
+
+Benchmarks are not timed here; BENCHMARKS.md has the numbers."""
+
+import pytest
+
+from benchmarks import kpa
+from benchmarks.__main__ import BENCHMARKS, parse
+from benchmarks.report import Table, percentiles_ms
+
+SETTINGS = kpa.KpaSettings(target=10)  # 7 concurrent requests per pod
+WORKLOAD = kpa.Workload(service_s=0.01, pod_rate=1000, start_s=2)  # a core is full at 10 in flight
+
+
+def test_a_constant_load_settles_on_concurrency_over_the_target():
+    seconds = kpa.simulate([2000.0] * 200, SETTINGS, WORKLOAD)
+    assert seconds[-1].ready == 3  # 2000/s × 10 ms = 20 in flight, 7 a pod
+    assert seconds[-1].queued == 0
+
+
+def test_a_burst_panics_and_never_scales_down_in_panic():
+    seconds = kpa.simulate([100.0] * 80 + [5000.0] * 30, SETTINGS, WORKLOAD, initial_pods=1)
+    burst = seconds[80:]
+    assert any(second.panic for second in burst)
+    panicking = [second.ready for second in burst if second.panic]
+    assert panicking == sorted(panicking)
+
+
+def test_silence_scales_to_zero_only_after_the_stable_window_and_the_grace_period():
+    seconds = kpa.simulate([500.0] * 30 + [0.0] * 200, SETTINGS, WORKLOAD, initial_pods=1)
+    first_zero = next(second.t for second in seconds[30:] if second.ready == 0)
+    assert 30 + SETTINGS.stable_window_s <= first_zero <= 30 + SETTINGS.stable_window_s + SETTINGS.to_zero_grace_s + 4
+
+
+def test_max_scale_caps_the_pods():
+    capped = kpa.KpaSettings(target=10, max_scale=2)
+    assert max(second.ready for second in kpa.simulate([5000.0] * 60, capped, WORKLOAD)) == 2
+
+
+def test_every_benchmark_has_a_command():
+    for name in BENCHMARKS:
+        args = parse([name, "--publish"])
+        assert args.benchmark == name and args.publish and callable(args.run)
+
+
+def test_an_unknown_benchmark_is_refused():
+    with pytest.raises(SystemExit):
+        parse(["nonsense"])
+
+
+def test_tables_render_as_markdown_and_percentiles_are_in_milliseconds():
+    table = Table("t", ["a", "b"])
+    table.add("x", 1234.5)
+    assert table.render().splitlines()[2:] == ["| a | b     |", "|---|-------|", "| x | 1,234 |"]
+    assert percentiles_ms([0.001] * 99 + [0.1])["p50_ms"] == 1.0
