@@ -19,11 +19,9 @@ import re
 import threading
 from dataclasses import dataclass, field
 
-import requests
-from requests.adapters import HTTPAdapter
-
 from eventing.delivery import DeliverySpec
 from eventing.event_codec import Event, to_http
+from sentinel.http_client import KeepAliveClient, PostFailed
 
 log = logging.getLogger(__name__)
 
@@ -109,13 +107,11 @@ class EventSender:
         self.delivery = delivery
         self.counters = counters
         self._namespace = namespace
-        self._session = requests.Session()
-        # Sinks are addressed directly; reading proxy settings from the environment on
-        # every request would cost about a quarter of the dispatcher's CPU.
-        self._session.trust_env = False
-        adapter = HTTPAdapter(pool_connections=2, pool_maxsize=max(concurrency, 1), max_retries=0)
-        self._session.mount("http://", adapter)
-        self._session.mount("https://", adapter)
+        self._clients = {
+            url: KeepAliveClient(url, timeout=delivery.timeout, max_idle=max(concurrency, 1))
+            for url in (sink_url, dead_letter_url)
+            if url is not None
+        }
 
     def send(self, event: Event, cancelled: threading.Event) -> Outcome:
         """Deliver with retries, dead-letter what fails; CANCELLED if `cancelled` was set first."""
@@ -134,7 +130,8 @@ class EventSender:
         return self._dead_letter(event, attempt, reason, cancelled)
 
     def close(self) -> None:
-        self._session.close()
+        for client in self._clients.values():
+            client.close()
 
     def _dead_letter(self, event: Event, last: Attempt, reason: str, cancelled: threading.Event) -> Outcome:
         if self.dead_letter_url is None:
@@ -181,15 +178,11 @@ class EventSender:
         headers["Prefer"] = "reply"
         headers["Kn-Namespace"] = self._namespace
         try:
-            response = self._session.post(url, data=body, headers=headers, timeout=self.delivery.timeout)
-        except requests.Timeout:
-            return Attempt(status=None, error=f"no response within {self.delivery.timeout:g} s")
-        except requests.RequestException as error:
-            return Attempt(status=None, error=f"{type(error).__name__}: {error}")
-        if 200 <= response.status_code < 300:
-            return Attempt(status=response.status_code)
-        return Attempt(
-            status=response.status_code,
-            body=response.content[:ERROR_DATA_MAX_BYTES],
-            headers=dict(response.headers),
-        )
+            reply = self._clients[url].post(body, headers)
+        except PostFailed as error:
+            if error.timed_out:
+                return Attempt(status=None, error=f"no response within {self.delivery.timeout:g} s")
+            return Attempt(status=None, error=str(error))
+        if 200 <= reply.status < 300:
+            return Attempt(status=reply.status)
+        return Attempt(status=reply.status, body=reply.body[:ERROR_DATA_MAX_BYTES], headers=reply.headers)

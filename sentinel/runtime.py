@@ -24,7 +24,6 @@ import flask
 import psycopg
 import psycopg_pool
 import redis
-import requests
 
 from sentinel.config import Settings
 from sentinel.errors import ClientError, Unavailable
@@ -42,8 +41,6 @@ _DEPENDENCY_ERRORS: tuple[tuple[type[BaseException], str], ...] = (
     (redis.ConnectionError, "Redis"),
     (redis.TimeoutError, "Redis"),
     (redis.exceptions.BusyLoadingError, "Redis"),
-    (requests.ConnectionError, "the event sink (K_SINK)"),
-    (requests.Timeout, "the event sink (K_SINK)"),
 )
 
 

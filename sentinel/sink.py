@@ -2,35 +2,35 @@
 
 In the cluster K_SINK is a KafkaSink; locally it is the KafkaSink-style
 ingress. Either answers 202 once the record is in Kafka, so a successful
-`emit` means the event is durable.
+`emit` means the event is durable. Anything else raises Unavailable: the
+caller answers 503 and its sender retries.
 """
 
 from __future__ import annotations
 
-import requests
 from cloudevents.conversion import to_binary
 from cloudevents.http import CloudEvent
-from requests.adapters import HTTPAdapter
 
 from sentinel.errors import Unavailable
+from sentinel.http_client import KeepAliveClient, PostFailed
 
 
 class SinkClient:
     def __init__(self, url: str, *, timeout: float = 10.0, pool_size: int = 16):
         self.url = url
-        self._timeout = timeout
-        self._session = requests.Session()
-        adapter = HTTPAdapter(pool_connections=1, pool_maxsize=pool_size)
-        self._session.mount("http://", adapter)
-        self._session.mount("https://", adapter)
+        self._client = KeepAliveClient(url, timeout=timeout, max_idle=pool_size)
 
     def emit(self, event: CloudEvent) -> None:
         headers, body = to_binary(event)
-        response = self._session.post(self.url, data=body, headers=headers, timeout=self._timeout)
-        if not 200 <= response.status_code < 300:
+        try:
+            reply = self._client.post(body, headers)
+        except PostFailed as error:
+            raise Unavailable(f"the event sink (K_SINK) is unavailable: {error}") from None
+        if not 200 <= reply.status < 300:
             raise Unavailable(
-                f"the event sink answered {response.status_code} for event {event['id']}: {response.text[:200]}"
+                f"the event sink answered {reply.status} for event {event['id']}: "
+                f"{reply.body[:200].decode('utf-8', 'replace')}"
             )
 
     def close(self) -> None:
-        self._session.close()
+        self._client.close()
