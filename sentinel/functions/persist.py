@@ -1,7 +1,9 @@
 """persist: stores every scored decision in PostgreSQL, exactly once per transaction.
 
 KafkaSource delivers at least once, so the insert is keyed on transaction_id
-and a repeat is a no-op that still answers 200.
+and a repeat is a no-op that still answers 200. Concurrent requests share
+transactions and so commits (sentinel.group_commit); each is answered only once
+its rows are committed.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from psycopg.types.json import Jsonb
 
 from sentinel import db, decision, wire
 from sentinel.config import Settings
+from sentinel.group_commit import GroupCommitter
 from sentinel.runtime import Function
 
 INSERT = """
@@ -22,6 +25,7 @@ INSERT INTO transactions (
     %(decision)s, %(model_version)s, %(thresholds)s, %(received_at)s, %(scored_at)s
 )
 ON CONFLICT (transaction_id) DO NOTHING
+RETURNING transaction_id
 """
 
 
@@ -31,19 +35,16 @@ class Persist(Function):
     def start(self, settings: Settings) -> None:
         self.settings = settings
         self.pool = db.create_pool(settings.database_url, name="persist")
+        self.committer = GroupCommitter(self.pool, INSERT)
 
     def stop(self) -> None:
         self.pool.close()
 
     def handle(self, request: flask.Request) -> flask.Response:
         scores = decision.read_scores(request, self.settings.max_body_bytes, "persist")
-        stored = []
-        with self.pool.connection() as conn, conn.transaction():
-            for score in scores:
-                cursor = conn.execute(INSERT, _row(score))
-                if cursor.rowcount:
-                    stored.append(score["transaction_id"])
-        duplicates = [score["transaction_id"] for score in scores if score["transaction_id"] not in stored]
+        inserted = self.committer.store([_row(score) for score in scores])
+        stored = [score["transaction_id"] for score, new in zip(scores, inserted, strict=True) if new]
+        duplicates = [score["transaction_id"] for score, new in zip(scores, inserted, strict=True) if not new]
         return wire.json_response({"stored": stored, "duplicates": duplicates})
 
 
