@@ -8,11 +8,11 @@ caller answers 503 and its sender retries.
 
 from __future__ import annotations
 
-from cloudevents.conversion import to_binary
 from cloudevents.http import CloudEvent
 
 from sentinel.errors import Unavailable
 from sentinel.http_client import KeepAliveClient, PostFailed
+from sentinel.wire import to_binary
 
 
 class SinkClient:

