@@ -4,9 +4,10 @@ A commit waits for PostgreSQL to flush its write-ahead log; one transaction per
 event pays that wait once per event. Here a request thread that finds no flush
 running becomes the leader: it takes every row waiting at that moment (its own and
 those of requests that arrived meanwhile) and inserts them all in one transaction;
-the others wait for its result. A request that comes alone is stored at once, as
-before; under load, batches form by themselves. No row is acknowledged before its
-transaction committed.
+the others wait for its result. Then it hands the lead to the oldest request still
+waiting, if any, and answers its own, so no request serves others for long. A
+request that comes alone is stored at once, as before; under load, batches form by
+themselves. No row is acknowledged before its transaction committed.
 
 If a batch fails on a row's data, each request's rows are tried again in a
 transaction of their own, so a bad row fails only its own request; if PostgreSQL
@@ -17,7 +18,6 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
-from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,7 +30,14 @@ Row = dict[str, Any]
 @dataclass
 class _Waiter:
     rows: Sequence[Row]
-    outcome: Future[list[bool]] = field(default_factory=Future)
+    wake: threading.Event = field(default_factory=threading.Event)  # its rows are done, or it must lead
+    must_lead: bool = False
+    inserted: list[bool] | None = None
+    error: Exception | None = None
+
+    def finish(self, inserted: list[bool] | None = None, error: Exception | None = None) -> None:
+        self.inserted, self.error = inserted, error
+        self.wake.set()
 
 
 class GroupCommitter:
@@ -49,22 +56,32 @@ class GroupCommitter:
         waiter = _Waiter(rows)
         with self._lock:
             self._waiting.append(waiter)
-            lead = not self._flushing
-            if lead:
+            if not self._flushing:
                 self._flushing = True
-        if lead:
+                self._hand_lead_to(waiter)
+        waiter.wake.wait()
+        if waiter.must_lead:
             self._lead()
-        return waiter.outcome.result()
+        if waiter.error is not None:
+            raise waiter.error
+        assert waiter.inserted is not None
+        return waiter.inserted
 
     def _lead(self) -> None:
-        """Flush batches until no request is waiting, then hand the role back."""
-        while True:
-            with self._lock:
-                batch = self._take_batch()
-                if not batch:
-                    self._flushing = False
-                    return
-            self._flush(batch)
+        """Flush one batch (the leader's own request is its first), then pass the lead on."""
+        with self._lock:
+            batch = self._take_batch()
+        self._flush(batch)
+        with self._lock:
+            if self._waiting:
+                self._hand_lead_to(self._waiting[0])
+            else:
+                self._flushing = False
+
+    @staticmethod
+    def _hand_lead_to(waiter: _Waiter) -> None:
+        waiter.must_lead = True
+        waiter.wake.set()
 
     def _take_batch(self) -> list[_Waiter]:
         batch, rows = [], 0
@@ -83,11 +100,11 @@ class GroupCommitter:
                     self._flush([waiter])
             else:
                 for waiter in batch:
-                    waiter.outcome.set_exception(error)
+                    waiter.finish(error=error)
             return
         start = 0
         for waiter in batch:
-            waiter.outcome.set_result(outcomes[start : start + len(waiter.rows)])
+            waiter.finish(inserted=outcomes[start : start + len(waiter.rows)])
             start += len(waiter.rows)
 
     def _insert_all(self, rows: list[Row]) -> list[bool]:
