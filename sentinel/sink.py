@@ -21,14 +21,18 @@ class SinkClient:
         self._client = KeepAliveClient(url, timeout=timeout, max_idle=pool_size)
 
     def emit(self, event: CloudEvent) -> None:
-        headers, body = to_binary(event)
+        self.emit_encoded(to_binary(event), event["id"])
+
+    def emit_encoded(self, encoded: tuple[dict[str, str], bytes], event_id: str) -> None:
+        """Emit an event already encoded by sentinel.wire.to_binary (score also returns it as its reply)."""
+        headers, body = encoded
         try:
             reply = self._client.post(body, headers)
         except PostFailed as error:
             raise Unavailable(f"the event sink (K_SINK) is unavailable: {error}") from None
         if not 200 <= reply.status < 300:
             raise Unavailable(
-                f"the event sink answered {reply.status} for event {event['id']}: "
+                f"the event sink answered {reply.status} for event {event_id}: "
                 f"{reply.body[:200].decode('utf-8', 'replace')}"
             )
 

@@ -1,8 +1,10 @@
 """CloudEvents over HTTP: reading requests in binary, structured and batch mode,
 and writing responses.
 
-The cloudevents SDK does the parsing; this module adds what a public endpoint
-needs on top: a size limit, the batch mode, and errors that say what is wrong.
+The cloudevents SDK does the parsing, except for binary-mode 1.0 events, which every
+delivery is and which this module reads and writes directly at a fraction of the
+SDK's cost; it adds what a public endpoint needs on top: a size limit, the batch
+mode, and errors that say what is wrong. JSON is written with orjson.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import json
 from typing import Any
 
 import flask
+import orjson
 from cloudevents.conversion import to_dict
 from cloudevents.exceptions import GenericException
 from cloudevents.http import CloudEvent, from_dict, from_http
@@ -46,7 +49,7 @@ def read_events(request: flask.Request, max_bytes: int) -> list[CloudEvent]:
         return _batch(body)
     if kind == STRUCTURED:
         return [_structured(_json(body, "the structured CloudEvent"))]
-    if "ce-specversion" in {name.lower() for name in request.headers.keys()}:
+    if request.headers.get("ce-specversion") is not None:
         if kind not in (JSON, "") and not kind.endswith("+json"):
             raise ClientError(f"unsupported data content type {kind!r}: event data must be JSON", status=415)
         return [_binary(request.headers, body)]
@@ -81,21 +84,26 @@ def to_binary(event: CloudEvent) -> tuple[dict[str, str], bytes]:
         else:
             headers[f"ce-{name}"] = str(value)
     data = event.get_data()
-    body = data if isinstance(data, bytes) else json.dumps(data).encode()
+    body = data if isinstance(data, bytes) else orjson.dumps(data)
     return headers, body
 
 
 def binary_response(event: CloudEvent, status: int = 200) -> flask.Response:
-    headers, body = to_binary(event)
+    return encoded_response(to_binary(event), status)
+
+
+def encoded_response(encoded: tuple[dict[str, str], bytes], status: int = 200) -> flask.Response:
+    """A response carrying an event already encoded by `to_binary`."""
+    headers, body = encoded
     return flask.Response(body, status=status, headers=headers)
 
 
 def batch_response(events: list[CloudEvent], status: int = 200) -> flask.Response:
-    return flask.Response(json.dumps([to_dict(event) for event in events]), status=status, mimetype=BATCH)
+    return flask.Response(orjson.dumps([to_dict(event) for event in events]), status=status, mimetype=BATCH)
 
 
 def json_response(body: Any, status: int = 200) -> flask.Response:
-    return flask.Response(json.dumps(body), status=status, mimetype=JSON)
+    return flask.Response(orjson.dumps(body), status=status, mimetype=JSON)
 
 
 def _json(body: bytes, what: str) -> Any:
@@ -112,6 +120,13 @@ def _binary(headers: Any, body: bytes) -> CloudEvent:
             "malformed CloudEvent",
             problems=[Problem(f"ce-{name}", "missing header") for name in missing],
         )
+    attributes = {name.lower()[3:]: value for name, value in headers.items() if name.lower().startswith("ce-")}
+    if attributes["specversion"] == "1.0":
+        # What the SDK's from_http builds for a 1.0 event, without its generic machinery.
+        content_type = headers.get("Content-Type")
+        if content_type:
+            attributes["datacontenttype"] = content_type
+        return CloudEvent(attributes, body)
     try:
         return from_http(dict(headers), body, data_unmarshaller=lambda raw: raw)
     except GenericException as error:

@@ -77,6 +77,10 @@ class Score(Function):
             )
             for item, risk in zip(items, risks, strict=True)
         ]
-        for event in scored:
-            self.sink.emit(event)
-        return wire.batch_response(scored) if len(scored) > 1 else wire.binary_response(scored[0])
+        if len(scored) > 1:
+            for event in scored:
+                self.sink.emit(event)
+            return wire.batch_response(scored)
+        encoded = wire.to_binary(scored[0])  # once, for the emit and the reply
+        self.sink.emit_encoded(encoded, scored[0]["id"])
+        return wire.encoded_response(encoded)
