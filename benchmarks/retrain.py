@@ -67,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _timed(name: str, command: list[str]) -> dict[str, object]:
-    print(f"  {name}: {' '.join(command[:3])} ...", flush=True)
+    print(f"  {name} ...", flush=True)
     started = time.perf_counter()
     completed = subprocess.run(command, capture_output=True, text=True)
     seconds = round(time.perf_counter() - started, 2)
