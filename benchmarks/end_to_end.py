@@ -12,6 +12,8 @@ The baseline (benchmarks.batch_consumer): the same transactions produced to a
 topic at the same rate, consumed in batches, scored with the same ONNX model and
 inserted into the same table. Its "max" is how fast it drains a topic already
 holding the records. CPU is the user+system time of every process involved.
+Each rate starts on a freshly started stack: its broker keeps topics in memory,
+and its cost per event grows with what a topic holds.
 """
 
 from __future__ import annotations
@@ -22,14 +24,15 @@ import os
 import subprocess
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import psycopg
 from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from benchmarks import loadgen, processes, stack, workload
-from benchmarks.report import Table, ratio, save
+from benchmarks import loadgen, processes, profile, stack, workload
+from benchmarks.report import RESULTS_DIR, Table, ratio, save
 from sentinel import events
 
 THROUGHPUT_TARGET = 1000.0
@@ -90,21 +93,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--drain-timeout", type=float, default=60.0, help="give up waiting after this long without progress"
     )
     parser.add_argument("--designs", default="pipeline,baseline", help="pipeline, baseline or both")
+    parser.add_argument(
+        "--profile", action="store_true", help="record a py-spy profile of every pipeline process during the max run"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     bench = stack.BenchStack.from_arguments(args)
-    bench.restart()
     designs = args.designs.split(",")
     transactions = workload.transactions(2000)
     run_id = time.strftime("%H%M%S")
     outcomes: list[Outcome] = []
     try:
-        with psycopg.connect(bench.settings.database_url, autocommit=True) as conn:
-            conn.execute("TRUNCATE transactions, alerts")
-        if "pipeline" in designs:
-            _pipeline(bench, transactions, "warm-up", f"e2e-{run_id}-warm-", rate=100, seconds=3, args=args)
         for label in args.rates.split(","):
+            # A fresh broker for every rate: tansu keeps topics in memory and its cost per
+            # event grows with what a topic holds, so a rate must not inherit the last one's records.
+            bench.restart()
+            with psycopg.connect(bench.settings.database_url, autocommit=True) as conn:
+                conn.execute("TRUNCATE transactions, alerts")
+            if "pipeline" in designs:
+                _pipeline(bench, transactions, "warm-up", f"e2e-{run_id}-w{label}-", rate=100, seconds=3, args=args)
             rate = None if label == "max" else float(label)
             for design in designs:
                 prefix = f"e2e-{run_id}-{design[0]}{label}-"
@@ -136,13 +144,30 @@ def _pipeline(
     port = bench.port("ingest")
     request = workload.requests_for(templates, "127.0.0.1", port, id_prefix=prefix)
     pids = {name: bench.pid(name) for name in PIPELINE}
+    profiles = _start_profiles(pids, seconds) if args.profile and rate is None else {}
     cpu_before = _cpu(pids)
     if rate is None:
         result = loadgen.closed_loop("127.0.0.1", port, request, seconds=seconds, connections=args.max_connections)
     else:
         result = loadgen.open_loop("127.0.0.1", port, request, rate=rate, seconds=seconds, connections=64)
     accepted = result.succeeded()
-    return _outcome(bench, "pipeline", label, prefix, result.sent / result.seconds, accepted, pids, cpu_before, args)
+    outcome = _outcome(bench, "pipeline", label, prefix, result.sent / result.seconds, accepted, pids, cpu_before, args)
+    for name, (recorder, path) in profiles.items():
+        recorder.wait()
+        print(profile.render(name, profile.summarise(path, top=20)), end="\n\n", flush=True)
+    return outcome
+
+
+def _start_profiles(pids: dict[str, int | None], seconds: float) -> dict[str, tuple[subprocess.Popen[bytes], Path]]:
+    """py-spy on every Python process of the pipeline while the run lasts; raw profiles go to the results folder."""
+    folder = RESULTS_DIR / f"profiles-{time.strftime('%Y%m%d-%H%M%S')}"
+    folder.mkdir(parents=True, exist_ok=True)
+    python = [name for name in PIPELINE if name not in ("broker", "postgres", "redis")]
+    return {
+        name: (profile.start(pids[name], seconds - 2, folder / f"{name}.txt"), folder / f"{name}.txt")
+        for name in python
+        if pids[name]
+    }
 
 
 def _baseline(
