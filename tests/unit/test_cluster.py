@@ -121,7 +121,9 @@ def test_kind_maps_kourier_the_ui_and_prefect_to_the_same_ports_on_the_hosts_loo
 
 
 def test_task_lists_the_k8s_tasks():
-    result = subprocess.run([str(TASK), "--list"], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [str(TASK), "--list", "--color=false"], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=60
+    )
     assert result.returncode == 0, result.stderr
     listed = set(re.findall(r"^\* ([\w:-]+):", result.stdout, flags=re.MULTILINE))
     assert PUBLIC_TASKS <= listed
