@@ -9,9 +9,10 @@ function's manifest in knative/functions/. A KafkaSource with `ordering: ordered
 keeps one event in flight per partition, so it also caps a consumer's throughput at
 partitions / delivery time: the partitions needed are printed too.
 
-When target × 70 % is above the requests in flight that fill a core, the KPA sizes
-for fewer pods than the CPU needs: a pod saturates, requests queue, the KPA panics
-and over-scales, then scales down below the need again. The simulation shows it.
+A busy pod's requests wait for its core, so its concurrency rises with its load until
+the KPA adds pods: the count needed is where that settles (never fewer pods than the
+cores the rate takes), and a constant load in the simulation must settle there too.
+The simulation shows what the KPA asks for, unbounded by max-scale.
 """
 
 from __future__ import annotations
@@ -47,9 +48,14 @@ class FunctionCapacity:
     max_scale: int | None
 
     def pods(self, rate: float, settings: kpa.KpaSettings) -> dict[str, int]:
-        by_concurrency = settings.pods_for(rate * self.service_s)
+        """The steady state: the fewest pods whose cores keep up and whose concurrency, at the latency
+        that load gives them, the KPA does not want more pods for."""
+        workload = kpa.Workload(self.service_s, self.pod_rate)
         by_cpu = math.ceil(rate / self.pod_rate)
-        return {"by_concurrency": by_concurrency, "by_cpu": by_cpu, "needed": max(by_concurrency, by_cpu)}
+        needed = by_cpu
+        while settings.pods_for(rate * workload.latency_s(rate / (needed * self.pod_rate))) > needed:
+            needed += 1
+        return {"by_cpu": by_cpu, "needed": needed}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -142,7 +148,7 @@ def _annotations(function: str) -> dict[str, str]:
 
 
 def _pods_cell(needs: dict[str, int]) -> str:
-    bound = "CPU" if needs["by_cpu"] >= needs["by_concurrency"] else "concurrency"
+    bound = "CPU" if needs["by_cpu"] == needs["needed"] else "concurrency"
     return f"{needs['needed']:,} ({bound})"
 
 

@@ -1,9 +1,11 @@
 """A small simulation of Knative's Pod Autoscaler (KPA) on the concurrency metric, one revision.
 
 Each second, requests arrive at the load profile's rate and join a queue; ready pods
-serve at most `pod_rate` a second each, every request taking `service_s`. What the
-autoscaler sees is the concurrency in flight (serving plus queued, as the
-queue-proxies and the activator report it). Every `tick_s` it decides, with the
+serve at most `pod_rate` a second each. A request takes `service_s` in an idle pod
+and longer in a busy one: its CPU time stretches as in an M/M/1 queue as the pod's
+core fills (`Workload.latency_s`), which is what makes concurrency, and so the KPA,
+react to a pod nearing its limit. What the autoscaler sees is the concurrency in
+flight (serving plus queued, as the queue-proxies and the activator report it). Every `tick_s` it decides, with the
 defaults of Knative Serving (config-autoscaler):
 
 - desired pods = ceil(average concurrency / (target × target utilisation)), averaged
@@ -21,6 +23,8 @@ from __future__ import annotations
 import math
 from collections import deque
 from dataclasses import dataclass, field
+
+BUSIEST = 0.95  # the utilisation latency_s stops at: beyond it the pod is full and requests queue instead
 
 
 @dataclass(frozen=True)
@@ -45,6 +49,12 @@ class Workload:
     service_s: float  # one request's time in the function, alone
     pod_rate: float  # requests a second one pod serves at most
     start_s: float = 2.0  # from asking for a pod to its being ready (cold start plus scheduling)
+
+    def latency_s(self, busy: float) -> float:
+        """A request's time in a pod whose core is `busy` (0–1) used: its CPU time stretched by the wait
+        for the core, the rest (waiting on Redis, PostgreSQL, the sink) unchanged."""
+        cpu_s = min(1 / self.pod_rate, self.service_s)
+        return self.service_s - cpu_s + cpu_s / (1 - min(busy, BUSIEST))
 
 
 @dataclass
@@ -80,7 +90,8 @@ def simulate(profile: list[float], settings: KpaSettings, workload: Workload, *,
         queued += offered
         served = min(queued, state.ready * workload.pod_rate)
         queued -= served
-        concurrency = served * workload.service_s + queued
+        busy = served / (state.ready * workload.pod_rate) if state.ready else 0.0
+        concurrency = served * workload.latency_s(busy) + queued
         history.append(concurrency)
         if t % settings.tick_s == 0:
             _decide(t, history, state, settings, workload)

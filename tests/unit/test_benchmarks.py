@@ -12,9 +12,14 @@ SETTINGS = kpa.KpaSettings(target=10)  # 7 concurrent requests per pod
 WORKLOAD = kpa.Workload(service_s=0.01, pod_rate=1000, start_s=2)  # a core is full at 10 in flight
 
 
-def test_a_constant_load_settles_on_concurrency_over_the_target():
+def test_a_busy_pod_stretches_only_the_cpu_part_of_a_request():
+    assert WORKLOAD.latency_s(0.0) == pytest.approx(0.010)
+    assert WORKLOAD.latency_s(0.5) == pytest.approx(0.009 + 0.001 / 0.5)  # 1 ms of CPU waits for a half-busy core
+
+
+def test_a_constant_load_settles_where_the_latency_it_causes_asks_for_no_more_pods():
     seconds = kpa.simulate([2000.0] * 200, SETTINGS, WORKLOAD)
-    assert seconds[-1].ready == 3  # 2000/s × 10 ms = 20 in flight, 7 a pod
+    assert seconds[-1].ready == 4  # 4 pods half busy: 2000/s × 11 ms = 22 in flight, 7 a pod
     assert seconds[-1].queued == 0
 
 
