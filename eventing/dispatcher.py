@@ -47,6 +47,8 @@ log = logging.getLogger("eventing.dispatcher")
 UNORDERED_MAX_IN_FLIGHT = 50
 MAX_BACKLOG_PER_PARTITION = 1000  # fetching pauses above this and resumes below half of it
 COMMIT_INTERVAL_S = 0.2
+POLL_TIMEOUT_S = 0.05
+FETCH_BATCH = 500
 WATERMARK_INTERVAL_S = 0.5
 LIST_OFFSETS_TIMEOUT_S = 0.5
 DEFAULT_GRACE_PERIOD_S = 10.0
@@ -124,7 +126,7 @@ class Dispatcher:
         try:
             while not self._stop.is_set():
                 self._last_loop = now = time.monotonic()
-                self._accept(self._consumer.consume(num_messages=500, timeout=0.05))
+                self._accept(self._fetch())
                 self._apply_backpressure()
                 if now - last_commit >= COMMIT_INTERVAL_S:
                     self._commit(self._current_lanes(), asynchronous=True)
@@ -208,6 +210,17 @@ class Dispatcher:
     def _deliver(self, record: Message, cancelled: threading.Event) -> bool:
         event = from_kafka(record, namespace=self.namespace, source_name=self.source.name)
         return self._sender.send(event, cancelled).finished
+
+    def _fetch(self) -> list[Message]:
+        """What the consumer holds, as soon as it holds anything.
+
+        `consume(n, timeout)` waits for n records or the whole timeout, which at a low
+        rate delays every record by up to the timeout; `poll` returns with the first.
+        """
+        first = self._consumer.poll(POLL_TIMEOUT_S)
+        if first is None:
+            return []
+        return [first, *self._consumer.consume(num_messages=FETCH_BATCH - 1, timeout=0)]
 
     def _accept(self, messages: list[Message]) -> None:
         batches: dict[PartitionKey, list[Message]] = {}

@@ -18,6 +18,11 @@ MAX_POLL_INTERVAL_MS = 30000
 # what is fetched close to what is delivered.
 PREFETCH_KBYTES_PER_PARTITION = 1024
 FETCH_BYTES_PER_PARTITION = 256 * 1024
+# How long the broker may hold a fetch that finds nothing new. tansu answers such a
+# fetch only when this runs out, even if records arrive meanwhile, so every hop
+# through Kafka waits up to this long: 100 ms gave the pipeline a p50 of 50 ms at
+# 50 events/s, 20 ms a p50 of 15 ms, for about a tenth of a core of empty fetches.
+FETCH_WAIT_MAX_MS = 20
 
 
 def consumer_config(bootstrap_servers: str, group: str, *, initial_offset: str, client_id: str) -> dict[str, Any]:
@@ -31,7 +36,7 @@ def consumer_config(bootstrap_servers: str, group: str, *, initial_offset: str, 
         "session.timeout.ms": SESSION_TIMEOUT_MS,
         "heartbeat.interval.ms": HEARTBEAT_INTERVAL_MS,
         "max.poll.interval.ms": MAX_POLL_INTERVAL_MS,
-        "fetch.wait.max.ms": 100,
+        "fetch.wait.max.ms": FETCH_WAIT_MAX_MS,
         "queued.max.messages.kbytes": PREFETCH_KBYTES_PER_PARTITION,
         "max.partition.fetch.bytes": FETCH_BYTES_PER_PARTITION,
     }
