@@ -85,7 +85,7 @@ class Outcome:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     stack.add_arguments(parser)
     parser.add_argument(
-        "--rates", default="250,500,1000,max", help="offered events/s, comma-separated; max: as fast as possible"
+        "--rates", default="100,250,500,1000,max", help="offered events/s, comma-separated; max: as fast as possible"
     )
     parser.add_argument("--seconds", type=float, default=60.0, help="how long each rate is offered")
     parser.add_argument("--max-connections", type=int, default=32, help="client connections for the max run")
