@@ -205,11 +205,24 @@ def test_each_knative_service_runs_the_command_the_local_stack_runs(rendered, lo
         assert [Path(executable).name, *arguments] == [*container["command"], *container["args"]], name
 
 
+def test_each_function_runs_one_worker_with_a_fixed_number_of_threads_here_and_in_the_cluster(rendered, local_stack):
+    for name, service in knative_services(rendered).items():
+        literal = {entry["name"]: entry["value"] for entry in container_of(service)["env"] if "value" in entry}
+        assert literal["WORKERS"] == "1", name
+        assert int(literal["THREADS"]) >= 6, name  # an ordered source keeps 6 deliveries in flight
+        assert {key: local_stack[name].env[key] for key in ("WORKERS", "THREADS")} == {
+            "WORKERS": literal["WORKERS"],
+            "THREADS": literal["THREADS"],
+        }, name
+
+
 def test_each_function_gets_the_variables_its_manifest_names(rendered, local_stack):
     bound = {b["spec"]["subject"]["name"] for b in of_kind(rendered["functions"], "SinkBinding").values()}
     for name, service in knative_services(rendered).items():
         env = container_of(service)["env"]
-        required = {entry["name"] for entry in env if not any(r.get("optional") for r in entry["valueFrom"].values())}
+        required = {
+            entry["name"] for entry in env if not any(r.get("optional") for r in entry.get("valueFrom", {}).values())
+        }
         named = {entry["name"] for entry in env}
         local = set(local_stack[name].env)
         assert required <= local <= named | STACK_VARIABLES, name

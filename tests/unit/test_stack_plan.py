@@ -58,8 +58,9 @@ def test_k_sink_comes_from_the_sink_binding(components):
 
 def test_functions_get_exactly_the_variables_their_manifest_names(components):
     stack = components()
-    assert set(stack["persist"].env) == {"DATABASE_URL", "PORT", "HOST"}
-    assert set(stack["ingest"].env) == {"REDIS_URL", "K_SINK", "PORT", "HOST"}
+    server = {"PORT", "HOST", "WORKERS", "THREADS"}
+    assert set(stack["persist"].env) == {"DATABASE_URL"} | server
+    assert set(stack["ingest"].env) == {"REDIS_URL", "K_SINK"} | server
 
 
 def test_an_optional_variable_is_passed_only_when_set(components):
