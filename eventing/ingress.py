@@ -25,13 +25,13 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from gunicorn.app.base import BaseApplication
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Request, Response
 
 from eventing.event_codec import NotACloudEvent, from_http, to_kafka
 from eventing.producer import AckingProducer, BrokerUnavailable, RecordTooLarge
 from eventing.topology import KNATIVE_DIR, Topology, load
+from sentinel import threaded_server
 from sentinel.config import Settings
 
 log = logging.getLogger("eventing.ingress")
@@ -115,22 +115,6 @@ def _json(status: int, document: dict[str, Any]) -> Response:
     return Response(json.dumps(document), status=status, mimetype="application/json")
 
 
-class IngressServer(BaseApplication):
-    """gunicorn, configured in code; `load` runs in each worker after the fork."""
-
-    def __init__(self, options: dict[str, Any], make_app: Callable[[], KafkaSinkIngress]) -> None:
-        self._options = options
-        self._make_app = make_app
-        super().__init__()
-
-    def load_config(self) -> None:
-        for name, value in self._options.items():
-            self.cfg.set(name, value)
-
-    def load(self) -> KafkaSinkIngress:
-        return self._make_app()
-
-
 def _flush_on_worker_exit(_server: Any, worker: Any) -> None:
     app = getattr(worker, "wsgi", None)
     if isinstance(app, KafkaSinkIngress):
@@ -175,20 +159,16 @@ def main(argv: list[str] | None = None) -> int:
         args.port,
         settings.kafka_bootstrap_servers,
     )
-    IngressServer(
-        {
-            "bind": f"{args.host}:{args.port}",
-            "worker_class": "gthread",
-            "workers": args.workers,
-            "threads": args.threads,
-            "graceful_timeout": math.ceil(args.delivery_timeout) + 5,
-            "keepalive": 75,
-            "loglevel": args.log_level.lower(),
-            "worker_exit": _flush_on_worker_exit,
-            "control_socket_disable": True,  # several local processes would fight over one socket path
-        },
+    threaded_server.serve(
         make_app,
-    ).run()
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        threads=args.threads,
+        graceful_timeout_s=math.ceil(args.delivery_timeout) + 5,
+        log_level=args.log_level,
+        worker_exit=_flush_on_worker_exit,
+    )
     return 0
 
 

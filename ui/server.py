@@ -16,28 +16,12 @@ import sys
 from typing import Any
 
 from flask import Flask
-from gunicorn.app.base import BaseApplication
 
+from sentinel import threaded_server
 from sentinel.config import Settings, component_port
 from ui import create_app
 
 log = logging.getLogger("ui.server")
-
-
-class UIServer(BaseApplication):
-    """gunicorn with options from a dict; `load` builds the app in each worker."""
-
-    def __init__(self, options: dict[str, Any], settings: Settings) -> None:
-        self._options = options
-        self._settings = settings
-        super().__init__()
-
-    def load_config(self) -> None:
-        for name, value in self._options.items():
-            self.cfg.set(name, value)
-
-    def load(self) -> Flask:
-        return create_app(self._settings)
 
 
 def _close_database(_server: Any, worker: Any) -> None:
@@ -61,20 +45,16 @@ def main(argv: list[str] | None = None) -> int:
     args = _arguments(argv, settings)
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     log.info("serving the UI on http://%s:%d (database %s)", args.host, args.port, settings.database_url)
-    UIServer(
-        {
-            "bind": f"{args.host}:{args.port}",
-            "worker_class": "gthread",
-            "workers": args.workers,
-            "threads": args.threads,
-            "graceful_timeout": 10,
-            "keepalive": 75,
-            "loglevel": args.log_level.lower(),
-            "worker_exit": _close_database,
-            "control_socket_disable": True,  # several local processes would fight over one socket path
-        },
-        settings,
-    ).run()
+    threaded_server.serve(
+        lambda: create_app(settings),
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        threads=args.threads,
+        graceful_timeout_s=10,
+        log_level=args.log_level,
+        worker_exit=_close_database,
+    )
     return 0
 
 
