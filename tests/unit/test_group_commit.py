@@ -6,6 +6,7 @@ from contextlib import contextmanager
 
 import psycopg
 import pytest
+from support import wait_for
 
 from sentinel.group_commit import GroupCommitter
 
@@ -79,36 +80,32 @@ def _store_concurrently(committer, batches):
     return threads, results
 
 
-def test_requests_arriving_during_a_flush_share_the_next_transaction():
+def _behind_a_held_flush(batches):
+    """Store row "0" in a flush that holds until released, then `batches` concurrently behind it.
+
+    Returns the database, the first request's results and the later ones', once every
+    request has finished."""
     release = threading.Event()
     database = _FakeDatabase(slow=release)
     committer = GroupCommitter(database, "INSERT")
     first, results = _store_concurrently(committer, {"first": [{"id": "0"}]})
-    while not committer._flushing:
-        pass
-    others, more = _store_concurrently(committer, {f"r{i}": [{"id": str(i)}] for i in range(1, 6)})
-    while len(committer._waiting) < 5:
-        pass
+    wait_for(lambda: committer._flushing, timeout=5, what="the first flush")
+    others, more = _store_concurrently(committer, batches)
+    wait_for(lambda: len(committer._waiting) == len(batches), timeout=5, what="every request waiting")
     release.set()
     for thread in first + others:
         thread.join(5)
-    assert results["first"] == [True] and all(value == [True] for value in more.values())
+    return database, results["first"], more
+
+
+def test_requests_arriving_during_a_flush_share_the_next_transaction():
+    database, first, more = _behind_a_held_flush({f"r{i}": [{"id": str(i)}] for i in range(1, 6)})
+    assert first == [True] and all(value == [True] for value in more.values())
     assert len(database.transactions) == 2 and sorted(database.transactions[1]) == ["1", "2", "3", "4", "5"]
 
 
 def test_a_bad_row_fails_only_its_own_request():
-    release = threading.Event()
-    database = _FakeDatabase(slow=release)
-    committer = GroupCommitter(database, "INSERT")
-    first, _ = _store_concurrently(committer, {"first": [{"id": "0"}]})
-    while not committer._flushing:
-        pass
-    others, results = _store_concurrently(committer, {"good": [{"id": "1"}], "bad": [{"id": "2", "bad": True}]})
-    while len(committer._waiting) < 2:
-        pass
-    release.set()
-    for thread in first + others:
-        thread.join(5)
+    database, _, results = _behind_a_held_flush({"good": [{"id": "1"}], "bad": [{"id": "2", "bad": True}]})
     assert results["good"] == [True]
     assert isinstance(results["bad"], psycopg.errors.CheckViolation)
     assert database.stored == {"0", "1"}
