@@ -12,9 +12,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import requests
-
 from sentinel.config import PROJECT_ROOT
+from sentinel.stack import health
 
 BIN_DIR = Path(sys.executable).parent
 PYTHON = str(BIN_DIR / "python")
@@ -109,15 +108,11 @@ def wait_port(port: int, process: subprocess.Popen[bytes] | None = None, timeout
 
 
 def wait_ready(url: str, timeout: float = 60.0) -> None:
+    """Wait until `url` answers 200, as the stack's own health check sees it."""
     deadline = time.monotonic() + timeout
-    while True:
-        try:
-            if requests.get(url, timeout=2).status_code == 200:
-                return
-        except requests.RequestException:
-            pass
+    while (problem := health.http(url)) is not None:
         if time.monotonic() > deadline:
-            raise RuntimeError(f"{url} did not answer 200 within {timeout:g} s")
+            raise RuntimeError(f"not ready within {timeout:g} s: {problem}")
         time.sleep(0.05)
 
 
