@@ -23,12 +23,13 @@ from confluent_kafka import Consumer, Message
 from psycopg.types.json import Jsonb
 
 from eventing.kafka_clients import consumer_config
-from sentinel import registry, transaction
 from sentinel.config import Settings
-from sentinel.events import utc_now
-from sentinel.functions.persist import INSERT as INSERT_TRANSACTION
-from sentinel.model import OnnxModel
-from sentinel.scoring import Thresholds, decide, thresholds_for
+from sentinel.core import transaction
+from sentinel.core.decision import ThresholdOverrides, Thresholds, decide, thresholds_for
+from sentinel.core.events import utc_now
+from sentinel.core.model import OnnxModel
+from sentinel.stores import registry
+from sentinel.stores.decisions import INSERT as INSERT_TRANSACTION
 
 BATCH = 1000
 INSERT_ALERT = """
@@ -49,7 +50,8 @@ def main(argv: list[str] | None = None) -> int:
     with psycopg.connect(settings.database_url, autocommit=False) as conn:
         model = OnnxModel(registry.get(conn, registry.champion_version(conn)))
         conn.commit()
-        thresholds = thresholds_for(model.record.thresholds, settings)
+        overrides = ThresholdOverrides(settings.review_threshold, settings.block_threshold)
+        thresholds = thresholds_for(model.record.thresholds, overrides)
         consumer = Consumer(
             consumer_config(
                 settings.kafka_bootstrap_servers, args.group, initial_offset="earliest", client_id=args.group

@@ -33,7 +33,7 @@ from confluent_kafka.admin import AdminClient, NewTopic
 
 from benchmarks import loadgen, processes, profile, stack, workload
 from benchmarks.report import RESULTS_DIR, Table, ratio, save
-from sentinel import events
+from sentinel.core import events
 
 THROUGHPUT_TARGET = 1000.0
 P99_TARGET_MS = 100.0

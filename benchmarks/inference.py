@@ -3,7 +3,7 @@
 Trains the model `sentinel up` trains first (same rows, seed and steps), exports it
 to ONNX exactly as the registry receives it, and times both runtimes on one row and
 on 1,000 rows, alternating in blocks so that noise on the shared machine falls on
-both alike. ONNX is timed through `sentinel.model.predict_probabilities`, the call
+both alike. ONNX is timed through `sentinel.core.model.predict_probabilities`, the call
 score makes; XGBoost through `inplace_predict`, with its default threads and with one.
 """
 
@@ -30,7 +30,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from sentinel.model import load_session, predict_probabilities
+    from sentinel.core.model import load_session, predict_probabilities
     from training import synthetic
     from training.export import check_parity, to_onnx
     from training.train import split_rows, train

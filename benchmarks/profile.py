@@ -75,7 +75,7 @@ def render(name: str, frames: list[tuple[str, float]]) -> str:
 
 
 def _frame_name(frame: str) -> str:
-    """'handle (sentinel/runtime.py:97)' -> 'handle (sentinel/runtime.py)': lines merged."""
+    """'handle (sentinel/serving/http_handler.py:97)' -> 'handle (sentinel/serving/http_handler.py)': lines merged."""
     function, _, where = frame.partition(" (")
     return f"{function} ({where.split(':')[0].rstrip(')')})" if where else function
 

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from benchmarks.loadgen import http_request
-from sentinel import decision, events
+from sentinel.core import events, score
+from training.synthetic import demo_transactions
 
 ID_MARK = "__ID__"
 BENCH_SOURCE = "/sentinel/benchmarks"
@@ -31,8 +32,6 @@ class Template:
 
 def transactions(count: int, *, seed: int = 11, fraud_share: float = 0.03) -> list[dict[str, Any]]:
     """Synthetic transactions in the Transaction schema (the demo traffic's generator)."""
-    from training.synthetic import demo_transactions
-
     return demo_transactions(count, seed=seed, fraud_share=fraud_share)
 
 
@@ -44,7 +43,7 @@ def created(transaction: dict[str, Any]) -> Template:
 def scored(transaction: dict[str, Any], *, risk_score: float, verdict: str) -> Template:
     """`dev.sentinel.transaction.scored`, as score emits it for persist and alert."""
     now = events.utc_now()
-    score = decision.build(
+    decision = score.build(
         {**transaction, "transaction_id": ID_MARK},
         risk_score=risk_score,
         decision=verdict,
@@ -53,7 +52,7 @@ def scored(transaction: dict[str, Any], *, risk_score: float, verdict: str) -> T
         received_at=now,
         scored_at=now,
     )
-    return _template(events.TRANSACTION_SCORED, score)
+    return _template(events.TRANSACTION_SCORED, decision)
 
 
 def _template(event_type: str, data: dict[str, Any]) -> Template:

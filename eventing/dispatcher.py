@@ -33,14 +33,14 @@ from confluent_kafka import (
     TopicPartition,
 )
 
-from eventing.event_codec import from_kafka
 from eventing.kafka_clients import consumer_config
 from eventing.offsets import end_offset, fetched_end_offset, fetched_start_offset
 from eventing.partition_lane import PartitionLane
 from eventing.sender import DeliveryCounters, EventSender
 from eventing.status_server import serve_status
-from eventing.topology import KNATIVE_DIR, SourceSpec, Topology, load
-from sentinel.config import Settings, component_port
+from eventing.topology import KNATIVE_DIR, SourceSpec, load
+from sentinel.codec.kafka import from_kafka
+from sentinel.config import Settings
 
 log = logging.getLogger("eventing.dispatcher")
 
@@ -376,21 +376,13 @@ def _names(partitions: list[TopicPartition]) -> str:
     )
 
 
-def local_dead_letter_url(topology: Topology, source: SourceSpec) -> str | None:
-    """The local ingress address of the KafkaSink the source dead-letters to, if it names one."""
-    sink = source.delivery.dead_letter_sink
-    if sink is None:
-        return None
-    return f"http://127.0.0.1:{component_port('kafka-sink-ingress')}/{topology.namespace}/{sink}"
-
-
 def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m eventing.dispatcher", description=__doc__.split("\n")[0])
     parser.add_argument("--source", required=True, help="name of the KafkaSource to run")
     parser.add_argument("--sink-url", required=True, help="where events are POSTed")
     parser.add_argument(
         "--dead-letter-url",
-        help="where failed events are POSTed (default: the local ingress path of the source's deadLetterSink)",
+        help="where failed events are POSTed: the address of the source's deadLetterSink (needed when it names one)",
     )
     parser.add_argument("--port", type=int, required=True, help="status port (GET /healthz)")
     parser.add_argument("--host", default="127.0.0.1", help="status address (default 127.0.0.1)")
@@ -414,12 +406,19 @@ def main(argv: list[str] | None = None) -> int:
         known = ", ".join(sorted(topology.sources)) or "none"
         print(f"no KafkaSource named {args.source!r} in {args.topology} (known: {known})", file=sys.stderr)
         return 2
+    if source.delivery.dead_letter_sink and not args.dead_letter_url:
+        print(
+            f"KafkaSource {source.name} dead-letters to {source.delivery.dead_letter_sink}:"
+            " pass --dead-letter-url with that sink's address",
+            file=sys.stderr,
+        )
+        return 2
     dispatcher = Dispatcher(
         source,
         namespace=topology.namespace,
         bootstrap_servers=Settings.from_env().kafka_bootstrap_servers,
         sink_url=args.sink_url,
-        dead_letter_url=args.dead_letter_url or local_dead_letter_url(topology, source),
+        dead_letter_url=args.dead_letter_url,
         grace_period=args.grace_period,
     )
     try:

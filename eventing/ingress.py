@@ -25,14 +25,16 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Request, Response
 
-from eventing.event_codec import NotACloudEvent, from_http, to_kafka
-from eventing.producer import AckingProducer, BrokerUnavailable, RecordTooLarge
+from eventing.producer import AckingProducer, BrokerUnavailable
 from eventing.topology import KNATIVE_DIR, Topology, load
-from sentinel import threaded_server
+from sentinel.codec import http
+from sentinel.codec.kafka import to_kafka
 from sentinel.config import Settings
+from sentinel.serving import wsgi_server
+from sentinel.serving.body import read_body
+from sentinel.serving.failures import answer_for
 
 log = logging.getLogger("eventing.ingress")
 
@@ -41,7 +43,7 @@ DEFAULT_DELIVERY_TIMEOUT_S = 5.0
 
 def sink_paths(topology: Topology) -> dict[str, str]:
     """Each KafkaSink's ingress path and the topic it writes to."""
-    return {f"/{topology.namespace}/{sink.name}": sink.topic for sink in topology.sinks.values()}
+    return {topology.sink_path(sink.name): sink.topic for sink in topology.sinks.values()}
 
 
 class KafkaSinkIngress:
@@ -57,9 +59,12 @@ class KafkaSinkIngress:
         request.max_content_length = self._max_body_bytes
         try:
             response = self._respond(request)
-        except Exception:
-            log.exception("unexpected error handling %s %s", request.method, request.path)
-            response = _json(500, {"error": "internal error; see the ingress log"})
+        except Exception as error:
+            status, body = answer_for(error, "the KafkaSink ingress")
+            response = _json(status, body)
+            if isinstance(error, BrokerUnavailable):
+                log.warning("event not written: %s", error)
+                response.headers["Retry-After"] = "1"
         return response(environ, start_response)
 
     def close(self) -> None:
@@ -78,37 +83,9 @@ class KafkaSinkIngress:
             response = _json(405, {"error": "POST a CloudEvent to a KafkaSink"})
             response.headers["Allow"] = "POST"
             return response
-        body = _read_body(request, self._max_body_bytes)
-        if body is None:
-            return _json(413, {"error": f"the body is larger than {self._max_body_bytes} bytes"})
-        try:
-            event = from_http(request.headers, body)
-        except NotACloudEvent as problem:
-            return _json(400, {"error": f"not a CloudEvent: {problem}"})
-        try:
-            self._producer.send(topic, to_kafka(event))
-        except RecordTooLarge as problem:
-            return _json(413, {"error": f"the broker refused the event as too large: {problem}"})
-        except BrokerUnavailable as problem:
-            log.warning("event id=%s not written to %s: %s", event.id, topic, problem)
-            response = _json(503, {"error": f"the broker did not acknowledge the event: {problem}"})
-            response.headers["Retry-After"] = "1"
-            return response
+        event = http.read_event(request.headers, read_body(request, self._max_body_bytes))
+        self._producer.send(topic, to_kafka(event))
         return Response(status=202)
-
-
-def _read_body(request: Request, limit: int) -> bytes | None:
-    """The request body, or None when it is longer than `limit` (chunked bodies included)."""
-    chunks, size = [], 0
-    try:
-        while chunk := request.stream.read(64 * 1024):
-            size += len(chunk)
-            if size > limit:
-                return None
-            chunks.append(chunk)
-    except RequestEntityTooLarge:
-        return None
-    return b"".join(chunks)
 
 
 def _json(status: int, document: dict[str, Any]) -> Response:
@@ -159,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
         args.port,
         settings.kafka_bootstrap_servers,
     )
-    threaded_server.serve(
+    wsgi_server.serve(
         make_app,
         host=args.host,
         port=args.port,

@@ -13,19 +13,26 @@ from concurrent.futures import TimeoutError as FutureTimeout
 
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
-from eventing.event_codec import KafkaRecord
 from eventing.kafka_clients import producer_config
+from sentinel.codec.kafka import KafkaRecord
+from sentinel.core.errors import ClientError, Unavailable
 
 HEALTH_CACHE_S = 1.0
 _TOO_LARGE = frozenset({KafkaError.MSG_SIZE_TOO_LARGE})
 
 
-class BrokerUnavailable(Exception):
-    """The record was not acknowledged, for now: the broker is down, slow, or busy."""
+class BrokerUnavailable(Unavailable):
+    """The record was not acknowledged, for now: the broker is down, slow, or busy (503: send it again)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"the broker did not acknowledge the event: {reason}")
 
 
-class RecordTooLarge(Exception):
-    """The record is larger than the broker accepts; sending it again will not help."""
+class RecordTooLarge(ClientError):
+    """The record is larger than the broker accepts; sending it again will not help (413)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"the broker refused the event as too large: {reason}", status=413)
 
 
 def _refusal(error: KafkaError) -> Exception:

@@ -20,8 +20,9 @@ import threading
 from dataclasses import dataclass, field
 
 from eventing.delivery import DeliverySpec
-from eventing.event_codec import Event, to_http
-from sentinel.http_client import KeepAliveClient, PostFailed
+from sentinel.codec import http
+from sentinel.codec.event import Event
+from sentinel.serving.http_client import KeepAliveClient, PostFailed
 
 log = logging.getLogger(__name__)
 
@@ -174,7 +175,7 @@ class EventSender:
         return extensions
 
     def _post(self, url: str, event: Event) -> Attempt:
-        headers, body = to_http(event)
+        headers, body = http.binary(event)
         headers["Prefer"] = "reply"
         headers["Kn-Namespace"] = self._namespace
         try:

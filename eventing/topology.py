@@ -71,6 +71,10 @@ class Topology:
         name = self.bindings.get(function)
         return self.sinks[name] if name else None
 
+    def sink_path(self, sink: str) -> str:
+        """Where a KafkaSink ingress serves the sink named `sink`: /<namespace>/<name>, as Knative's does."""
+        return f"/{self.namespace}/{sink}"
+
 
 def load(directory: Path = KNATIVE_DIR) -> Topology:
     """Read every resource the kustomization lists and build the topology from them."""

@@ -7,8 +7,8 @@ The Job in knative/prepare/ runs it in the training image; running it again is h
 
 import sys
 
-from sentinel import db
 from sentinel.config import Settings
+from sentinel.stores import database
 from training.bootstrap import ensure_champion
 
 
@@ -18,7 +18,7 @@ def say(message: str) -> None:
 
 def main() -> int:
     settings = Settings.from_env()
-    applied = db.migrate(settings.database_url)
+    applied = database.migrate(settings.database_url)
     say(f"database schema: {'applied ' + ', '.join(applied) if applied else 'up to date'}")
     version = ensure_champion(settings.database_url, rows=settings.bootstrap_training_rows, progress=say)
     say(f"champion model: {version}")

@@ -17,7 +17,9 @@ ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     HOME=/tmp
 WORKDIR /app
-COPY sentinel/ sentinel/
+COPY sentinel/__init__.py sentinel/config.py sentinel/
+COPY sentinel/core/ sentinel/core/
+COPY sentinel/stores/ sentinel/stores/
 COPY training/ training/
 COPY images/prepare_database.py ./
 RUN python -m compileall -q sentinel training prepare_database.py

@@ -1,6 +1,5 @@
 # The analysts' UI: the main dependencies plus the `ui` extra (Flask-WTF, gunicorn),
-# run by an unprivileged user. The UI reads the topology (eventing, knative/) for its
-# pipeline page.
+# the layers the UI runs on, run by an unprivileged user.
 FROM python:3.11-slim-bookworm AS dependencies
 RUN pip install --no-cache-dir uv==0.13.9
 WORKDIR /src
@@ -17,11 +16,13 @@ ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     HOME=/tmp
 WORKDIR /app
-COPY sentinel/ sentinel/
-COPY eventing/ eventing/
-COPY knative/ knative/
+COPY sentinel/__init__.py sentinel/config.py sentinel/
+COPY sentinel/core/ sentinel/core/
+COPY sentinel/stores/ sentinel/stores/
+COPY sentinel/serving/ sentinel/serving/
+COPY sentinel/codec/ sentinel/codec/
 COPY ui/ ui/
-RUN python -m compileall -q sentinel eventing ui
+RUN python -m compileall -q sentinel ui
 USER 10001:10001
 EXPOSE 8080
 CMD ["python", "-m", "ui", "--host", "0.0.0.0", "--port", "8080"]

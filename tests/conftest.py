@@ -44,15 +44,15 @@ class Stack:
         """A new, migrated, empty database on the stack's PostgreSQL; its URL."""
         from psycopg import connect, sql
 
-        from sentinel import db
         from sentinel.stack.postgres import SUPERUSER, admin_url
+        from sentinel.stores import database
 
         port = component_port("postgres", self.settings.port_base)
         with connect(admin_url(port), autocommit=True) as conn:
             conn.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(name)))
             conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
         url = f"postgresql://{SUPERUSER}@127.0.0.1:{port}/{name}"
-        db.migrate(url)
+        database.migrate(url)
         return url
 
     def sentinel(self, *arguments: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:

@@ -14,12 +14,19 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import unquote
 
+import flask
 import requests
 from cloudevents.conversion import to_binary, to_structured
 from cloudevents.http import CloudEvent
 
-from sentinel import events
+from sentinel.codec import http
+from sentinel.codec.event import Event
+from sentinel.config import Settings
+from sentinel.core import events
+from sentinel.serving.function import Function
+from sentinel.serving.http_handler import http_handler
 
 T = TypeVar("T")
 
@@ -114,29 +121,29 @@ def records_about(bootstrap_servers: str, topic: str, subject: str, *, settle: f
 
 class InProcess:
     """A function behind its HTTP adapter, called the way functions-framework calls it,
-    with settings chosen by the test (pointing at real services)."""
+    built by its module's `new` with settings chosen by the test (pointing at real services)."""
 
-    def __init__(self, function, settings):
-        import flask
+    def __init__(self, new: Callable[[Settings], Function], settings: Settings) -> None:
+        self.function: Function | None = None
 
-        from sentinel.runtime import serve
+        def build(chosen: Settings) -> Function:
+            self.function = new(chosen)
+            return self.function
 
-        self.function = function
         self._app = flask.Flask("tests")
-        self._handler = serve(function, settings_factory=lambda: settings)
+        self._handler = http_handler(build, settings=lambda: settings)
 
-    def post(self, event: CloudEvent, path: str = "/"):
-        headers, body = to_binary(event)
+    def post(self, event: CloudEvent | Event, path: str = "/"):
+        headers, body = http.binary(event) if isinstance(event, Event) else to_binary(event)
         return self.request(path, data=body, headers=headers)
 
     def request(self, path: str = "/", method: str = "POST", **kwargs):
-        import flask
-
         with self._app.test_request_context(path, method=method, **kwargs):
             return self._handler(flask.request)
 
     def stop(self) -> None:
-        self.function.stop()
+        if self.function is not None:
+            self.function.stop()
 
 
 # -- a scriptable HTTP sink ---------------------------------------------------
@@ -159,8 +166,8 @@ class ReceivedRequest:
 
     @property
     def ce(self) -> dict[str, str]:
-        """The CloudEvent attributes sent as ce- headers."""
-        return {name[3:]: value for name, value in self.headers.items() if name.startswith("ce-")}
+        """The CloudEvent attributes sent as ce- headers, percent-decoded (HTTP binding §3.1.3.2)."""
+        return {name[3:]: unquote(value) for name, value in self.headers.items() if name.startswith("ce-")}
 
 
 class RecordingSink:

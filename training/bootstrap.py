@@ -12,9 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import replace
 
-import psycopg
-
-from sentinel import registry
+from sentinel.stores import database, registry
 
 PROMOTED_BY = "sentinel up"
 PROMOTION_REASON = "first model: registry was empty"
@@ -26,7 +24,7 @@ def ensure_champion(
 ) -> str:
     """The champion's version; trains, checks and promotes a first model when there is none."""
     report = progress or (lambda message: None)
-    with psycopg.connect(database_url, autocommit=True, connect_timeout=5) as conn:
+    with database.connect(database_url) as conn:
         version = registry.champion_version(conn)
         if version is not None:
             return version

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from sentinel.transaction import FEATURE_NAMES
+from sentinel.core.transaction import FEATURE_NAMES
 
 LABEL_COLUMN = "Class"
 # The columns of the public credit-card fraud dataset, in its order.
@@ -31,7 +31,7 @@ class DataError(ValueError):
 
 @dataclass(frozen=True)
 class Dataset:
-    """Labelled rows; `features` columns follow `feature_names` (sentinel.transaction.FEATURE_NAMES)."""
+    """Labelled rows; `features` columns follow `feature_names` (sentinel.core.transaction.FEATURE_NAMES)."""
 
     features: np.ndarray  # float32, (n, 30)
     labels: np.ndarray  # int8, (n,), 1 = fraud

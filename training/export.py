@@ -16,14 +16,14 @@ import xgboost as xgb
 from onnxmltools import convert_xgboost
 from onnxmltools.convert.common.data_types import FloatTensorType
 
-from sentinel.model import (
+from sentinel.core.model import (
     FEATURE_NAMES_METADATA_KEY,
     INPUT_NAME,
     load_session,
     predict_probabilities,
+    sha256_hex,
 )
-from sentinel.registry import sha256_hex
-from sentinel.transaction import FEATURE_NAMES
+from sentinel.core.transaction import FEATURE_NAMES
 from training.train import predict
 
 PARITY_TOLERANCE = 1e-5

@@ -10,9 +10,9 @@ from __future__ import annotations
 import numpy as np
 from sklearn.metrics import average_precision_score
 
-from sentinel import registry
-from sentinel.model import OnnxModel
-from sentinel.registry import GateResult, ModelRecord
+from sentinel.core.model import ModelRecord, OnnxModel
+from sentinel.core.promotion import GateResult
+from sentinel.stores import registry
 
 
 def auprc(record: ModelRecord, features: np.ndarray, labels: np.ndarray) -> float:

@@ -12,9 +12,9 @@ from __future__ import annotations
 from datetime import UTC
 
 import numpy as np
-import psycopg
 
-from sentinel.transaction import FEATURE_NAMES
+from sentinel.core.transaction import FEATURE_NAMES
+from sentinel.stores import database
 from training.dataset import REQUIRED_COLUMNS, Dataset, from_rows, to_numbers
 
 LABELLED_TRANSACTIONS = """
@@ -32,7 +32,7 @@ ORDER BY moment, t.transaction_id
 def read(database_url: str) -> Dataset:
     """Every labelled transaction as a Dataset; raises DataError when there is nothing usable."""
     origin = "the labelled history in PostgreSQL"
-    with psycopg.connect(database_url, connect_timeout=5) as conn:
+    with database.connect(database_url) as conn:
         rows = conn.execute(LABELLED_TRANSACTIONS).fetchall()
     ids = [row[0] for row in rows]
     values = to_numbers(

@@ -19,11 +19,10 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import numpy as np
-import psycopg
 
-from sentinel import registry
-from sentinel.model import OnnxModel
-from sentinel.registry import GateResult, ModelRecord
+from sentinel.core.model import ModelRecord, OnnxModel
+from sentinel.core.promotion import GateResult
+from sentinel.stores import database, registry
 from training import gate, loader
 from training.dataset import DataError, Dataset
 from training.export import ExportedModel, check_parity, to_onnx
@@ -178,7 +177,7 @@ def register_model(
         "seed": request.seed,
         "sha256": fingerprint,
     }
-    with psycopg.connect(settings.database_url, autocommit=True, connect_timeout=5) as conn:
+    with database.connect(settings.database_url) as conn:
         record = registry.register(
             conn,
             exported.onnx,
@@ -200,7 +199,7 @@ def gate_and_promote(
     evaluated_on: str,
 ) -> tuple[GateResult, str | None]:
     """The gate's verdict on `record`, and the champion afterwards."""
-    with psycopg.connect(settings.database_url, autocommit=True, connect_timeout=5) as conn:
+    with database.connect(settings.database_url) as conn:
         verdict = gate.measure(conn, record, features, labels, margin=request.gate_margin, evaluated_on=evaluated_on)
         registry.record_gate(conn, verdict)
         report(verdict.explain())
@@ -243,7 +242,7 @@ def evaluate_version(
 
 
 def score_with_version(version: str, dataset: Dataset, settings: TrainingSettings, described: str) -> dict[str, Any]:
-    with psycopg.connect(settings.database_url, autocommit=True, connect_timeout=5) as conn:
+    with database.connect(settings.database_url) as conn:
         record = registry.get(conn, version)
     if record is None:
         raise registry.UnknownModel(f"no model {version!r} in the registry")

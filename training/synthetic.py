@@ -25,7 +25,7 @@ from datetime import UTC, datetime
 
 import numpy as np
 
-from sentinel.transaction import FEATURE_NAMES, Transaction
+from sentinel.core.transaction import FEATURE_NAMES, Transaction
 from training.dataset import Dataset
 
 SECONDS_PER_DAY = 86_400

@@ -3,6 +3,7 @@ label mistakes for retraining, and see the models and the pipeline.
 
     from ui import create_app
     app = create_app()          # Settings from the environment, as every Sentinel process
+    app = create_app(settings, status=LocalStackStatus(settings))   # as `sentinel up` serves it
 
 `python -m ui --port 18000` serves it with gunicorn (see ui.server). Every page
 has a JSON twin under /api/; the page modules own both:
@@ -11,7 +12,7 @@ has a JSON twin under /api/; the page modules own both:
 - transactions: the list with filters, sorting and live updates; the detail page; labels
 - alerts: the review/block queue; acknowledge and close
 - models: the registry's versions, metrics and promotions
-- pipeline: every component of the local stack, as `sentinel status` sees it
+- pipeline: every component and what it has done, from the PipelineStatus the app is given
 """
 
 from __future__ import annotations
@@ -21,12 +22,14 @@ from flask_wtf.csrf import CSRFProtect
 
 from sentinel.config import Settings
 from ui import alerts, database, errors, formatting, health, models, overview, pipeline, signing, transactions
+from ui.pipeline import NoPipelineStatus, PipelineStatus
 
 __all__ = ["create_app"]
 
 
-def create_app(settings: Settings | None = None) -> Flask:
-    """Build the UI for the stack `settings` describe (by default, the environment's)."""
+def create_app(settings: Settings | None = None, status: PipelineStatus | None = None) -> Flask:
+    """Build the UI for the database `settings` name (by default, the environment's), and the
+    pipeline `status` reports on (by default none: the Pipeline page then says so)."""
     settings = settings or Settings.from_env()
     app = Flask(__name__)
     app.config.update(
@@ -41,7 +44,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     database.init_app(app, settings.database_url)
     formatting.init_app(app)
     errors.init_app(app)
-    pipeline.init_app(app, settings)
+    pipeline.init_app(app, status or NoPipelineStatus())
     for blueprint in (
         overview.blueprint,
         transactions.blueprint,

@@ -14,6 +14,7 @@ from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import BadRequest, Conflict
 from werkzeug.wrappers import Response
 
+from sentinel.core.decision import ALERTING_DECISIONS
 from ui.database import Row, database, fetch_all, fetch_one
 from ui.keyset import Order, Page, fetch_page
 from ui.params import ID_PATTERN, Arguments, Cursor
@@ -21,7 +22,6 @@ from ui.params import ID_PATTERN, Arguments, Cursor
 blueprint = Blueprint("alerts", __name__)
 
 STATUSES = ("open", "acknowledged", "closed")
-DECISIONS = ("review", "block")
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 200
 OLDEST_FIRST = Order("created", "created_at", False, "oldest first")
@@ -58,7 +58,7 @@ class AlertQuery:
             raise BadRequest("give after or before, not both")
         query = cls(
             status=arguments.choice("status", STATUSES, "open"),
-            decision=arguments.choice("decision", DECISIONS),
+            decision=arguments.choice("decision", ALERTING_DECISIONS),
             limit=arguments.integer("limit", low=1, high=MAX_PAGE_SIZE, default=DEFAULT_PAGE_SIZE),
             after=Cursor.decode("after", after, OLDEST_FIRST.name) if after else None,
             before=Cursor.decode("before", before, OLDEST_FIRST.name) if before else None,
@@ -151,7 +151,7 @@ def index() -> str:
         page=list_alerts(query),
         sizes=queue_sizes(),
         statuses=STATUSES,
-        decisions=DECISIONS,
+        decisions=ALERTING_DECISIONS,
         transitions=TRANSITIONS,
     )
 

@@ -20,7 +20,7 @@ from psycopg.conninfo import make_conninfo
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 
-from sentinel.db import create_pool
+from sentinel.stores.database import create_pool
 
 STATEMENT_TIMEOUT_MS = 5000
 POOL_SIZE = 8

@@ -15,13 +15,12 @@ from typing import Any
 from flask import Blueprint, jsonify, render_template, request
 from werkzeug.wrappers import Response
 
+from sentinel.core.decision import ALERTING_DECISIONS, DECISIONS
 from ui.database import Row, fetch_all, fetch_one
 from ui.params import Arguments
 
 blueprint = Blueprint("overview", __name__)
 
-DECISIONS = ("approve", "review", "block")
-ALERT_DECISIONS = ("review", "block")
 RISK_BINS = 20
 ORIGIN = datetime(2000, 1, 3, tzinfo=UTC)  # a Monday at midnight: buckets start on round times
 
@@ -81,7 +80,7 @@ def summary(window: Window, now: datetime | None = None) -> dict[str, Any]:
         decisions[row["decision"]][position[row["bucket"]]] += row["n"]
         risk[row["decision"]][row["bin"]] += row["n"]
 
-    alerts = {decision: [0] * window.buckets for decision in ALERT_DECISIONS}
+    alerts = {decision: [0] * window.buckets for decision in ALERTING_DECISIONS}
     for row in fetch_all(
         "SELECT date_bin(%(step)s, created_at, %(origin)s) AS bucket, decision, count(*) AS n"
         " FROM alerts WHERE created_at >= %(start)s AND created_at < %(end)s GROUP BY 1, 2",

@@ -1,11 +1,9 @@
-"""The pipeline: every component of the local stack, healthy or not, and what it has done.
+"""The pipeline: every component, healthy or not, and what it has done.
 
-Health, pids, restarts and consumer lag come from `LocalStack.status()`, the
-source of `sentinel status`. Added to that: what each dispatcher delivered,
-retried and dead-lettered (its /healthz counters, since it started), what each
-function received (what the dispatchers feeding it delivered), how many records
-each topic holds, and so the dead-letter count: the records in the dead-letter
-topic.
+The UI does not find this out itself: a PipelineStatus, handed to `create_app`,
+takes each snapshot. Locally that is the stack's own view (what `sentinel status`
+shows, plus delivery counters and topic sizes; sentinel.stack.pipeline_status), in
+a cluster the Knative resources as the Kubernetes API reports them.
 
 Asking takes seconds (every component is probed, every consumer group's lag is
 measured), so the monitor keeps the last snapshot and refreshes it in the
@@ -20,24 +18,16 @@ import threading
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
-import requests
 from flask import Blueprint, Flask, current_app, jsonify, render_template
 from werkzeug.wrappers import Response
-
-from eventing.topology import Topology
-from sentinel.config import Settings
 
 log = logging.getLogger(__name__)
 
 blueprint = Blueprint("pipeline", __name__)
 
 MAX_AGE_S = 5.0
-COUNTERS_TIMEOUT_S = 2.0
-# A consumer group that never commits: its lag on a topic is every record the topic holds.
-COUNTING_GROUP = "sentinel-ui-record-count"
-KIND_ORDER = {"infrastructure": 0, "eventing": 1, "function": 2}
 KIND_TITLES = {"infrastructure": "Services", "eventing": "Eventing", "function": "Functions"}
 
 
@@ -77,11 +67,30 @@ class Snapshot:
         }
 
 
-class PipelineMonitor:
-    """The latest snapshot of the stack, refreshed in the background once it is older than `max_age`."""
+class PipelineStatus(Protocol):
+    """Where the pipeline's status comes from: the local stack, or a cluster's API."""
 
-    def __init__(self, settings: Settings, max_age: float = MAX_AGE_S) -> None:
-        self._settings = settings
+    def snapshot(self) -> Snapshot:
+        """The status now; may take seconds."""
+        ...
+
+
+class NoPipelineStatus:
+    """For a UI started on its own: it knows no pipeline to report on, and says so."""
+
+    def snapshot(self) -> Snapshot:
+        return Snapshot(
+            datetime.now(UTC),
+            error="this UI was started without a pipeline to watch: `sentinel up` starts the UI with the local"
+            " stack's status, and in a cluster it reads the Knative resources",
+        )
+
+
+class PipelineMonitor:
+    """The latest snapshot, refreshed in the background once it is older than `max_age`."""
+
+    def __init__(self, status: PipelineStatus, max_age: float = MAX_AGE_S) -> None:
+        self._status = status
         self._max_age = max_age
         self._lock = threading.Lock()
         self._latest: Snapshot | None = None
@@ -110,7 +119,7 @@ class PipelineMonitor:
 
     def _refresh(self) -> Snapshot:
         try:
-            snapshot = take_snapshot(self._settings)
+            snapshot = self._status.snapshot()
         except Exception as error:  # the page says what went wrong instead of failing
             log.exception("the pipeline status could not be read")
             snapshot = Snapshot(datetime.now(UTC), error=f"{type(error).__name__}: {error}")
@@ -119,74 +128,8 @@ class PipelineMonitor:
         return snapshot
 
 
-def take_snapshot(settings: Settings) -> Snapshot:
-    from eventing.offsets import consumer_group_lag
-    from sentinel.stack.local import LocalStack
-
-    stack = LocalStack(settings)
-    topology = stack.topology
-    statuses = stack.status()
-    counters = {status.name: _counters(status.address) for status in statuses if status.consumer_group}
-    sink_topics = sorted({sink.topic for sink in topology.sinks.values()})
-    topics: dict[str, int | None] = dict.fromkeys(sink_topics)
-    try:
-        held = consumer_group_lag(settings.kafka_bootstrap_servers, COUNTING_GROUP, sink_topics)
-        for partition in held["partitions"]:
-            if partition["lag"] is not None:
-                topics[partition["topic"]] = (topics[partition["topic"]] or 0) + partition["lag"]
-    except Exception as error:  # the broker may be down; the components' rows say so
-        log.warning("could not count the records in %s: %s", ", ".join(sink_topics), error)
-    fed_by: dict[str, list[str]] = {source.sink: [] for source in topology.sources.values()}
-    for source in topology.sources.values():
-        fed_by[source.sink].append(source.name)
-    components = []
-    for status in sorted(statuses, key=lambda item: KIND_ORDER.get(item.kind, 3)):
-        row = status.to_json()
-        row["counters"] = counters.get(status.name)
-        row["events"] = _events(status.name, counters, fed_by, topics, topology)
-        components.append(row)
-    dead_letter_sinks = {source.delivery.dead_letter_sink for source in topology.sources.values()}
-    return Snapshot(
-        taken_at=datetime.now(UTC),
-        components=components,
-        topics=topics,
-        dead_letter_topics=tuple(sorted(topology.sinks[name].topic for name in dead_letter_sinks if name)),
-    )
-
-
-def _events(
-    name: str,
-    counters: dict[str, dict[str, int] | None],
-    fed_by: dict[str, list[str]],
-    topics: dict[str, int | None],
-    topology: Topology,
-) -> dict[str, Any] | None:
-    """What this component has processed, and what the number means."""
-    if name in counters:
-        delivered = (counters[name] or {}).get("delivered")
-        return {"count": delivered, "meaning": "delivered since it started"}
-    if name in fed_by:
-        delivered = [(counters.get(source) or {}).get("delivered") for source in fed_by[name]]
-        total = None if None in delivered else sum(delivered)
-        return {"count": total, "meaning": f"received from {', '.join(fed_by[name])}"}
-    sink = topology.sink_of(name)
-    if sink is not None:
-        return {"count": topics.get(sink.topic), "meaning": f"accepted into {sink.topic}"}
-    if name == "kafka-sink-ingress" and topics and None not in topics.values():
-        return {"count": sum(topics.values()), "meaning": "records written to the topics"}
-    return None
-
-
-def _counters(address: str) -> dict[str, int] | None:
-    """A dispatcher's delivery counters from its /healthz document."""
-    try:
-        return requests.get(f"{address}/healthz", timeout=COUNTERS_TIMEOUT_S).json().get("counters")
-    except (requests.RequestException, ValueError):
-        return None
-
-
-def init_app(app: Flask, settings: Settings) -> None:
-    app.extensions["sentinel.pipeline"] = PipelineMonitor(settings)
+def init_app(app: Flask, status: PipelineStatus) -> None:
+    app.extensions["sentinel.pipeline"] = PipelineMonitor(status)
 
 
 def monitor() -> PipelineMonitor:

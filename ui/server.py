@@ -17,9 +17,10 @@ from typing import Any
 
 from flask import Flask
 
-from sentinel import threaded_server
 from sentinel.config import Settings, component_port
+from sentinel.serving import wsgi_server
 from ui import create_app
+from ui.pipeline import PipelineStatus
 
 log = logging.getLogger("ui.server")
 
@@ -40,13 +41,14 @@ def _arguments(argv: list[str] | None, settings: Settings) -> argparse.Namespace
     return parser.parse_args(argv)
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, status: PipelineStatus | None = None) -> int:
+    """Serve the UI; `status` is what its Pipeline page reports (see ui.pipeline)."""
     settings = Settings.from_env()
     args = _arguments(argv, settings)
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     log.info("serving the UI on http://%s:%d (database %s)", args.host, args.port, settings.database_url)
-    threaded_server.serve(
-        lambda: create_app(settings),
+    wsgi_server.serve(
+        lambda: create_app(settings, status),
         host=args.host,
         port=args.port,
         workers=args.workers,

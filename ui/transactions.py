@@ -18,14 +18,14 @@ from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import BadRequest
 from werkzeug.wrappers import Response
 
-from sentinel.transaction import FEATURE_NAMES
+from sentinel.core.decision import DECISIONS
+from sentinel.core.transaction import FEATURE_NAMES
 from ui.database import Row, database, fetch_all, fetch_one
 from ui.keyset import Order, Page, fetch_page, where
 from ui.params import ID_PATTERN, Arguments, Cursor, ordered_pair
 
 blueprint = Blueprint("transactions", __name__)
 
-DECISIONS = ("approve", "review", "block")
 LABELS = ("fraud", "legitimate")
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 200

@@ -1,18 +1,105 @@
-"""alert — the functions-framework entry point (`--target handle`).
+"""alert: turns every review or block decision into one alert.
 
-Turns review and block decisions into alerts (PostgreSQL, Redis stream, webhook).
-The work is done by sentinel.functions.alert.Alert.
+Three effects, each idempotent under redelivery: a row in PostgreSQL, an entry in
+the Redis alerts stream (sentinel.stores.alerts keeps both once per transaction),
+and, when ALERT_WEBHOOK_URL is set, a POST to the operator's webhook, repeated until
+it answers 2xx and then marked delivered on the row, so a redelivered event does not
+POST it again. Approvals are acknowledged and ignored.
+
+Run by functions-framework: `functions-framework --target handle --source functions/alert/main.py`.
 """
 
-import flask
-import functions_framework
+from __future__ import annotations
 
-from sentinel.functions.alert import Alert
-from sentinel.runtime import serve
+from collections.abc import Sequence
+from typing import Any, Protocol
 
-respond = serve(Alert())
+from sentinel.codec.event import Event
+from sentinel.config import Settings
+from sentinel.core import events, score
+from sentinel.core.decision import ALERTING_DECISIONS
+from sentinel.serving.function import Function, Reply
+from sentinel.serving.http_handler import http_handler
+from sentinel.serving.webhook import Webhook
+from sentinel.stores.alerts import Alert as AlertDocument
+from sentinel.stores.alerts import AlertStore, AlertStream
 
 
-@functions_framework.http
-def handle(request: flask.Request) -> flask.Response:
-    return respond(request)
+class Alerts(Protocol):
+    def add(self, alert: AlertDocument) -> bool: ...
+    def webhook_delivered(self, transaction_id: str) -> bool: ...
+    def mark_webhook_delivered(self, transaction_id: str) -> None: ...
+    def close(self) -> None: ...
+
+
+class Stream(Protocol):
+    def publish(self, alert: AlertDocument) -> None: ...
+    def close(self) -> None: ...
+
+
+class Hook(Protocol):
+    def post(self, document: Any) -> None: ...
+    def close(self) -> None: ...
+
+
+class Alert(Function):
+    name = "alert"
+    accepts = (events.TRANSACTION_SCORED,)
+
+    def __init__(self, alerts: Alerts, stream: Stream, webhook: Hook | None = None) -> None:
+        self._alerts = alerts
+        self._stream = stream
+        self._webhook = webhook
+
+    def stop(self) -> None:
+        for dependency in (self._alerts, self._stream, self._webhook):
+            if dependency is not None:
+                dependency.close()
+
+    def handle(self, received: Sequence[Event]) -> Reply:
+        scores = [score.parse(self.data_of(event)) for event in received]
+        alerted, repeated = [], []
+        for item in scores:
+            if item["decision"] not in ALERTING_DECISIONS:
+                continue
+            (alerted if self._record(alert_of(item)) else repeated).append(item["transaction_id"])
+        return Reply.of_document({"alerted": alerted, "duplicates": repeated})
+
+    def _record(self, alert: AlertDocument) -> bool:
+        """Every effect of one alert; True when this call created its row."""
+        created = self._alerts.add(alert)
+        self._stream.publish(alert)
+        if self._webhook is not None and not self._alerts.webhook_delivered(alert["transaction_id"]):
+            self._webhook.post(alert)
+            self._alerts.mark_webhook_delivered(alert["transaction_id"])
+        return created
+
+
+def alert_of(decision: score.Score) -> AlertDocument:
+    """The alert for a review or block decision, as stored, streamed and posted."""
+    return {
+        "transaction_id": decision["transaction_id"],
+        "user_id": decision["user_id"],
+        "decision": decision["decision"],
+        "risk_score": decision["risk_score"],
+        "model_version": decision["model_version"],
+        "amount": decision["Amount"],
+        "scored_at": decision["scored_at"],
+        "reasons": decision.get("reasons", []),
+    }
+
+
+def new(settings: Settings) -> Alert:
+    return Alert(
+        AlertStore.connect(settings.database_url),
+        AlertStream.connect(
+            settings.redis_url,
+            stream=settings.alerts_stream,
+            max_length=settings.alerts_stream_maxlen,
+            marker_ttl_seconds=settings.dedup_ttl_seconds,
+        ),
+        Webhook(settings.alert_webhook_url) if settings.alert_webhook_url else None,
+    )
+
+
+handle = http_handler(new)

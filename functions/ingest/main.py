@@ -1,18 +1,125 @@
-"""ingest — the functions-framework entry point (`--target handle`).
+"""ingest: the front door. Validates transactions, drops duplicates, emits the rest.
 
-Validates and de-duplicates transactions, then emits them to K_SINK.
-The work is done by sentinel.functions.ingest.Ingest.
+Takes `dev.sentinel.transaction.created` CloudEvents in any HTTP content mode, and the
+original Sentinel API (`POST /api/v1/transactions` with a plain JSON transaction). A
+request is validated as a whole before anything is emitted, so a bad batch leaves no
+trace. Each new transaction is emitted to K_SINK as `dev.sentinel.transaction.received`;
+the answer is 202 with what was accepted and what was a duplicate.
+
+Run by functions-framework: `functions-framework --target handle --source functions/ingest/main.py`.
 """
 
-import flask
-import functions_framework
+from __future__ import annotations
 
-from sentinel.functions.ingest import Ingest
-from sentinel.runtime import serve
+from collections.abc import Callable, Sequence
+from typing import Protocol
 
-respond = serve(Ingest())
+from sentinel.codec.event import Event, json_event
+from sentinel.config import Settings
+from sentinel.core import events, transaction
+from sentinel.core.errors import ClientError, Problem, Unavailable
+from sentinel.serving.function import Function, Reply
+from sentinel.serving.http_handler import http_handler
+from sentinel.serving.sink import SinkClient
+from sentinel.stores.dedup import Claim, Deduplicator, Outcome
+
+ORIGINAL_API_PATH = "/api/v1/transactions"
 
 
-@functions_framework.http
-def handle(request: flask.Request) -> flask.Response:
-    return respond(request)
+class Sink(Protocol):
+    def emit(self, event: Event) -> None: ...
+    def close(self) -> None: ...
+
+
+class Claims(Protocol):
+    """Who owns a transaction id: see sentinel.stores.dedup."""
+
+    def claim(self, transaction_id: str) -> Claim: ...
+    def confirm(self, claim: Claim) -> None: ...
+    def release(self, claim: Claim) -> None: ...
+    def close(self) -> None: ...
+
+
+class Ingest(Function):
+    name = "ingest"
+    accepts = (events.TRANSACTION_CREATED,)
+    plain_json_paths = {ORIGINAL_API_PATH: events.TRANSACTION_CREATED}
+
+    def __init__(self, claims: Claims, sink: Sink | None, *, clock: Callable[[], str] = events.utc_now) -> None:
+        self._claims = claims
+        self._sink = sink
+        self._clock = clock
+
+    def stop(self) -> None:
+        if self._sink:
+            self._sink.close()
+        self._claims.close()
+
+    def ready(self) -> str | None:
+        return None if self._sink else "K_SINK is not set: ingest has nowhere to emit"
+
+    def handle(self, received: Sequence[Event]) -> Reply:
+        transactions = self._validated(received)
+        if self._sink is None:
+            raise Unavailable("ingest is not bound to a sink: K_SINK is not set")
+        accepted, duplicates = self._admit(transactions, self._sink)
+        return Reply.of_document({"accepted": accepted, "duplicates": duplicates}, 202)
+
+    def _validated(self, received: Sequence[Event]) -> list[transaction.Transaction]:
+        """Validate every event before any is emitted; in a batch, name the event of each problem.
+
+        A transaction repeated within one request is kept: de-duplication reports the
+        repeat as a duplicate, exactly as if it came in a later request."""
+        if len(received) == 1:
+            return [transaction.validate(self.data_of(received[0]))]
+        problems: list[Problem] = []
+        valid: list[transaction.Transaction] = []
+        for index, event in enumerate(received):
+            try:
+                valid.append(transaction.validate(self.data_of(event)))
+            except ClientError as error:
+                where = f"event {index} ({event.id})"
+                problems.extend(
+                    Problem(p.field, f"{where}: {p.message}")
+                    for p in error.problems or [Problem("data", error.message)]
+                )
+        if problems:
+            raise ClientError("invalid request: nothing was accepted", problems=problems)
+        return valid
+
+    def _admit(self, transactions: list[transaction.Transaction], sink: Sink) -> tuple[list[str], list[str]]:
+        accepted: list[str] = []
+        duplicates: list[str] = []
+        received_at = self._clock()
+        for item in transactions:
+            claim = self._claims.claim(item["transaction_id"])
+            if claim.outcome is Outcome.DUPLICATE:
+                duplicates.append(item["transaction_id"])
+                continue
+            if claim.outcome is Outcome.IN_FLIGHT:
+                raise ClientError(
+                    f"transaction {item['transaction_id']} is being accepted by another request; retry", status=409
+                )
+            try:
+                sink.emit(received_event(item, received_at))
+            except BaseException:
+                self._claims.release(claim)
+                raise
+            self._claims.confirm(claim)
+            accepted.append(item["transaction_id"])
+        return accepted, duplicates
+
+
+def received_event(item: transaction.Transaction, received_at: str) -> Event:
+    data = {**item, "received_at": received_at}
+    return json_event(events.transaction_attributes(events.TRANSACTION_RECEIVED, events.INGEST_SOURCE, data), data)
+
+
+def new(settings: Settings) -> Ingest:
+    return Ingest(
+        Deduplicator.connect(settings.redis_url, ttl_seconds=settings.dedup_ttl_seconds),
+        SinkClient(settings.k_sink) if settings.k_sink else None,
+    )
+
+
+handle = http_handler(new)

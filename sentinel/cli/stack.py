@@ -13,18 +13,17 @@ from rich.table import Table
 from sentinel.cli.output import console, say
 from sentinel.cli.traffic import send_traffic
 from sentinel.config import Settings, component_port
+from sentinel.core.decision import DECISIONS
+from sentinel.stack.local import LocalStack, StackError
+from sentinel.stores.decisions import pipeline_totals
 
 
-def _stack():
-    from sentinel.stack.local import LocalStack
-
+def _stack() -> LocalStack:
     return LocalStack(Settings.from_env())
 
 
 def _start_stack(with_prefect: bool = False) -> None:
     """`up`, printing each step; exits 1 with the reason when a component fails."""
-    from sentinel.stack.local import StackError
-
     console.print("[bold]Starting the Sentinel stack[/bold]")
     try:
         _stack().up(say=say, with_optional=with_prefect)
@@ -51,8 +50,6 @@ def down(components: tuple[str, ...]) -> None:
     """Stop everything `sentinel up` started, or only the COMPONENTS named.
 
     `sentinel up` starts stopped components again."""
-    from sentinel.stack.local import StackError
-
     try:
         _stack().down(say=say, names=components)
     except StackError as error:
@@ -90,8 +87,6 @@ def status(as_json: bool) -> None:
 @click.option("--rate", default=50.0, show_default=True)
 def demo(count: int, rate: float) -> None:
     """Start the stack, stream demo traffic through it, and show what it decided."""
-    from sentinel import queries
-
     settings = Settings.from_env()
     _start_stack()
     console.print(f"\n[bold]Streaming {count} demo transactions[/bold]")
@@ -99,14 +94,13 @@ def demo(count: int, rate: float) -> None:
     deadline = time.monotonic() + 60
     with console.status("waiting for the pipeline to store every decision"):
         while True:
-            totals = queries.pipeline_totals(settings.database_url, report.accepted_ids)
+            totals = pipeline_totals(settings.database_url, report.accepted_ids)
             if totals["persisted"] >= report.accepted or time.monotonic() > deadline:
                 break
             time.sleep(0.5)
     console.print(
         f"stored {totals['persisted']} of {report.accepted} accepted: "
-        f"{totals['approve']} approve, {totals['review']} review, {totals['block']} block; "
-        f"{totals['alerts']} alerts"
+        f"{', '.join(f'{totals[decision]} {decision}' for decision in DECISIONS)}; {totals['alerts']} alerts"
     )
     _where_to_look(settings)
     if report.failed or totals["persisted"] < report.accepted:

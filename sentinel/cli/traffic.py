@@ -14,9 +14,11 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from sentinel import traffic
+from sentinel.cli import demo_traffic
 from sentinel.cli.output import console
 from sentinel.config import Settings, component_port
+from sentinel.core.decision import DECISIONS
+from sentinel.stores.decisions import latest_decisions
 
 
 @click.command()
@@ -35,16 +37,16 @@ def send(
 
 def send_traffic(
     count: int, rate: float, url: str | None, seed: int | None, fraud_share: float, duplicate_share: float
-) -> traffic.SendReport:
+) -> demo_traffic.SendReport:
     """Send planned demo traffic with a progress bar, print the outcome, and return it."""
     settings = Settings.from_env()
     url = url or f"http://127.0.0.1:{component_port('ingest', settings.port_base)}/"
     seed = seed if seed is not None else time.time_ns() % 1_000_000_007
-    planned = traffic.plan_traffic(count, seed=seed, fraud_share=fraud_share, duplicate_share=duplicate_share)
+    planned = demo_traffic.plan_traffic(count, seed=seed, fraud_share=fraud_share, duplicate_share=duplicate_share)
     columns = (TextColumn("sending"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
     with Progress(*columns, console=console, transient=True) as progress:
         task = progress.add_task("send", total=len(planned))
-        report = traffic.send(url, planned, rate=rate, on_sent=lambda: progress.advance(task))
+        report = demo_traffic.send(url, planned, rate=rate, on_sent=lambda: progress.advance(task))
     console.print(
         f"sent {report.sent} to {url} in {report.seconds:.1f}s ({report.rate:.0f}/s): "
         f"[green]{report.accepted} accepted[/green], {report.duplicates} duplicate, "
@@ -57,12 +59,10 @@ def send_traffic(
 
 @click.command()
 @click.option("--limit", default=20, show_default=True)
-@click.option("--decision", type=click.Choice(["approve", "review", "block"]))
+@click.option("--decision", type=click.Choice(DECISIONS))
 def decisions(limit: int, decision: str | None) -> None:
     """The latest stored decisions, newest first."""
-    from sentinel import queries
-
-    rows = queries.latest_decisions(Settings.from_env().database_url, limit=limit, decision=decision)
+    rows = latest_decisions(Settings.from_env().database_url, limit=limit, decision=decision)
     table = Table(box=None)
     for column in ("transaction", "user", "amount", "risk", "decision", "model", "scored at", "ingest→stored"):
         table.add_column(column)

@@ -20,6 +20,7 @@ from sentinel.config import (
     port_env_name,
 )
 from sentinel.stack import binaries, health, postgres
+from training import prefect_service
 
 INFRASTRUCTURE = "infrastructure"
 EVENTING = "eventing"
@@ -93,7 +94,7 @@ def plan(settings: Settings, topology: Topology) -> list[Component]:
             str(port),
         ]
         if source.delivery.dead_letter_sink:
-            command += ["--dead-letter-url", f"{ingress_url}/{topology.namespace}/{source.delivery.dead_letter_sink}"]
+            command += ["--dead-letter-url", ingress_url + topology.sink_path(source.delivery.dead_letter_sink)]
         components.append(
             Component(
                 name=source.name,
@@ -114,8 +115,6 @@ def plan(settings: Settings, topology: Topology) -> list[Component]:
 
 def _prefect(settings: Settings) -> list[Component]:
     """Prefect's server (API and UI) and a process serving the retrain and evaluate flows."""
-    from training import prefect_service
-
     port = component_port("prefect", settings.port_base)
     runner_port = component_port("prefect-serve", settings.port_base)
     state = {"SENTINEL_STATE_DIR": str(settings.state_dir), "SENTINEL_PORT_BASE": str(settings.port_base)}
@@ -153,7 +152,7 @@ def _ui(settings: Settings) -> Component:
         address=url,
         port=port,
         check=lambda: health.http(f"{url}/healthz"),
-        command=[str(BIN_DIR / "python"), "-m", "ui", "--port", str(port)],
+        command=[str(BIN_DIR / "python"), "-m", "sentinel.stack.ui", "--port", str(port)],
         # Only what places the stack: the connection variables come through from
         # `up`'s own environment unchanged, so the UI tells local from external
         # exactly as `sentinel status` does.
@@ -246,7 +245,7 @@ def _function(spec: FunctionSpec, port: int, settings: Settings, topology: Topol
             env[variable.name] = value
     sink = topology.sink_of(spec.name)
     if sink:
-        env["K_SINK"] = f"{ingress_url}/{topology.namespace}/{sink.name}"
+        env["K_SINK"] = ingress_url + topology.sink_path(sink.name)
     env.update(PORT=str(port), HOST="127.0.0.1")
     url = f"http://127.0.0.1:{port}"
     executable, *arguments = spec.command

@@ -5,15 +5,18 @@ from __future__ import annotations
 import psycopg
 import redis
 import requests
+from confluent_kafka.admin import AdminClient
+
+from sentinel.stores import database
+
+PROBE_TIMEOUT_S = 2
 
 
 def kafka(bootstrap_servers: str) -> str | None:
-    from confluent_kafka.admin import AdminClient
-
     # log_level 0: a broker that is still starting is expected here, not worth a log line.
     client = AdminClient({"bootstrap.servers": bootstrap_servers, "socket.timeout.ms": 2000, "log_level": 0})
     try:
-        client.list_topics(timeout=2)
+        client.list_topics(timeout=PROBE_TIMEOUT_S)
     except Exception as error:
         return f"broker at {bootstrap_servers} does not answer: {error}"
     return None
@@ -21,7 +24,7 @@ def kafka(bootstrap_servers: str) -> str | None:
 
 def postgres(url: str) -> str | None:
     try:
-        with psycopg.connect(url, connect_timeout=2) as conn:
+        with database.connect(url, timeout=PROBE_TIMEOUT_S) as conn:
             conn.execute("SELECT 1")
     except psycopg.Error as error:
         return f"PostgreSQL does not answer: {str(error).strip().splitlines()[0]}"
@@ -29,7 +32,7 @@ def postgres(url: str) -> str | None:
 
 
 def redis_server(url: str) -> str | None:
-    client = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
+    client = redis.Redis.from_url(url, socket_timeout=PROBE_TIMEOUT_S, socket_connect_timeout=PROBE_TIMEOUT_S)
     try:
         client.ping()
     except redis.RedisError as error:

@@ -24,9 +24,9 @@ from typing import Any
 from psycopg.conninfo import conninfo_to_dict
 
 from eventing import topology as topology_module
+from eventing.offsets import consumer_group_lag
 from eventing.topics import ensure_topics
 from eventing.topology import Topology
-from sentinel import db
 from sentinel.config import PROJECT_ROOT, Settings
 from sentinel.stack import postgres
 from sentinel.stack.components import (
@@ -36,6 +36,8 @@ from sentinel.stack.components import (
     plan,
     port_hint,
 )
+from sentinel.stores import database
+from training.bootstrap import ensure_champion
 
 Say = Callable[[str], None]
 
@@ -97,10 +99,8 @@ class LocalStack:
         if "postgres" not in self.settings.external:
             target = conninfo_to_dict(self.settings.database_url)
             postgres.ensure_database(self.component("postgres").port, target["user"], target["dbname"])
-        applied = db.migrate(self.settings.database_url)
+        applied = database.migrate(self.settings.database_url)
         say(f"database schema: {'applied ' + ', '.join(applied) if applied else 'up to date'}")
-        from training.bootstrap import ensure_champion
-
         version = ensure_champion(self.settings.database_url, rows=self.settings.bootstrap_training_rows, progress=say)
         say(f"champion model: {version}")
 
@@ -243,8 +243,6 @@ class LocalStack:
         return status
 
     def _add_lag(self, status: ComponentStatus, component: Component) -> None:
-        from eventing.offsets import consumer_group_lag
-
         try:
             lag = consumer_group_lag(self.settings.kafka_bootstrap_servers, component.consumer_group, component.topics)
         except Exception as error:  # the broker may be down; status still reports the rest

@@ -14,10 +14,10 @@ import stat
 import subprocess
 from pathlib import Path
 
-import psycopg
 from psycopg import sql
 
 from sentinel.stack.keeper import identity
+from sentinel.stores import database
 
 SUPERUSER = "postgres"
 FALLBACK_USER = "sentinel"
@@ -96,13 +96,13 @@ def admin_url(port: int) -> str:
     return f"postgresql://{SUPERUSER}@127.0.0.1:{port}/postgres"
 
 
-def ensure_database(port: int, role: str, database: str) -> None:
+def ensure_database(port: int, role: str, name: str) -> None:
     """Create the application's role and database if they do not exist yet."""
-    with psycopg.connect(admin_url(port), autocommit=True, connect_timeout=5) as conn:
+    with database.connect(admin_url(port)) as conn:
         if not conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone():
             conn.execute(sql.SQL("CREATE ROLE {} LOGIN").format(sql.Identifier(role)))
-        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (database,)).fetchone():
-            conn.execute(sql.SQL("CREATE DATABASE {} OWNER {}").format(sql.Identifier(database), sql.Identifier(role)))
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
+            conn.execute(sql.SQL("CREATE DATABASE {} OWNER {}").format(sql.Identifier(name), sql.Identifier(role)))
 
 
 def _let_reach(path: Path) -> None:

@@ -29,8 +29,8 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 from requests.adapters import HTTPAdapter
 from support import wait_for
 
-from sentinel import events
-from sentinel.traffic import created_event, plan_traffic
+from sentinel.cli.demo_traffic import created_event, plan_traffic
+from sentinel.core import events
 
 pytestmark = pytest.mark.stack
 

@@ -24,9 +24,9 @@ from support import (
     wait_for,
 )
 
-from sentinel import events
-from sentinel.alerts import STREAMED_PREFIX
-from sentinel.dedup import KEY_PREFIX
+from sentinel.core import events
+from sentinel.stores.alerts import STREAMED_PREFIX
+from sentinel.stores.dedup import KEY_PREFIX
 
 pytestmark = pytest.mark.stack
 
@@ -53,9 +53,9 @@ def ingest(stack) -> str:
 @pytest.fixture(scope="module")
 def fraud_like(stack):
     """A transaction the champion model blocks, found by asking the model itself."""
-    from sentinel.model import OnnxModel
-    from sentinel.registry import champion
-    from sentinel.transaction import FEATURE_NAMES
+    from sentinel.core.model import OnnxModel
+    from sentinel.core.transaction import FEATURE_NAMES
+    from sentinel.stores.registry import champion
     from training.synthetic import demo_transactions
 
     with psycopg.connect(stack.settings.database_url) as conn:

@@ -15,12 +15,14 @@ import pytest
 import redis
 from support import InProcess, RecordingSink, Reply, a_transaction, created_event, free_port
 
-from sentinel import events
-from sentinel.dedup import KEY_PREFIX
-from sentinel.functions.alert import Alert
-from sentinel.functions.ingest import Ingest
-from sentinel.functions.persist import Persist
-from sentinel.functions.score import Score
+from functions.alert import main as alert_function
+from functions.ingest import main as ingest_function
+from functions.persist import main as persist_function
+from functions.score import main as score_function
+from sentinel.codec import http
+from sentinel.codec.event import Event
+from sentinel.core import events
+from sentinel.stores.dedup import KEY_PREFIX
 
 pytestmark = pytest.mark.stack
 
@@ -39,8 +41,8 @@ def running():
     """Start functions in-process and stop them after the test."""
     started: list[InProcess] = []
 
-    def start(function, settings):
-        served = InProcess(function, settings)
+    def start(new, settings):
+        served = InProcess(new, settings)
         started.append(served)
         return served
 
@@ -53,21 +55,20 @@ def ingress_sink(stack) -> str:
     return stack.url("kafka-sink-ingress") + "/sentinel/sentinel-transactions"
 
 
-def scored_event_for(stack, running, transaction) -> object:
+def scored_event_for(stack, running, transaction) -> Event:
     """A real scored event, produced by the score function with the champion model.
 
     Score emits it to a sink of the test's own, not the stack's: through the stack's
     pipeline, persist and alert would store it before the test hands it to them."""
     sink = RecordingSink()
     try:
-        score = running(Score(), dataclasses.replace(stack.settings, k_sink=sink.url))
+        score = running(score_function.new, dataclasses.replace(stack.settings, k_sink=sink.url))
         response = score.post(created_event(transaction))
     finally:
         sink.stop()
     assert response.status_code == 200, response.get_data(as_text=True)
-    from cloudevents.http import from_http
-
-    return from_http(dict(response.headers), response.get_data())
+    [event] = http.read_events(response.headers, response.get_data())
+    return event
 
 
 # -- ingest -----------------------------------------------------------------
@@ -75,10 +76,10 @@ def scored_event_for(stack, running, transaction) -> object:
 
 def test_a_retry_after_a_failed_emit_is_accepted_not_duplicate(stack, settings, running):
     transaction = a_transaction()
-    broken = running(Ingest(), dataclasses.replace(settings, k_sink=closed_port_url("http", "/sink")))
+    broken = running(ingest_function.new, dataclasses.replace(settings, k_sink=closed_port_url("http", "/sink")))
     failed = broken.post(created_event(transaction))
     assert failed.status_code == 503 and failed.get_json()["retryable"] is True
-    healthy = running(Ingest(), dataclasses.replace(settings, k_sink=ingress_sink(stack)))
+    healthy = running(ingest_function.new, dataclasses.replace(settings, k_sink=ingress_sink(stack)))
     retried = healthy.post(created_event(transaction))
     assert retried.status_code == 202
     assert retried.get_json() == {"accepted": [transaction["transaction_id"]], "duplicates": []}
@@ -86,16 +87,17 @@ def test_a_retry_after_a_failed_emit_is_accepted_not_duplicate(stack, settings, 
 
 def test_deduplication_survives_a_restart_of_ingest(stack, settings, running):
     transaction = a_transaction()
-    first = running(Ingest(), dataclasses.replace(settings, k_sink=ingress_sink(stack)))
+    first = running(ingest_function.new, dataclasses.replace(settings, k_sink=ingress_sink(stack)))
     assert first.post(created_event(transaction)).get_json()["accepted"]
     first.stop()
-    restarted = running(Ingest(), dataclasses.replace(settings, k_sink=ingress_sink(stack)))
+    restarted = running(ingest_function.new, dataclasses.replace(settings, k_sink=ingress_sink(stack)))
     assert restarted.post(created_event(transaction)).get_json()["duplicates"] == [transaction["transaction_id"]]
 
 
 def test_ingest_answers_503_when_redis_is_down(stack, settings, running):
     ingest = running(
-        Ingest(), dataclasses.replace(settings, k_sink=ingress_sink(stack), redis_url=closed_port_url("redis"))
+        ingest_function.new,
+        dataclasses.replace(settings, k_sink=ingress_sink(stack), redis_url=closed_port_url("redis")),
     )
     response = ingest.post(created_event(a_transaction()))
     assert response.status_code == 503
@@ -104,7 +106,7 @@ def test_ingest_answers_503_when_redis_is_down(stack, settings, running):
 
 def test_a_transaction_id_is_remembered_only_once_emitted(stack, settings, running):
     transaction = a_transaction()
-    ingest = running(Ingest(), dataclasses.replace(settings, k_sink=ingress_sink(stack)))
+    ingest = running(ingest_function.new, dataclasses.replace(settings, k_sink=ingress_sink(stack)))
     ingest.post(created_event(transaction))
     client = redis.Redis.from_url(settings.redis_url)
     assert client.get(KEY_PREFIX + transaction["transaction_id"]) == b"emitted"
@@ -116,7 +118,9 @@ def test_a_transaction_id_is_remembered_only_once_emitted(stack, settings, runni
 
 def test_score_without_a_champion_answers_503_saying_so(stack, settings, running):
     empty_url = stack.fresh_database("empty_registry")
-    score = running(Score(), dataclasses.replace(settings, database_url=empty_url, k_sink=closed_port_url("http")))
+    score = running(
+        score_function.new, dataclasses.replace(settings, database_url=empty_url, k_sink=closed_port_url("http"))
+    )
     response = score.post(created_event(a_transaction()))
     assert response.status_code == 503
     assert "no champion" in response.get_json()["error"]
@@ -125,7 +129,7 @@ def test_score_without_a_champion_answers_503_saying_so(stack, settings, running
 
 
 def test_score_emits_nothing_and_answers_503_when_the_sink_is_down(stack, settings, running):
-    score = running(Score(), dataclasses.replace(settings, k_sink=closed_port_url("http")))
+    score = running(score_function.new, dataclasses.replace(settings, k_sink=closed_port_url("http")))
     assert score.post(created_event(a_transaction())).status_code == 503
 
 
@@ -135,7 +139,7 @@ def test_score_emits_nothing_and_answers_503_when_the_sink_is_down(stack, settin
 def test_persist_stores_a_redelivered_event_once(stack, settings, running):
     transaction = a_transaction()
     scored = scored_event_for(stack, running, transaction)
-    persist = running(Persist(), settings)
+    persist = running(persist_function.new, settings)
     first, second = persist.post(scored), persist.post(scored)
     assert first.get_json() == {"stored": [transaction["transaction_id"]], "duplicates": []}
     assert second.status_code == 200
@@ -151,14 +155,14 @@ def test_persist_answers_503_when_postgresql_is_down(stack, settings, running):
     transaction = a_transaction()
     scored = scored_event_for(stack, running, transaction)
     down = dataclasses.replace(settings, database_url=f"postgresql://sentinel@127.0.0.1:{free_port()}/sentinel")
-    response = running(Persist(), down).post(scored)
+    response = running(persist_function.new, down).post(scored)
     assert response.status_code == 503
     assert "PostgreSQL" in response.get_json()["error"]
 
 
 def test_persist_refuses_a_malformed_scored_event_with_400(stack, settings, running):
     bad = created_event({"transaction_id": "x"}, type=events.TRANSACTION_SCORED)
-    response = running(Persist(), settings).post(bad)
+    response = running(persist_function.new, settings).post(bad)
     assert response.status_code == 400
     assert "risk_score" in {problem["field"] for problem in response.get_json()["problems"]}
 
@@ -169,15 +173,14 @@ def test_persist_refuses_a_malformed_scored_event_with_400(stack, settings, runn
 def scored_with_decision(stack, running, decision: str):
     """A genuine scored event whose decision is rewritten, to exercise alert on demand."""
     transaction = a_transaction()
-    event = scored_event_for(stack, running, transaction)
-    data = json.loads(event.get_data()) if isinstance(event.get_data(), (bytes, str)) else event.get_data()
+    data = scored_event_for(stack, running, transaction).json()
     data["decision"] = decision
-    return events.scored_event(data), transaction["transaction_id"]
+    return score_function.scored_event(data), transaction["transaction_id"]
 
 
 def test_alert_records_a_redelivered_block_once_in_postgresql_and_the_stream(stack, settings, running):
     event, transaction_id = scored_with_decision(stack, running, "block")
-    alert = running(Alert(), settings)
+    alert = running(alert_function.new, settings)
     assert alert.post(event).get_json() == {"alerted": [transaction_id], "duplicates": []}
     assert alert.post(event).get_json() == {"alerted": [], "duplicates": [transaction_id]}
     with psycopg.connect(settings.database_url) as conn:
@@ -190,12 +193,14 @@ def test_alert_records_a_redelivered_block_once_in_postgresql_and_the_stream(sta
 
 def test_alert_ignores_an_approval(stack, settings, running):
     event, transaction_id = scored_with_decision(stack, running, "approve")
-    assert running(Alert(), settings).post(event).get_json() == {"alerted": [], "duplicates": []}
+    assert running(alert_function.new, settings).post(event).get_json() == {"alerted": [], "duplicates": []}
 
 
 def test_alert_answers_503_when_redis_is_down(stack, settings, running):
     event, _ = scored_with_decision(stack, running, "review")
-    response = running(Alert(), dataclasses.replace(settings, redis_url=closed_port_url("redis"))).post(event)
+    response = running(alert_function.new, dataclasses.replace(settings, redis_url=closed_port_url("redis"))).post(
+        event
+    )
     assert response.status_code == 503
 
 
@@ -208,7 +213,7 @@ def webhook():
 
 def test_alert_posts_each_new_alert_to_the_webhook_once(stack, settings, running, webhook):
     event, transaction_id = scored_with_decision(stack, running, "review")
-    alert = running(Alert(), dataclasses.replace(settings, alert_webhook_url=webhook.url))
+    alert = running(alert_function.new, dataclasses.replace(settings, alert_webhook_url=webhook.url))
     alert.post(event)
     alert.post(event)
     [delivered] = webhook.received
@@ -219,7 +224,7 @@ def test_alert_posts_each_new_alert_to_the_webhook_once(stack, settings, running
 def test_a_failing_webhook_makes_alert_retryable_until_it_is_delivered(stack, settings, running, webhook):
     event, transaction_id = scored_with_decision(stack, running, "block")
     webhook.script(Reply(status=500))
-    alert = running(Alert(), dataclasses.replace(settings, alert_webhook_url=webhook.url))
+    alert = running(alert_function.new, dataclasses.replace(settings, alert_webhook_url=webhook.url))
     assert alert.post(event).status_code == 503
     assert alert.post(event).status_code == 200
     assert alert.post(event).status_code == 200

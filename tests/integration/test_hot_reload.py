@@ -24,8 +24,8 @@ import pytest
 import requests
 from support import RecordingSink, a_transaction, created_event, free_port, post_binary, wait_for
 
-from sentinel import registry
 from sentinel.config import PROJECT_ROOT
+from sentinel.stores import registry
 
 pytestmark = pytest.mark.stack
 

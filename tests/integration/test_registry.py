@@ -8,11 +8,12 @@ from collections.abc import Iterator
 import psycopg
 import pytest
 
-from sentinel import registry
-from sentinel.db import create_pool
-from sentinel.model import OnnxModel
-from sentinel.registry import GateRejected, GateResult, NothingToRollBack, UnknownModel, sha256_hex
-from sentinel.transaction import FEATURE_NAMES
+from sentinel.core.model import OnnxModel, sha256_hex
+from sentinel.core.promotion import GateResult
+from sentinel.core.transaction import FEATURE_NAMES
+from sentinel.stores import registry
+from sentinel.stores.database import create_pool
+from sentinel.stores.registry import GateRejected, NothingToRollBack, UnknownModel
 from training.bootstrap import PROMOTED_BY, PROMOTION_REASON, ensure_champion
 
 BOOTSTRAP_ROWS = 30_000

@@ -14,7 +14,7 @@ import numpy as np
 import psycopg
 import pytest
 
-from sentinel import registry
+from sentinel.stores import registry
 from training import pipeline
 from training.dataset import DataError
 from training.export import ParityError, to_onnx

@@ -13,7 +13,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from sentinel import registry
+from sentinel.stores import registry
 
 pytestmark = pytest.mark.stack
 

@@ -18,8 +18,8 @@ import pytest
 import requests
 from support import free_port, wait_for
 
-from sentinel import registry
 from sentinel.config import PROJECT_ROOT
+from sentinel.stores import registry
 from training import prefect_service
 
 pytestmark = pytest.mark.stack

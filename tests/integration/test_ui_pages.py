@@ -17,6 +17,7 @@ import psycopg
 import pytest
 from psycopg.types.json import Jsonb
 
+from sentinel.stack.pipeline_status import LocalStackStatus
 from ui import create_app
 
 pytestmark = pytest.mark.stack
@@ -488,7 +489,8 @@ def test_the_overview_counts_decisions_risk_and_alerts_in_the_window(client, db)
 
 
 def test_the_pipeline_page_reports_every_component_of_the_stack(stack, database_url):
-    client = create_app(replace(stack.settings, database_url=database_url)).test_client()
+    settings = replace(stack.settings, database_url=database_url)
+    client = create_app(settings, status=LocalStackStatus(settings)).test_client()
     assert "Reading the status of every component" in text(client.get("/pipeline"))
     assert client.get("/partials/pipeline").status_code == 200
     page = text(client.get("/pipeline"))

@@ -14,6 +14,7 @@ import importlib.metadata
 import inspect
 import json
 import re
+import shlex
 import subprocess
 import sys
 import tomllib
@@ -143,7 +144,7 @@ def test_k8s_up_installs_then_deploys_infrastructure_then_prepares_then_deploys_
     steps = [
         "kind create cluster",
         "eventing-kafka-sink.yaml",
-        "docker build -f images/runtime.Dockerfile",
+        "docker build -f images/function.Dockerfile",
         "kind load docker-image",
         "create secret generic sentinel-services",
         "apply -k build/k8s/infra",
@@ -220,29 +221,54 @@ def test_the_generated_connection_urls_name_the_infrastructures_services_and_dat
 # -- the images ------------------------------------------------------------------
 
 
-def dockerfile(name: str) -> list[tuple[str, str]]:
-    """(instruction, arguments) of images/<name>.Dockerfile, continuation lines joined."""
+FUNCTIONS = sorted(topology.load().functions)
+
+
+def dockerfile_of(image: str) -> tuple[str, dict[str, str]]:
+    """The Dockerfile that builds `image`, and its build arguments: a function's is images/function.Dockerfile."""
+    if image in FUNCTIONS:
+        return "function", {"FUNCTION": image}
+    return image, {}
+
+
+def dockerfile(name: str, build_args: dict[str, str] | None = None) -> list[tuple[str, str]]:
+    """(instruction, arguments) of images/<name>.Dockerfile, continuation lines joined, build arguments filled in."""
     text = (IMAGES_DIR / f"{name}.Dockerfile").read_text().replace("\\\n", " ")
+    for argument, value in (build_args or {}).items():
+        text = text.replace(f"${{{argument}}}", value)
     lines = [line.strip() for line in text.splitlines() if line.strip() and not line.strip().startswith("#")]
     return [(line.split(None, 1)[0].upper(), line.split(None, 1)[1]) for line in lines]
 
 
-def instructions(name: str, instruction: str) -> list[str]:
-    return [arguments for kind, arguments in dockerfile(name) if kind == instruction]
+def instructions(image: str, instruction: str) -> list[str]:
+    return [arguments for kind, arguments in dockerfile(*dockerfile_of(image)) if kind == instruction]
 
 
-def image_command(name: str) -> list[str]:
-    (command,) = instructions(name, "CMD")
+def image_command(image: str) -> list[str]:
+    (command,) = instructions(image, "CMD")
     return json.loads(command)
 
 
-def copied_packages(*images: str) -> set[str]:
-    """The project's Python packages the images copy (COPY <package>/ <package>/)."""
-    sources = [arguments.split()[0] for image in images for arguments in instructions(image, "COPY")]
-    return {source.rstrip("/") for source in sources if (PROJECT_ROOT / source / "__init__.py").exists()}
+def image_env(image: str) -> dict[str, str]:
+    return dict(pair.split("=", 1) for arguments in instructions(image, "ENV") for pair in shlex.split(arguments))
+
+
+def copied_paths(image: str) -> set[str]:
+    """What the image copies from the project (COPY <source>... <destination>), each as written."""
+    copied = set()
+    for arguments in instructions(image, "COPY"):
+        if not arguments.startswith("--from"):
+            copied.update(source.rstrip("/") for source in arguments.split()[:-1])
+    return copied
+
+
+def shipped(path: Path, copied: set[str]) -> bool:
+    relative = path.relative_to(PROJECT_ROOT).as_posix()
+    return any(relative == source or relative.startswith(source + "/") for source in copied)
 
 
 def extras_installed(image: str) -> set[str]:
+    """The extras the image's `uv sync` installs."""
     (sync,) = [arguments for arguments in instructions(image, "RUN") if "uv sync" in arguments]
     assert "--no-dev" in sync and "--frozen" in sync and "--all-extras" not in sync, sync
     return set(re.findall(r"--extra (\w+)", sync))
@@ -261,19 +287,28 @@ def deployed_images() -> set[str]:
 def test_every_deployed_image_is_built_by_k8s_up(up_plan, taskfile_vars):
     built = taskfile_vars["IMAGES"].split()
     assert set(deployed_images()) <= set(built)
+    assert taskfile_vars["FUNCTIONS"].split() == list(topology.load().functions)
     for image in built:
-        assert any(
-            f"docker build -f images/{image}.Dockerfile -t dev.local/sentinel-{image}:latest" in c for c in up_plan
-        )
+        name, build_args = dockerfile_of(image)
+        arguments = "".join(f"--build-arg {key}={value} " for key, value in build_args.items())
+        expected = f"docker build -f images/{name}.Dockerfile {arguments}-t dev.local/sentinel-{image}:latest"
+        assert any(expected in command for command in up_plan), expected
 
 
-@pytest.mark.parametrize("function", sorted(topology.load().functions))
-def test_each_function_image_runs_what_the_local_stack_runs_on_the_runtime_alone(function):
-    spec = topology.load().functions[function]
-    assert instructions(function, "FROM") == ["dev.local/sentinel-runtime:latest"]
-    assert image_command(function) == list(spec.command)
-    assert instructions(function, "COPY") == [f"functions/{function}/ functions/{function}/"]
-    assert extras_installed("runtime") == set()
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_each_function_image_runs_what_the_local_stack_runs(function):
+    """functions-framework takes --target and --source from FUNCTION_TARGET and FUNCTION_SOURCE."""
+    env = image_env(function)
+    command = [*image_command(function), "--target", env["FUNCTION_TARGET"], "--source", env["FUNCTION_SOURCE"]]
+    assert command == list(topology.load().functions[function].command)
+
+
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_a_function_image_holds_its_own_function_and_no_other(function):
+    copied = copied_paths(function)
+    assert f"functions/{function}" in copied
+    assert not copied & {f"functions/{other}" for other in FUNCTIONS if other != function}
+    assert extras_installed(function) == set()
 
 
 def test_the_ui_and_training_images_run_what_their_deployments_run():
@@ -286,30 +321,26 @@ def test_every_image_that_installs_dependencies_uses_the_uv_that_uv_lock_pins():
     lock = tomllib.loads((PROJECT_ROOT / "uv.lock").read_text())
     (locked,) = [package["version"] for package in lock["package"] if package["name"] == "uv"]
     for path in sorted(IMAGES_DIR.glob("*.Dockerfile")):
-        image = path.name.removesuffix(".Dockerfile")
-        if _syncs(image):
-            assert re.findall(r"uv==([\w.]+)", path.read_text()) == [locked], image
+        assert "uv sync" in path.read_text(), path.name
+        assert re.findall(r"uv==([\w.]+)", path.read_text()) == [locked], path.name
 
 
-# The code each image runs, the packages it copies, and the extras it installs.
+# The code each image runs.
 IMAGE_ENTRY_POINTS = {
-    **{f"function {name}": ([f"functions/{name}/main.py"], ("runtime", name)) for name in topology.load().functions},
-    "ui": (["ui/__main__.py"], ("ui",)),
-    "training": (["images/prepare_database.py", "training/flows.py"], ("training",)),
+    **{name: [f"functions/{name}/main.py"] for name in FUNCTIONS},
+    "ui": ["ui/__main__.py"],
+    "training": ["images/prepare_database.py", "training/flows.py"],
 }
 
 
 @pytest.mark.parametrize("image", sorted(IMAGE_ENTRY_POINTS))
 def test_an_image_holds_every_module_its_code_imports(image):
     """Module-level imports, followed through the project: each is copied, installed, or the standard library."""
-    entry_points, dockerfiles = IMAGE_ENTRY_POINTS[image]
-    entry_points = [entry for entry in entry_points if (PROJECT_ROOT / entry).exists()]
-    if not entry_points:
-        pytest.skip(f"{image}: {IMAGE_ENTRY_POINTS[image][0]} not written yet")
-    installed = locked_distributions(set().union(*(extras_installed(name) for name in dockerfiles if _syncs(name))))
-    copied = copied_packages(*dockerfiles)
-    project, third_party = import_closure([PROJECT_ROOT / entry for entry in entry_points])
-    assert {module.split(".")[0] for module in project} <= copied
+    installed = locked_distributions(extras_installed(image))
+    copied = copied_paths(image)
+    project, third_party = import_closure([PROJECT_ROOT / entry for entry in IMAGE_ENTRY_POINTS[image]])
+    missing = sorted(module for module in project if not shipped(_project_file(module.split(".")), copied))
+    assert not missing, f"{image} imports modules it does not copy: {missing}"
     distributions = importlib.metadata.packages_distributions()
     for module in sorted(third_party):
         providers = {_normal(name) for name in distributions.get(module, [])}
@@ -323,14 +354,14 @@ def test_function_images_install_neither_the_trainer_nor_prefect_nor_a_kafka_cli
 
 
 def test_the_prepare_job_runs_the_script_the_training_image_copies_with_the_bootstrap_it_calls():
-    from sentinel import db
+    from sentinel.stores import database
     from training.bootstrap import ensure_champion
 
     (container,) = containers(resource("Job", "sentinel-prepare"))
     assert container["command"] == ["python", "prepare_database.py"]
     assert "images/prepare_database.py ./" in instructions("training", "COPY")
     inspect.signature(ensure_champion).bind("postgresql://x", rows=1, progress=print)
-    inspect.signature(db.migrate).bind("postgresql://x")
+    inspect.signature(database.migrate).bind("postgresql://x")
 
 
 def test_the_worker_serves_the_retrain_flow_as_the_deployment_k8s_retrain_runs(taskfile_vars):
@@ -348,10 +379,6 @@ def test_the_worker_serves_the_retrain_flow_as_the_deployment_k8s_retrain_runs(t
     }
     flow_name = next(k.value.value for k in flows[function].keywords if k.arg == "name")
     assert taskfile_vars["RETRAIN_DEPLOYMENT"] == f"{flow_name}/{command[command.index('--name') + 1]}"
-
-
-def _syncs(image: str) -> bool:
-    return any("uv sync" in arguments for arguments in instructions(image, "RUN"))
 
 
 def _normal(name: str) -> str:

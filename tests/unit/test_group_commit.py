@@ -8,7 +8,7 @@ import psycopg
 import pytest
 from support import wait_for
 
-from sentinel.group_commit import GroupCommitter
+from sentinel.stores.group_commit import GroupCommitter
 
 
 class _FakeDatabase:

@@ -7,7 +7,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from sentinel.http_client import KeepAliveClient, PostFailed
+from sentinel.serving.http_client import KeepAliveClient, PostFailed
 
 
 class _Server(ThreadingHTTPServer):

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sentinel.transaction import FEATURE_NAMES
+from sentinel.core.transaction import FEATURE_NAMES
 from training.dataset import DataError
 from training.loader import Source, SourceError, load
 from training.settings import TrainingSettings

@@ -11,7 +11,7 @@ from pathlib import Path
 import gdown
 import pytest
 
-from sentinel.transaction import FEATURE_NAMES
+from sentinel.core.transaction import FEATURE_NAMES
 from training import gdrive
 from training.dataset import DataError
 from training.gdrive import DownloadError

@@ -22,8 +22,8 @@ import pytest
 import yaml
 
 from eventing import topology
-from sentinel import runtime
 from sentinel.config import PROJECT_ROOT, Settings
+from sentinel.serving import http_handler
 from sentinel.stack.components import FUNCTION, plan
 
 KUBECTL = Path(sys.executable).parent / "kubectl"
@@ -239,8 +239,8 @@ def test_functions_listen_on_the_port_their_manifest_declares(rendered, monkeypa
 def test_probes_ask_the_runtimes_health_paths(rendered):
     for name, service in knative_services(rendered).items():
         container = container_of(service)
-        assert container["readinessProbe"]["httpGet"]["path"] == runtime.READINESS_PATH, name
-        assert container["livenessProbe"]["httpGet"]["path"] == runtime.LIVENESS_PATH, name
+        assert container["readinessProbe"]["httpGet"]["path"] == http_handler.READINESS_PATH, name
+        assert container["livenessProbe"]["httpGet"]["path"] == http_handler.LIVENESS_PATH, name
 
 
 def test_each_kafka_source_is_a_local_dispatcher_with_its_topics_group_and_targets(rendered, local_stack):

@@ -1,4 +1,4 @@
-"""The model runtime (OnnxModel) and the decision rule (sentinel.scoring)."""
+"""The model runtime (OnnxModel) and the decision rule (sentinel.core.decision)."""
 
 from __future__ import annotations
 
@@ -10,11 +10,9 @@ import numpy as np
 import onnx
 import pytest
 
-from sentinel.config import Settings
-from sentinel.model import FEATURE_NAMES_METADATA_KEY, ModelRejected, OnnxModel
-from sentinel.registry import ModelRecord, sha256_hex
-from sentinel.scoring import Thresholds, decide, thresholds_for
-from sentinel.transaction import FEATURE_NAMES
+from sentinel.core.decision import ThresholdOverrides, Thresholds, decide, thresholds_for
+from sentinel.core.model import FEATURE_NAMES_METADATA_KEY, ModelRecord, ModelRejected, OnnxModel, sha256_hex
+from sentinel.core.transaction import FEATURE_NAMES
 from training.export import to_onnx
 from training.synthetic import demo_transactions, generate
 from training.train import predict, split_rows, train
@@ -154,19 +152,15 @@ def test_thresholds_out_of_order_or_range_are_refused(review, block):
         Thresholds(review=review, block=block)
 
 
-def settings_with(review: float | None, block: float | None) -> Settings:
-    return replace(Settings.from_env(), review_threshold=review, block_threshold=block)
-
-
 def test_without_overrides_the_model_thresholds_apply():
-    assert thresholds_for({"review": 0.3, "block": 0.8}, settings_with(None, None)) == THRESHOLDS
+    assert thresholds_for({"review": 0.3, "block": 0.8}, ThresholdOverrides(None, None)) == THRESHOLDS
 
 
 def test_an_environment_override_replaces_only_its_own_threshold():
-    assert thresholds_for({"review": 0.3, "block": 0.8}, settings_with(None, 0.6)) == Thresholds(0.3, 0.6)
-    assert thresholds_for({"review": 0.3, "block": 0.8}, settings_with(0.1, None)) == Thresholds(0.1, 0.8)
+    assert thresholds_for({"review": 0.3, "block": 0.8}, ThresholdOverrides(None, 0.6)) == Thresholds(0.3, 0.6)
+    assert thresholds_for({"review": 0.3, "block": 0.8}, ThresholdOverrides(0.1, None)) == Thresholds(0.1, 0.8)
 
 
 def test_an_override_that_inverts_the_thresholds_names_the_variable():
     with pytest.raises(ValueError, match="SENTINEL_BLOCK_THRESHOLD"):
-        thresholds_for({"review": 0.3, "block": 0.8}, settings_with(None, 0.2))
+        thresholds_for({"review": 0.3, "block": 0.8}, ThresholdOverrides(None, 0.2))

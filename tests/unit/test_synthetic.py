@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import average_precision_score
 
-from sentinel.transaction import FEATURE_NAMES, parse_timestamp, validate
+from sentinel.core.transaction import FEATURE_NAMES, parse_timestamp, validate
 from training.synthetic import EPOCH, demo_transactions, generate
 
 PUBLIC_DATASET_ROWS = 284_807

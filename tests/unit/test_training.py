@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import average_precision_score
 
-from sentinel.transaction import FEATURE_NAMES
+from sentinel.core.transaction import FEATURE_NAMES
 from training.export import PARITY_TOLERANCE, ParityError, check_parity, to_onnx
 from training.synthetic import generate
 from training.train import (

@@ -4,8 +4,8 @@ import math
 
 import pytest
 
-from sentinel.errors import ClientError
-from sentinel.transaction import FEATURE_NAMES, MAX_AMOUNT, validate
+from sentinel.core.errors import ClientError
+from sentinel.core.transaction import FEATURE_NAMES, MAX_AMOUNT, validate
 
 
 def a_transaction(**changes):

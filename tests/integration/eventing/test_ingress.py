@@ -128,7 +128,7 @@ def test_structured_event_is_written_in_binary_mode(ingress: Ingress):
         ({"Content-Type": "application/json"}, "ce-specversion"),
         ({**binary_headers("x"), "ce-id": ""}, "id"),
         ({**binary_headers("x"), "ce-specversion": "0.3"}, "specversion"),
-        ({"Content-Type": "application/cloudevents+json"}, "not JSON"),
+        ({"Content-Type": "application/cloudevents+json"}, "not valid JSON"),
         ({"Content-Type": "application/cloudevents-batch+json"}, "batched"),
     ],
     ids=["plain-json", "empty-id", "old-specversion", "bad-structured", "batch"],

@@ -1,0 +1,1 @@
+"""The four event functions, one folder each: ingest, score, persist, alert."""

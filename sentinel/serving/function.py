@@ -1,0 +1,70 @@
+"""What a Sentinel function is: an instance that takes decoded events and returns a reply.
+
+Like Knative's Python functions, a function has `handle`, `start`, `stop`, `ready`
+and `alive`. It is built by its module's `new(settings)`, which opens what it needs
+(pools, clients, the model source) and hands them to the constructor, so a test can
+hand it in-memory stand-ins instead and call `handle` directly: no HTTP, no sockets.
+The function owns what it was given and releases it in `stop`.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from sentinel.codec.event import Event
+from sentinel.core.errors import ClientError, Problem
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A function's answer: events (one is sent in binary mode, any other number as a batch) or a JSON document."""
+
+    status: int = 200
+    events: Sequence[Event] | None = None
+    document: Any = None
+
+    @classmethod
+    def of_events(cls, events: Sequence[Event]) -> Reply:
+        return cls(events=events)
+
+    @classmethod
+    def of_document(cls, document: Any, status: int = 200) -> Reply:
+        return cls(status=status, document=document)
+
+
+class Function(ABC):
+    """One event function. Subclasses take their dependencies in their constructor."""
+
+    name: ClassVar[str]
+    # The event types this function takes; any other is refused with a 400.
+    accepts: ClassVar[tuple[str, ...]]
+    # Paths where a plain JSON body is taken as the data of one event of the given type
+    # (ingest keeps the original Sentinel API this way).
+    plain_json_paths: ClassVar[Mapping[str, str]] = {}
+
+    def start(self) -> None:
+        """Begin background work, once, before the first event (score follows promotions)."""
+
+    def stop(self) -> None:
+        """Release what the function was given."""
+
+    def ready(self) -> str | None:
+        """None when the function can serve events, else the reason it cannot."""
+        return None
+
+    def alive(self) -> bool:
+        return True
+
+    @abstractmethod
+    def handle(self, events: Sequence[Event]) -> Reply:
+        """Answer the events of one request."""
+
+    def data_of(self, event: Event) -> Any:
+        """The JSON data of an event this function takes; a 400 for any other type (it can never succeed here)."""
+        if event.type not in self.accepts:
+            message = f"unsupported event type {event.type!r}; {self.name} takes {', '.join(self.accepts)}"
+            raise ClientError(message, problems=[Problem("type", message)])
+        return event.json()

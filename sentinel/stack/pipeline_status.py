@@ -1,0 +1,102 @@
+"""The pipeline's status as the local stack sees it, for the UI's Pipeline page.
+
+Health, pids, restarts and consumer lag come from `LocalStack.status()`, the source
+of `sentinel status`. Added to that: what each dispatcher delivered, retried and
+dead-lettered (its /healthz counters, since it started), what each function received
+(what the dispatchers feeding it delivered), how many records each topic holds, and
+so the dead-letter count: the records in the dead-letter topic.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+import requests
+
+from eventing.offsets import consumer_group_lag
+from eventing.topology import Topology
+from sentinel.config import Settings
+from sentinel.stack.local import LocalStack
+from ui.pipeline import Snapshot
+
+log = logging.getLogger(__name__)
+
+COUNTERS_TIMEOUT_S = 2.0
+# A consumer group that never commits: its lag on a topic is every record the topic holds.
+COUNTING_GROUP = "sentinel-ui-record-count"
+KIND_ORDER = {"infrastructure": 0, "eventing": 1, "function": 2}
+
+
+class LocalStackStatus:
+    """The UI's PipelineStatus for the local stack."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+
+    def snapshot(self) -> Snapshot:
+        return take_snapshot(self._settings)
+
+
+def take_snapshot(settings: Settings) -> Snapshot:
+    stack = LocalStack(settings)
+    topology = stack.topology
+    statuses = stack.status()
+    counters = {status.name: _counters(status.address) for status in statuses if status.consumer_group}
+    sink_topics = sorted({sink.topic for sink in topology.sinks.values()})
+    topics: dict[str, int | None] = dict.fromkeys(sink_topics)
+    try:
+        held = consumer_group_lag(settings.kafka_bootstrap_servers, COUNTING_GROUP, sink_topics)
+        for partition in held["partitions"]:
+            if partition["lag"] is not None:
+                topics[partition["topic"]] = (topics[partition["topic"]] or 0) + partition["lag"]
+    except Exception as error:  # the broker may be down; the components' rows say so
+        log.warning("could not count the records in %s: %s", ", ".join(sink_topics), error)
+    fed_by: dict[str, list[str]] = {source.sink: [] for source in topology.sources.values()}
+    for source in topology.sources.values():
+        fed_by[source.sink].append(source.name)
+    components = []
+    for status in sorted(statuses, key=lambda item: KIND_ORDER.get(item.kind, 3)):
+        row = status.to_json()
+        row["counters"] = counters.get(status.name)
+        row["events"] = _events(status.name, counters, fed_by, topics, topology)
+        components.append(row)
+    dead_letter_sinks = {source.delivery.dead_letter_sink for source in topology.sources.values()}
+    return Snapshot(
+        taken_at=datetime.now(UTC),
+        components=components,
+        topics=topics,
+        dead_letter_topics=tuple(sorted(topology.sinks[name].topic for name in dead_letter_sinks if name)),
+    )
+
+
+def _events(
+    name: str,
+    counters: dict[str, dict[str, int] | None],
+    fed_by: dict[str, list[str]],
+    topics: dict[str, int | None],
+    topology: Topology,
+) -> dict[str, Any] | None:
+    """What this component has processed, and what the number means."""
+    if name in counters:
+        delivered = (counters[name] or {}).get("delivered")
+        return {"count": delivered, "meaning": "delivered since it started"}
+    if name in fed_by:
+        delivered = [(counters.get(source) or {}).get("delivered") for source in fed_by[name]]
+        total = None if None in delivered else sum(delivered)
+        return {"count": total, "meaning": f"received from {', '.join(fed_by[name])}"}
+    sink = topology.sink_of(name)
+    if sink is not None:
+        return {"count": topics.get(sink.topic), "meaning": f"accepted into {sink.topic}"}
+    if name == "kafka-sink-ingress" and topics and None not in topics.values():
+        return {"count": sum(topics.values()), "meaning": "records written to the topics"}
+    return None
+
+
+def _counters(address: str) -> dict[str, int] | None:
+    """A dispatcher's delivery counters from its /healthz document."""
+    try:
+        return requests.get(f"{address}/healthz", timeout=COUNTERS_TIMEOUT_S).json().get("counters")
+    except (requests.RequestException, ValueError):
+        return None
