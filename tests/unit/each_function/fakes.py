@@ -1,0 +1,179 @@
+"""In-memory stand-ins for what the functions are given: sink, claims, stores, webhook, models.
+
+Each behaves as the real one promises (sentinel.stores, sentinel.serving): the claims
+and the stores are keyed on transaction_id, exactly as the real ones are, so the
+functions' idempotence can be checked without a database. The real ones are tested
+against real PostgreSQL and Redis in tests/integration.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from sentinel.codec.event import Event
+from sentinel.core.transaction import FEATURE_NAMES
+from sentinel.stores.dedup import Claim, Outcome
+
+
+@dataclass
+class MemorySink:
+    """K_SINK: keeps what was emitted, or fails with `failure` while one is set."""
+
+    events: list[Event] = field(default_factory=list)
+    failure: Exception | None = None
+    closed: bool = False
+
+    def emit(self, event: Event) -> None:
+        if self.failure is not None:
+            raise self.failure
+        self.events.append(event)
+
+    def close(self) -> None:
+        self.closed = True
+
+
+@dataclass
+class MemoryClaims:
+    """De-duplication: claimed, then confirmed as emitted or released (sentinel.stores.dedup)."""
+
+    emitted: set[str] = field(default_factory=set)
+    pending: dict[str, str] = field(default_factory=dict)
+    closed: bool = False
+
+    def claim(self, transaction_id: str) -> Claim:
+        if transaction_id in self.emitted:
+            return Claim(transaction_id, Outcome.DUPLICATE)
+        if transaction_id in self.pending:
+            return Claim(transaction_id, Outcome.IN_FLIGHT)
+        self.pending[transaction_id] = token = uuid.uuid4().hex
+        return Claim(transaction_id, Outcome.NEW, token)
+
+    def confirm(self, claim: Claim) -> None:
+        if self.pending.get(claim.transaction_id) == claim.token:
+            del self.pending[claim.transaction_id]
+            self.emitted.add(claim.transaction_id)
+
+    def release(self, claim: Claim) -> None:
+        if self.pending.get(claim.transaction_id) == claim.token:
+            del self.pending[claim.transaction_id]
+
+    def close(self) -> None:
+        self.closed = True
+
+
+@dataclass
+class MemoryDecisions:
+    """The `transactions` table: one row per transaction_id."""
+
+    rows: dict[str, dict[str, Any]] = field(default_factory=dict)
+    closed: bool = False
+
+    def store(self, scores: Sequence[dict[str, Any]]) -> list[bool]:
+        inserted = []
+        for score in scores:
+            inserted.append(score["transaction_id"] not in self.rows)
+            self.rows.setdefault(score["transaction_id"], score)
+        return inserted
+
+    def close(self) -> None:
+        self.closed = True
+
+
+@dataclass
+class MemoryAlerts:
+    """The `alerts` table: one row per transaction_id, and whether the webhook took it."""
+
+    rows: dict[str, dict[str, Any]] = field(default_factory=dict)
+    webhook_taken: set[str] = field(default_factory=set)
+    closed: bool = False
+
+    def add(self, alert: dict[str, Any]) -> bool:
+        created = alert["transaction_id"] not in self.rows
+        self.rows.setdefault(alert["transaction_id"], alert)
+        return created
+
+    def webhook_delivered(self, transaction_id: str) -> bool:
+        return transaction_id in self.webhook_taken
+
+    def mark_webhook_delivered(self, transaction_id: str) -> None:
+        self.webhook_taken.add(transaction_id)
+
+    def close(self) -> None:
+        self.closed = True
+
+
+@dataclass
+class MemoryStream:
+    """The Redis alerts stream: each transaction appears once, however often it is published."""
+
+    entries: list[dict[str, Any]] = field(default_factory=list)
+    closed: bool = False
+
+    def publish(self, alert: dict[str, Any]) -> None:
+        if all(entry["transaction_id"] != alert["transaction_id"] for entry in self.entries):
+            self.entries.append(alert)
+
+    def close(self) -> None:
+        self.closed = True
+
+
+@dataclass
+class MemoryWebhook:
+    """The operator's webhook: records each POST, or fails with `failure` while one is set."""
+
+    posted: list[Any] = field(default_factory=list)
+    failure: Exception | None = None
+    closed: bool = False
+
+    def post(self, document: Any) -> None:
+        if self.failure is not None:
+            raise self.failure
+        self.posted.append(document)
+
+    def close(self) -> None:
+        self.closed = True
+
+
+@dataclass(frozen=True)
+class ModelRecordStub:
+    thresholds: dict[str, float]
+
+
+class AmountModel:
+    """A model whose fraud probability is the amount in thousands (capped at 1): easy to steer."""
+
+    def __init__(self, version: str = "v0007", thresholds: dict[str, float] | None = None) -> None:
+        self.version = version
+        self.record = ModelRecordStub(thresholds or {"review": 0.5, "block": 0.9})
+        self.calls: list[int] = []
+
+    def features_of(self, transaction: dict[str, Any]) -> np.ndarray:
+        return np.array([transaction[name] for name in FEATURE_NAMES], dtype=np.float32)
+
+    def predict(self, features: np.ndarray) -> np.ndarray:
+        self.calls.append(len(features))
+        return np.minimum(features[:, FEATURE_NAMES.index("Amount")] / 1000.0, 1.0).astype(np.float64)
+
+
+@dataclass
+class MemoryModels:
+    """The model source: the champion, or none with the reason why."""
+
+    model: AmountModel | None = field(default_factory=AmountModel)
+    missing_reason: str = "the model registry holds no champion yet"
+    started: bool = False
+    stopped: bool = False
+
+    def current(self) -> AmountModel | None:
+        return self.model
+
+    def start(self) -> None:
+        self.started = True
+
+    def stop(self) -> None:
+        self.stopped = True
