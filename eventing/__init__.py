@@ -5,7 +5,8 @@
 - ingress (with producer): the KafkaSink ingress, HTTP CloudEvents in, Kafka records out.
 - dispatcher (with partition_lane, sender, status_server): the KafkaSource dispatcher,
   Kafka records in, HTTP deliveries out, with Knative's retry and dead-letter rules.
-- event_codec: CloudEvents between HTTP and Kafka, and the wrapping of plain records.
 - offsets: consumer-group lag measured from outside the group.
 - kafka_clients: client settings shared by all of the above.
+
+Events cross between HTTP and Kafka through the one CloudEvents codec, sentinel.codec.
 """

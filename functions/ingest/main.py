@@ -20,15 +20,10 @@ from sentinel.core import events, transaction
 from sentinel.core.errors import ClientError, Problem, Unavailable
 from sentinel.serving.function import Function, Reply
 from sentinel.serving.http_handler import http_handler
-from sentinel.serving.sink import SinkClient
+from sentinel.serving.sink import Sink, SinkClient
 from sentinel.stores.dedup import Claim, Deduplicator, Outcome
 
 ORIGINAL_API_PATH = "/api/v1/transactions"
-
-
-class Sink(Protocol):
-    def emit(self, event: Event) -> None: ...
-    def close(self) -> None: ...
 
 
 class Claims(Protocol):

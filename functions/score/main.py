@@ -26,14 +26,9 @@ from sentinel.core.errors import Unavailable
 from sentinel.core.model import OnnxModel
 from sentinel.serving.function import Function, Reply
 from sentinel.serving.http_handler import http_handler
-from sentinel.serving.sink import SinkClient
+from sentinel.serving.sink import Sink, SinkClient
 
 NO_OVERRIDES = ThresholdOverrides()
-
-
-class Sink(Protocol):
-    def emit(self, event: Event) -> None: ...
-    def close(self) -> None: ...
 
 
 class Models(Protocol):

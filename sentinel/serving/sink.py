@@ -8,10 +8,19 @@ sender retries.
 
 from __future__ import annotations
 
+from typing import Protocol
+
 from sentinel.codec import http
 from sentinel.codec.event import Event
 from sentinel.core.errors import Unavailable
 from sentinel.serving.http_client import KeepAliveClient, PostFailed
+
+
+class Sink(Protocol):
+    """Where a function emits its events: SinkClient, or a stand-in in a test."""
+
+    def emit(self, event: Event) -> None: ...
+    def close(self) -> None: ...
 
 
 class SinkClient:

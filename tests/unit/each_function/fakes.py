@@ -1,4 +1,5 @@
-"""In-memory stand-ins for what the functions are given: sink, claims, stores, webhook, models.
+"""In-memory stand-ins for what the functions are given (sink, claims, stores, webhook,
+models), and the events the tests hand them.
 
 Each behaves as the real one promises (sentinel.stores, sentinel.serving): the claims
 and the stores are keyed on transaction_id, exactly as the real ones are, so the
@@ -15,9 +16,33 @@ from typing import Any
 
 import numpy as np
 
-from sentinel.codec.event import Event
+from functions.score.main import scored_event
+from sentinel.codec.event import Event, json_event
+from sentinel.core import events, score
 from sentinel.core.transaction import FEATURE_NAMES
 from sentinel.stores.dedup import Claim, Outcome
+
+NOW = "2026-12-01T12:00:00.000000+00:00"
+
+
+def created(transaction: dict[str, Any], event_id: str = "e-1", event_type: str = events.TRANSACTION_CREATED) -> Event:
+    """A client's event about `transaction` (of another type, to test refusals)."""
+    return json_event({"type": event_type, "source": "/tests", "id": event_id}, transaction)
+
+
+def scored(transaction: dict[str, Any], decision: str = "approve", risk_score: float = 0.1) -> Event:
+    """The event score emits for `transaction` decided as `decision`."""
+    return scored_event(
+        score.build(
+            transaction,
+            risk_score=risk_score,
+            decision=decision,
+            model_version="v0003",
+            thresholds={"review": 0.5, "block": 0.9},
+            received_at=NOW,
+            scored_at=NOW,
+        )
+    )
 
 
 @dataclass
@@ -75,9 +100,9 @@ class MemoryDecisions:
 
     def store(self, scores: Sequence[dict[str, Any]]) -> list[bool]:
         inserted = []
-        for score in scores:
-            inserted.append(score["transaction_id"] not in self.rows)
-            self.rows.setdefault(score["transaction_id"], score)
+        for decision in scores:
+            inserted.append(decision["transaction_id"] not in self.rows)
+            self.rows.setdefault(decision["transaction_id"], decision)
         return inserted
 
     def close(self) -> None:

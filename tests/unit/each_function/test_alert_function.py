@@ -1,30 +1,15 @@
 """alert, in memory: one alert for every review or block, in the table, the stream and the webhook."""
 
 import pytest
-from fakes import MemoryAlerts, MemoryStream, MemoryWebhook
+from fakes import MemoryAlerts, MemoryStream, MemoryWebhook, scored
 from support import a_transaction
 
 from functions.alert.main import Alert
-from functions.score.main import scored_event
-from sentinel.core import score
 from sentinel.core.errors import Unavailable
 
-NOW = "2026-12-01T12:00:00.000000+00:00"
 
-
-def scored(decision, transaction=None):
-    transaction = transaction or a_transaction(Amount=1234.5)
-    return scored_event(
-        score.build(
-            transaction,
-            risk_score=0.95 if decision == "block" else 0.6,
-            decision=decision,
-            model_version="v0003",
-            thresholds={"review": 0.5, "block": 0.9},
-            received_at=NOW,
-            scored_at=NOW,
-        )
-    )
+def decided(decision):
+    return scored(a_transaction(Amount=1234.5), decision, risk_score=0.95 if decision == "block" else 0.6)
 
 
 @pytest.fixture
@@ -49,14 +34,14 @@ def alert(alerts, stream, webhook):
 
 @pytest.mark.parametrize("decision", ["review", "block"])
 def test_a_review_or_block_becomes_an_alert_in_the_table_and_the_stream(alert, alerts, stream, decision):
-    event = scored(decision)
+    event = decided(decision)
     reply = alert.handle([event])
     assert reply.document == {"alerted": [event.id], "duplicates": []}
     assert list(alerts.rows) == [event.id] and [entry["transaction_id"] for entry in stream.entries] == [event.id]
 
 
 def test_the_alert_says_what_was_decided_by_which_model_for_how_much(alert, alerts):
-    event = scored("block")
+    event = decided("block")
     alert.handle([event])
     assert {key: alerts.rows[event.id][key] for key in ("decision", "risk_score", "model_version", "amount")} == {
         "decision": "block",
@@ -67,26 +52,26 @@ def test_the_alert_says_what_was_decided_by_which_model_for_how_much(alert, aler
 
 
 def test_an_approval_is_acknowledged_and_ignored(alert, alerts, stream, webhook):
-    assert alert.handle([scored("approve")]).document == {"alerted": [], "duplicates": []}
+    assert alert.handle([decided("approve")]).document == {"alerted": [], "duplicates": []}
     assert (alerts.rows, stream.entries, webhook.posted) == ({}, [], [])
 
 
 def test_a_redelivered_block_is_a_duplicate_recorded_once(alert, alerts, stream):
-    event = scored("block")
+    event = decided("block")
     alert.handle([event])
     assert alert.handle([event]).document == {"alerted": [], "duplicates": [event.id]}
     assert len(alerts.rows) == len(stream.entries) == 1
 
 
 def test_the_webhook_gets_each_new_alert_once(alert, webhook):
-    event = scored("review")
+    event = decided("review")
     alert.handle([event])
     alert.handle([event])
     assert [posted["transaction_id"] for posted in webhook.posted] == [event.id]
 
 
 def test_a_failing_webhook_is_unavailable_and_posted_again_on_redelivery(alert, webhook):
-    event = scored("block")
+    event = decided("block")
     webhook.failure = Unavailable("the alert webhook answered 500")
     with pytest.raises(Unavailable):
         alert.handle([event])
@@ -96,7 +81,7 @@ def test_a_failing_webhook_is_unavailable_and_posted_again_on_redelivery(alert, 
 
 
 def test_without_a_webhook_alerts_are_still_recorded(alerts, stream):
-    Alert(alerts, stream).handle([scored("review")])
+    Alert(alerts, stream).handle([decided("review")])
     assert len(alerts.rows) == 1
 
 

@@ -1,19 +1,12 @@
 """ingest, in memory: transactions in, `received` events to the sink, duplicates dropped."""
 
 import pytest
-from fakes import MemoryClaims, MemorySink
+from fakes import NOW, MemoryClaims, MemorySink, created
 from support import a_transaction
 
 from functions.ingest.main import Ingest
-from sentinel.codec.event import json_event
 from sentinel.core import events
 from sentinel.core.errors import ClientError, Unavailable
-
-NOW = "2026-12-01T12:00:00.000000+00:00"
-
-
-def created(transaction, event_id="e-1", event_type=events.TRANSACTION_CREATED):
-    return json_event({"type": event_type, "source": "/tests", "id": event_id}, transaction)
 
 
 @pytest.fixture

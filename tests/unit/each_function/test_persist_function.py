@@ -1,30 +1,13 @@
 """persist, in memory: every scored decision stored once."""
 
 import pytest
-from fakes import MemoryDecisions
+from fakes import MemoryDecisions, created, scored
 from support import a_transaction
 
 from functions.persist.main import Persist
-from functions.score.main import scored_event
 from sentinel.codec.event import json_event
-from sentinel.core import events, score
+from sentinel.core import events
 from sentinel.core.errors import ClientError
-
-NOW = "2026-12-01T12:00:00.000000+00:00"
-
-
-def scored(transaction, decision="approve"):
-    return scored_event(
-        score.build(
-            transaction,
-            risk_score=0.1,
-            decision=decision,
-            model_version="v0001",
-            thresholds={"review": 0.5, "block": 0.9},
-            received_at=NOW,
-            scored_at=NOW,
-        )
-    )
 
 
 @pytest.fixture
@@ -67,9 +50,8 @@ def test_one_bad_event_in_a_batch_stores_nothing(persist, decisions):
 
 
 def test_an_event_of_another_type_is_refused(persist):
-    created = json_event({"type": events.TRANSACTION_CREATED, "source": "/tests", "id": "x"}, a_transaction())
     with pytest.raises(ClientError, match="persist takes dev.sentinel.transaction.scored"):
-        persist.handle([created])
+        persist.handle([created(a_transaction())])
 
 
 def test_stop_releases_the_store(persist, decisions):

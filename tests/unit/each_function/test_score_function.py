@@ -1,7 +1,7 @@
 """score, in memory: a decision for every transaction, emitted to the sink and returned."""
 
 import pytest
-from fakes import AmountModel, MemoryModels, MemorySink
+from fakes import NOW, AmountModel, MemoryModels, MemorySink, created
 from support import a_transaction
 
 from functions.score.main import Score
@@ -10,12 +10,7 @@ from sentinel.core import events, score
 from sentinel.core.decision import ThresholdOverrides
 from sentinel.core.errors import ClientError, Unavailable
 
-NOW = "2026-12-01T12:00:00.000000+00:00"
 RECEIVED = "2026-12-01T11:59:59.900000+00:00"
-
-
-def created(transaction, event_id="e-1"):
-    return json_event({"type": events.TRANSACTION_CREATED, "source": "/tests", "id": event_id}, transaction)
 
 
 def received(transaction, event_id="e-1"):
