@@ -22,24 +22,28 @@ from sentinel.codec.json_format import (
     render_batch,
 )
 
+BINARY, STRUCTURED, BATCHED = "binary", "structured", "batched"
+_PREFIX, _BATCH_PREFIX = "application/cloudevents", "application/cloudevents-batch"
 # §3.1.3.2: space, double-quote, percent and everything outside U+0021-U+007E are percent-encoded.
 _MUST_ENCODE = re.compile(r"[^\x21\x23\x24\x26-\x7e]")
 
 
 def read_events(headers: Mapping[str, str], body: bytes) -> list[Event]:
     """Every event in an HTTP message, whichever content mode it uses."""
-    content_type = headers.get("Content-Type") or ""
-    if _media_type(content_type).startswith(BATCH_MEDIA_TYPE.split("+")[0]):
+    content_type = _content_type(headers)
+    mode = _mode(content_type)
+    if mode == BATCHED:
         return parse_batch(body)
-    return [_single(headers, content_type, body)]
+    return [_single(headers, content_type, mode, body)]
 
 
 def read_event(headers: Mapping[str, str], body: bytes) -> Event:
     """The one event in an HTTP message in binary or structured mode; a batch is refused."""
-    content_type = headers.get("Content-Type") or ""
-    if _media_type(content_type).startswith(BATCH_MEDIA_TYPE.split("+")[0]):
+    content_type = _content_type(headers)
+    mode = _mode(content_type)
+    if mode == BATCHED:
         raise NotACloudEvent("batched content mode is not accepted here: send one event per request")
-    return _single(headers, content_type, body)
+    return _single(headers, content_type, mode, body)
 
 
 def binary(event: Event) -> tuple[dict[str, str], bytes]:
@@ -53,8 +57,25 @@ def binary(event: Event) -> tuple[dict[str, str], bytes]:
     return headers, event.data or b""
 
 
-def _single(headers: Mapping[str, str], content_type: str, body: bytes) -> Event:
-    if _media_type(content_type).startswith(STRUCTURED_MEDIA_TYPE.split("+")[0]):
+def batch(events: Sequence[Event]) -> tuple[dict[str, str], bytes]:
+    """Headers and body of events in batched content mode (§3.3)."""
+    return {"Content-Type": BATCH_MEDIA_TYPE}, render_batch(events)
+
+
+def _mode(content_type: str) -> str:
+    """The content mode a Content-Type announces (§3); only the JSON event format is read."""
+    media_type = _media_type(content_type)
+    mode = BATCHED if media_type.startswith(_BATCH_PREFIX) else STRUCTURED if media_type.startswith(_PREFIX) else BINARY
+    if mode != BINARY and media_type not in (STRUCTURED_MEDIA_TYPE, BATCH_MEDIA_TYPE):
+        raise NotACloudEvent(
+            f"event format {media_type!r} is not supported: use {STRUCTURED_MEDIA_TYPE} or {BATCH_MEDIA_TYPE}",
+            status=415,
+        )
+    return mode
+
+
+def _single(headers: Mapping[str, str], content_type: str, mode: str, body: bytes) -> Event:
+    if mode == STRUCTURED:
         return parse_structured(body)
     attributes: dict[str, str] = {}
     for name, value in headers.items():
@@ -75,6 +96,14 @@ def _single(headers: Mapping[str, str], content_type: str, body: bytes) -> Event
     if content_type:
         attributes["datacontenttype"] = content_type
     return checked(attributes, body or None)
+
+
+def _content_type(headers: Mapping[str, str]) -> str:
+    """The Content-Type header, whatever the case of its name (RFC 7230 §3.2)."""
+    value = headers.get("Content-Type")
+    if value is None:
+        value = next((value for name, value in headers.items() if name.lower() == "content-type"), "")
+    return value
 
 
 def _media_type(content_type: str) -> str:
@@ -108,8 +137,3 @@ def _unquoted(quoted: str) -> str:
         else:
             escaped = True
     return "".join(characters)
-
-
-def batch(events: Sequence[Event]) -> tuple[dict[str, str], bytes]:
-    """Headers and body of events in batched content mode (§3.3)."""
-    return {"Content-Type": BATCH_MEDIA_TYPE}, render_batch(events)

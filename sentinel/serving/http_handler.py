@@ -15,6 +15,7 @@ from __future__ import annotations
 import atexit
 import logging
 import threading
+import uuid
 from collections.abc import Callable
 
 import flask
@@ -108,7 +109,7 @@ def _events(request: flask.Request, function: Function, max_bytes: int) -> list[
         document = orjson.loads(body)
     except orjson.JSONDecodeError as error:
         raise ClientError(f"the body is not valid JSON: {error}") from None
-    return [json_event({"type": plain_type, "source": request.path, "id": request.path}, document)]
+    return [json_event({"type": plain_type, "source": request.path, "id": uuid.uuid4().hex}, document)]
 
 
 def _response(reply: Reply) -> flask.Response:

@@ -36,10 +36,10 @@ class LocalStackStatus:
         self._settings = settings
 
     def snapshot(self) -> Snapshot:
-        return take_snapshot(self._settings)
+        return _snapshot(self._settings)
 
 
-def take_snapshot(settings: Settings) -> Snapshot:
+def _snapshot(settings: Settings) -> Snapshot:
     stack = LocalStack(settings)
     topology = stack.topology
     statuses = stack.status()

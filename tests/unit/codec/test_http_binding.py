@@ -120,6 +120,18 @@ def test_another_media_type_without_ce_headers_is_415():
     assert refused.value.status == 415
 
 
+def test_an_event_format_other_than_json_is_415():
+    """§3: application/cloudevents+<format> names the format; Sentinel reads the JSON format only."""
+    with pytest.raises(NotACloudEvent) as refused:
+        http.read_events({"Content-Type": "application/cloudevents+avro"}, b"...")
+    assert refused.value.status == 415
+
+
+def test_the_content_type_header_is_found_whatever_the_case_of_its_name():
+    [event] = http.read_events({**REQUIRED, "content-type": "application/json; charset=utf-8"}, b"{}")
+    assert event.attributes["datacontenttype"] == "application/json; charset=utf-8"
+
+
 def test_malformed_structured_json_is_refused():
     with pytest.raises(NotACloudEvent, match="not valid JSON"):
         http.read_events({"Content-Type": "application/cloudevents+json"}, b"{nope")
