@@ -1,5 +1,6 @@
-# The analysts' UI: the main dependencies plus the `ui` extra (Flask-WTF, gunicorn),
-# the layers the UI runs on, run by an unprivileged user.
+# The analysts' UI: the main dependencies plus the `ui` extra (Flask-WTF, gunicorn), the
+# layers the UI runs on, run by an unprivileged user. tests/unit/test_image_imports.py
+# imports every module copied here with only this image's dependencies.
 FROM python:3.11-slim-bookworm AS dependencies
 RUN pip install --no-cache-dir uv==0.13.9
 WORKDIR /src
@@ -18,9 +19,9 @@ ENV PATH=/opt/venv/bin:$PATH \
 WORKDIR /app
 COPY sentinel/__init__.py sentinel/config.py sentinel/
 COPY sentinel/core/ sentinel/core/
+COPY sentinel/codec/ sentinel/codec/
 COPY sentinel/stores/ sentinel/stores/
 COPY sentinel/serving/ sentinel/serving/
-COPY sentinel/codec/ sentinel/codec/
 COPY ui/ ui/
 RUN python -m compileall -q sentinel ui
 USER 10001:10001

@@ -6,21 +6,30 @@ Without --port it listens where the local stack puts the UI (SENTINEL_PORT_UI,
 else SENTINEL_PORT_BASE + 0). One worker process with a few threads is plenty
 for a team of analysts, and keeps a single database pool and pipeline monitor;
 more workers each get their own. SIGTERM: stop accepting, finish requests, exit.
+
+The Pipeline page reports what it is given; given nothing, it reads the Knative
+resources from the Kubernetes API when it runs in a pod (ui.kubernetes_status), and
+otherwise says it knows no pipeline.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
+from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from flask import Flask
 
 from sentinel.config import Settings, component_port
 from sentinel.serving import wsgi_server
 from ui import create_app
-from ui.pipeline import PipelineStatus
+from ui.kubernetes_status import SERVICE_ACCOUNT_DIR, KubernetesStatus
+from ui.pipeline import NoPipelineStatus, PipelineStatus
 
 log = logging.getLogger("ui.server")
 
@@ -41,12 +50,35 @@ def _arguments(argv: list[str] | None, settings: Settings) -> argparse.Namespace
     return parser.parse_args(argv)
 
 
+def without_password(database_url: str) -> str:
+    """The connection URL fit for a log line: its password, if any, masked."""
+    parts = urlsplit(database_url)
+    if parts.password is None:
+        return database_url
+    return urlunsplit(parts._replace(netloc=parts.netloc.replace(f":{parts.password}@", ":***@", 1)))
+
+
+def default_status(
+    environ: Mapping[str, str] = os.environ, service_account_dir: Path = SERVICE_ACCOUNT_DIR
+) -> PipelineStatus:
+    """The cluster's Knative resources when this runs in a pod, else no pipeline at all."""
+    if KubernetesStatus.in_a_pod(environ, service_account_dir):
+        status = KubernetesStatus.in_cluster(environ, service_account_dir)
+        log.info("the Pipeline page reads the Knative resources in %s from %s", status.namespace, status.api_url)
+        return status
+    return NoPipelineStatus()
+
+
 def main(argv: list[str] | None = None, status: PipelineStatus | None = None) -> int:
-    """Serve the UI; `status` is what its Pipeline page reports (see ui.pipeline)."""
+    """Serve the UI; `status` is what its Pipeline page reports (see ui.pipeline), by default `default_status()`."""
     settings = Settings.from_env()
     args = _arguments(argv, settings)
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    log.info("serving the UI on http://%s:%d (database %s)", args.host, args.port, settings.database_url)
+    if status is None:
+        status = default_status()
+    log.info(
+        "serving the UI on http://%s:%d (database %s)", args.host, args.port, without_password(settings.database_url)
+    )
     wsgi_server.serve(
         lambda: create_app(settings, status),
         host=args.host,

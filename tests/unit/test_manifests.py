@@ -25,6 +25,7 @@ from eventing import topology
 from sentinel.config import PROJECT_ROOT, Settings
 from sentinel.serving import http_handler
 from sentinel.stack.components import FUNCTION, plan
+from ui.kubernetes_status import LISTINGS
 
 KUBECTL = Path(sys.executable).parent / "kubectl"
 KNATIVE_DIR = PROJECT_ROOT / "knative"
@@ -35,6 +36,7 @@ NAMESPACE = "sentinel"
 REDPANDA = "redpanda.sentinel.svc.cluster.local:9092"
 # What the local stack sets for every function itself, not from the manifest.
 STACK_VARIABLES = {"PORT", "HOST", "K_SINK"}
+READ_VERBS = {"get", "list", "watch"}
 
 
 def render(directory: Path) -> list[dict[str, Any]]:
@@ -145,13 +147,18 @@ def refusing_unknown_fields(schema: dict[str, Any]) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def crd_validators() -> dict[tuple[str, str], jsonschema.Draft7Validator]:
-    """(apiVersion, kind) -> a validator, for every served version of every CRD in ../shared/k8s-crds."""
+def crds() -> list[dict[str, Any]]:
+    """The Knative CRDs in ../shared/k8s-crds."""
     if not CRD_DIR.is_dir():
         pytest.skip(f"no CRD schemas at {CRD_DIR}: the Knative kinds are validated only where that folder exists")
+    return [yaml.safe_load(path.read_text()) for path in sorted(CRD_DIR.glob("*.yaml"))]
+
+
+@pytest.fixture(scope="module")
+def crd_validators(crds) -> dict[tuple[str, str], jsonschema.Draft7Validator]:
+    """(apiVersion, kind) -> a validator, for every served version of every CRD in ../shared/k8s-crds."""
     validators = {}
-    for path in sorted(CRD_DIR.glob("*.yaml")):
-        crd = yaml.safe_load(path.read_text())
+    for crd in crds:
         for version in crd["spec"]["versions"]:
             if version.get("served"):
                 api_version = f"{crd['spec']['group']}/{version['name']}"
@@ -327,3 +334,68 @@ def test_kind_loaded_images_are_never_pulled(rendered):
             for container in template.get("spec", {}).get("containers", []):
                 if container["image"].startswith("dev.local/"):
                     assert container["imagePullPolicy"] == "IfNotPresent", (name, document["metadata"]["name"])
+
+
+# -- the UI's access to the Kubernetes API ----------------------------------------
+
+
+def ui_pod(rendered: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
+    return of_kind(rendered["infra"], "Deployment")["ui"]["spec"]["template"]["spec"]
+
+
+def bindings_of(rendered: dict[str, list[dict[str, Any]]], account: str) -> list[dict[str, Any]]:
+    """Every RoleBinding or ClusterRoleBinding, in any tree, that grants something to the service account."""
+    return [
+        document
+        for documents in rendered.values()
+        for document in documents
+        if document["kind"] in ("RoleBinding", "ClusterRoleBinding")
+        and any(
+            (subject["kind"], subject["name"], subject.get("namespace")) == ("ServiceAccount", account, NAMESPACE)
+            for subject in document.get("subjects", [])
+        )
+    ]
+
+
+def test_the_ui_runs_as_its_own_service_account_with_its_token_mounted(rendered):
+    pod = ui_pod(rendered)
+    assert pod["serviceAccountName"] in of_kind(rendered["infra"], "ServiceAccount")
+    assert pod["serviceAccountName"] != "default"
+    assert pod["automountServiceAccountToken"] is True
+
+
+def test_the_uis_service_account_is_bound_only_to_a_role_in_its_own_namespace(rendered):
+    (binding,) = bindings_of(rendered, ui_pod(rendered)["serviceAccountName"])
+    assert (binding["kind"], binding["roleRef"]["kind"]) == ("RoleBinding", "Role")
+    role = of_kind(rendered["infra"], "Role")[binding["roleRef"]["name"]]
+    assert binding["metadata"]["namespace"] == role["metadata"]["namespace"] == NAMESPACE
+
+
+def test_the_uis_role_only_reads_the_three_knative_kinds_the_pipeline_page_lists(rendered):
+    (binding,) = bindings_of(rendered, ui_pod(rendered)["serviceAccountName"])
+    role = of_kind(rendered["infra"], "Role")[binding["roleRef"]["name"]]
+    granted = {
+        (group, resource, verb)
+        for rule in role["rules"]
+        for group in rule["apiGroups"]
+        for resource in rule["resources"]
+        for verb in rule["verbs"]
+    }
+    listed = {(listing.group, listing.plural) for listing in LISTINGS}
+    assert listed == {
+        ("serving.knative.dev", "services"),
+        ("sources.knative.dev", "kafkasources"),
+        ("eventing.knative.dev", "kafkasinks"),
+    }
+    assert granted == {(group, plural, verb) for group, plural in listed for verb in READ_VERBS}
+
+
+def test_the_ui_lists_each_kind_at_a_version_its_crd_serves(crds):
+    served = {
+        (f"{crd['spec']['group']}/{version['name']}", crd["spec"]["names"]["plural"])
+        for crd in crds
+        for version in crd["spec"]["versions"]
+        if version.get("served")
+    }
+    for listing in LISTINGS:
+        assert (listing.api_version, listing.plural) in served, listing.title
