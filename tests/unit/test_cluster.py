@@ -12,9 +12,7 @@ from __future__ import annotations
 import ast
 import importlib.metadata
 import inspect
-import json
 import re
-import shlex
 import subprocess
 import sys
 import tomllib
@@ -23,13 +21,22 @@ from typing import Any
 
 import pytest
 import yaml
+from dockerfiles import (
+    FUNCTIONS,
+    IMAGES_DIR,
+    copied_paths,
+    dockerfile_of,
+    extras_installed,
+    image_command,
+    image_env,
+    instructions,
+)
 
 from eventing import topology
 from sentinel.config import PROJECT_ROOT
 
 TASK = Path(sys.executable).parent / "task"
 KNATIVE_DIR = PROJECT_ROOT / "knative"
-IMAGES_DIR = PROJECT_ROOT / "images"
 RELEASE_URL = re.compile(r"https://github\.com/(knative(?:-extensions)?/[\w-]+)/releases/download/([^/\s]+)/([\w.-]+)")
 # Every Knative piece the cluster needs, by repository and release asset.
 RELEASE_ASSETS = {
@@ -221,57 +228,9 @@ def test_the_generated_connection_urls_name_the_infrastructures_services_and_dat
 # -- the images ------------------------------------------------------------------
 
 
-FUNCTIONS = sorted(topology.load().functions)
-
-
-def dockerfile_of(image: str) -> tuple[str, dict[str, str]]:
-    """The Dockerfile that builds `image`, and its build arguments: a function's is images/function.Dockerfile."""
-    if image in FUNCTIONS:
-        return "function", {"FUNCTION": image}
-    return image, {}
-
-
-def dockerfile(name: str, build_args: dict[str, str] | None = None) -> list[tuple[str, str]]:
-    """(instruction, arguments) of images/<name>.Dockerfile, continuation lines joined, build arguments filled in."""
-    text = (IMAGES_DIR / f"{name}.Dockerfile").read_text().replace("\\\n", " ")
-    for argument, value in (build_args or {}).items():
-        text = text.replace(f"${{{argument}}}", value)
-    lines = [line.strip() for line in text.splitlines() if line.strip() and not line.strip().startswith("#")]
-    return [(line.split(None, 1)[0].upper(), line.split(None, 1)[1]) for line in lines]
-
-
-def instructions(image: str, instruction: str) -> list[str]:
-    return [arguments for kind, arguments in dockerfile(*dockerfile_of(image)) if kind == instruction]
-
-
-def image_command(image: str) -> list[str]:
-    (command,) = instructions(image, "CMD")
-    return json.loads(command)
-
-
-def image_env(image: str) -> dict[str, str]:
-    return dict(pair.split("=", 1) for arguments in instructions(image, "ENV") for pair in shlex.split(arguments))
-
-
-def copied_paths(image: str) -> set[str]:
-    """What the image copies from the project (COPY <source>... <destination>), each as written."""
-    copied = set()
-    for arguments in instructions(image, "COPY"):
-        if not arguments.startswith("--from"):
-            copied.update(source.rstrip("/") for source in arguments.split()[:-1])
-    return copied
-
-
 def shipped(path: Path, copied: set[str]) -> bool:
     relative = path.relative_to(PROJECT_ROOT).as_posix()
     return any(relative == source or relative.startswith(source + "/") for source in copied)
-
-
-def extras_installed(image: str) -> set[str]:
-    """The extras the image's `uv sync` installs."""
-    (sync,) = [arguments for arguments in instructions(image, "RUN") if "uv sync" in arguments]
-    assert "--no-dev" in sync and "--frozen" in sync and "--all-extras" not in sync, sync
-    return set(re.findall(r"--extra (\w+)", sync))
 
 
 def deployed_images() -> set[str]:
