@@ -5,7 +5,7 @@
 py-spy samples only threads holding the GIL (`--gil`), so a frame's share is its
 share of the process's Python CPU time, not of time spent waiting. The end-to-end
 benchmark records one profile per pipeline process during its busiest run when
-asked (`--profile`), which is where BENCHMARKS.md's profiles come from.
+asked (`--profile`), which is where the profiles in docs/benchmarks.md come from.
 """
 
 from __future__ import annotations

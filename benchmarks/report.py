@@ -16,7 +16,7 @@ import numpy as np
 from sentinel.config import PROJECT_ROOT
 
 RESULTS_DIR = PROJECT_ROOT / "benchmarks" / "results"  # every run; git-ignored
-REPORTED_DIR = PROJECT_ROOT / "benchmarks" / "reported"  # the numbers BENCHMARKS.md quotes; committed
+REPORTED_DIR = PROJECT_ROOT / "benchmarks" / "reported"  # the numbers docs/benchmarks.md quotes; committed
 
 
 def percentiles_ms(seconds: Sequence[float] | np.ndarray) -> dict[str, float | None]:
@@ -64,7 +64,7 @@ class Table:
         self.rows.append(list(values))
 
     def render(self) -> str:
-        """A Markdown table, which reads well in a terminal and pastes into BENCHMARKS.md."""
+        """A Markdown table, which reads well in a terminal and pastes into docs/benchmarks.md."""
         cells = [[cell(value) for value in row] for row in self.rows]
         widths = [max(len(text) for text in column) for column in zip(self.columns, *cells, strict=True)]
         lines = [f"### {self.title}", ""]

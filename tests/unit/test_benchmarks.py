@@ -1,6 +1,6 @@
 """The benchmark suite's own logic on tiny inputs: the KPA simulation, the command line, the tables.
 
-Benchmarks are not timed here; BENCHMARKS.md has the numbers."""
+Benchmarks are not timed here; docs/benchmarks.md has the numbers."""
 
 import pytest
 
