@@ -6,7 +6,7 @@ more CPU on each POST than score spends on its work (proxy and netrc lookups in
 the environment, pool keys, request preparation), and http.client still spent 40 %
 of a dispatcher's CPU parsing response headers with the email package. This
 client writes the request in one send and reads the reply with a buffered reader,
-looking only at the headers that frame the body (BENCHMARKS.md has the profiles).
+looking only at the headers that frame the body (docs/benchmarks.md has the profiles).
 
 A keep-alive connection that the server closed while it was idle is noticed before
 reuse (it reads as ready: EOF), and a request on one that the server closed at that
