@@ -21,8 +21,7 @@ from sentinel.core.decision import ALERTING_DECISIONS
 from sentinel.serving.function import Function, Reply
 from sentinel.serving.http_handler import http_handler
 from sentinel.serving.webhook import Webhook
-from sentinel.stores.alerts import Alert as AlertDocument
-from sentinel.stores.alerts import AlertStore, AlertStream
+from sentinel.stores.alerts import AlertDocument, AlertStore, AlertStream
 
 
 class Alerts(Protocol):

@@ -18,7 +18,7 @@ from psycopg_pool import ConnectionPool
 from sentinel.stores import redis_client
 from sentinel.stores.database import create_pool
 
-Alert = dict[str, Any]
+AlertDocument = dict[str, Any]  # an alert as it is stored, streamed and posted
 
 INSERT_ALERT = """
 INSERT INTO alerts (transaction_id, user_id, decision, risk_score, model_version, reasons)
@@ -43,7 +43,7 @@ class AlertStore:
     def connect(cls, database_url: str) -> AlertStore:
         return cls(create_pool(database_url, name="alert"))
 
-    def add(self, alert: Alert) -> bool:
+    def add(self, alert: AlertDocument) -> bool:
         """Store the alert; True when this call created it, False when it was there already."""
         with self._pool.connection() as conn:
             return conn.execute(INSERT_ALERT, {**alert, "reasons": Jsonb(alert["reasons"])}).rowcount == 1
@@ -77,7 +77,7 @@ class AlertStream:
     def connect(cls, redis_url: str, **options: Any) -> AlertStream:
         return cls(redis_client.connect(redis_url), **options)
 
-    def publish(self, alert: Alert) -> None:
+    def publish(self, alert: AlertDocument) -> None:
         self._add_once(
             keys=[STREAMED_PREFIX + alert["transaction_id"], self.stream],
             args=[self._marker_ttl, self._max_length, alert["transaction_id"], orjson.dumps(alert)],
