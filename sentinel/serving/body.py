@@ -12,16 +12,21 @@ CHUNK_BYTES = 64 * 1024
 
 def read_body(request: Request, max_bytes: int) -> bytes:
     """The whole body; a 413 ClientError when it is over `max_bytes`, declared or chunked, before reading it all."""
-    too_large = ClientError(f"the request body is over the {max_bytes}-byte limit", status=413)
-    if request.content_length is not None and request.content_length > max_bytes:
-        raise too_large
+    declared = request.content_length
+    if declared is not None and declared > max_bytes:
+        raise _too_large(max_bytes)
+    stream = request.stream
     chunks, size = [], 0
     try:
-        while chunk := request.stream.read(min(CHUNK_BYTES, max_bytes + 1 - size)):
+        while chunk := stream.read(CHUNK_BYTES):
             size += len(chunk)
             if size > max_bytes:
-                raise too_large
+                raise _too_large(max_bytes)
             chunks.append(chunk)
     except RequestEntityTooLarge:
-        raise too_large from None
-    return b"".join(chunks)
+        raise _too_large(max_bytes) from None
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+def _too_large(max_bytes: int) -> ClientError:
+    return ClientError(f"the request body is over the {max_bytes}-byte limit", status=413)
