@@ -24,6 +24,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from flask import Flask
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from sentinel.config import Settings, component_port
 from sentinel.serving import wsgi_server
@@ -51,7 +52,10 @@ def _arguments(argv: list[str] | None, settings: Settings) -> argparse.Namespace
 
 
 def without_password(database_url: str) -> str:
-    """The connection URL fit for a log line: its password, if any, masked."""
+    """The connection string fit for a log line, URL or key=value form: its password, if any, masked."""
+    if "://" not in database_url:
+        has_password = "password" in conninfo_to_dict(database_url)
+        return make_conninfo(database_url, password="***") if has_password else database_url
     parts = urlsplit(database_url)
     if parts.password is None:
         return database_url
