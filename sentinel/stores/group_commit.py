@@ -9,9 +9,10 @@ waiting, if any, and answers its own, so no request serves others for long. A
 request that comes alone is stored at once, as before; under load, batches form by
 themselves. No row is acknowledged before its transaction committed.
 
-If a batch fails on a row's data, each request's rows are tried again in a
-transaction of their own, so a bad row fails only its own request; if PostgreSQL
-is unreachable, every request in the batch gets that error (and answers 503).
+If a batch fails on anything but an outage (a row's data, most often), each
+request's rows are tried again in a transaction of their own, so a bad row fails
+only its own request; if PostgreSQL cannot serve for now (sentinel.stores.failures),
+every request in the batch gets that error (and answers 503).
 """
 
 from __future__ import annotations
@@ -21,8 +22,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import psycopg
 from psycopg_pool import ConnectionPool
+
+from sentinel.stores.failures import Transient, classify
 
 Row = dict[str, Any]
 
@@ -95,7 +97,7 @@ class GroupCommitter:
         try:
             outcomes = self._insert_all([row for waiter in batch for row in waiter.rows])
         except Exception as error:
-            if len(batch) > 1 and not isinstance(error, psycopg.OperationalError):
+            if len(batch) > 1 and not isinstance(classify(error), Transient):
                 for waiter in batch:  # find the request whose rows failed; the others still succeed
                     self._flush([waiter])
             else:
