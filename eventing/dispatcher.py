@@ -6,7 +6,10 @@ Everything else comes from the KafkaSource in the knative/ manifests: topics, co
 group, initial offset, ordering and delivery. Each record is POSTed to the sink by
 eventing.sender's rules; a partition's offset is committed only up to the records that
 reached an end (delivered, dead-lettered or dropped), so delivery is at-least-once.
-GET /healthz on --port reports the dispatcher's assignment, counters and lag.
+GET /healthz on --port reports the dispatcher's assignment, counters and lag, and
+answers 503 while it is stalled: a partition holding records whose commit point has
+not moved for longer than one retry step (then it names the event, its attempts and
+the last error). Answering is not enough to be healthy; making progress is.
 
 Only the main thread touches the consumer (the client serialises calls from other
 threads behind a running consume()), so the status server reads a snapshot that the
@@ -22,6 +25,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterable
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -52,9 +56,20 @@ FETCH_BATCH = 500
 WATERMARK_INTERVAL_S = 0.5
 LIST_OFFSETS_TIMEOUT_S = 0.5
 DEFAULT_GRACE_PERIOD_S = 10.0
-STALL_LIMIT_S = 10.0
+STALL_LIMIT_S = 10.0  # the consume loop itself has not turned for this long
+MIN_STALL_S = 1.0  # a partition is stalled after max(one retry step, this) without progress
 
 PartitionKey = tuple[str, int]
+
+
+@dataclass(frozen=True)
+class FailingDelivery:
+    """An event whose delivery has failed at least once and has not reached an end yet."""
+
+    event_id: str
+    offset: int
+    attempts: int  # failed so far
+    last_error: str
 
 
 class Dispatcher:
@@ -101,6 +116,8 @@ class Dispatcher:
         self._commit_requested: dict[PartitionKey, int] = {}
         self._paused: set[PartitionKey] = set()
         self._watermarks: dict[PartitionKey, tuple[int | None, int | None]] = {}  # (start, end)
+        self._failing: dict[tuple[str, int, int], FailingDelivery] = {}  # by (topic, partition, offset)
+        self._stall_after = max(source.delivery.backoff(1), MIN_STALL_S)
         self._stop = threading.Event()
         self._running = False
         self._last_loop = time.monotonic()
@@ -143,7 +160,8 @@ class Dispatcher:
             committed = dict(self._committed)
             paused = set(self._paused)
             watermarks = dict(self._watermarks)
-        partitions = []
+            failing = dict(self._failing)
+        partitions, stalled = [], []
         for (topic, partition), lane in sorted(lanes.items()):
             start, end = watermarks.get((topic, partition), (None, None))
             partitions.append(
@@ -158,8 +176,14 @@ class Dispatcher:
                     "paused": (topic, partition) in paused,
                 }
             )
+            stuck_for = lane.stuck_for()
+            if stuck_for > self._stall_after:
+                stalled.append(_stall(topic, partition, stuck_for, failing))
+        looping = self._running and time.monotonic() - self._last_loop < STALL_LIMIT_S
         return {
-            "healthy": self._running and time.monotonic() - self._last_loop < STALL_LIMIT_S,
+            "healthy": looping and not stalled,
+            "reason": _reason(looping, stalled),
+            "stalled": stalled,
             "source": self.source.name,
             "consumer_group": self.source.consumer_group,
             "topics": list(self.source.topics),
@@ -209,7 +233,17 @@ class Dispatcher:
 
     def _deliver(self, record: Message, cancelled: threading.Event) -> bool:
         event = from_kafka(record, namespace=self.namespace, source_name=self.source.name)
-        return self._sender.send(event, cancelled).finished
+        key = (record.topic(), record.partition(), record.offset())
+
+        def failed(attempts: int, error: str) -> None:
+            with self._lock:
+                self._failing[key] = FailingDelivery(event.id, key[2], attempts, error)
+
+        try:
+            return self._sender.send(event, cancelled, failed).finished
+        finally:
+            with self._lock:
+                self._failing.pop(key, None)
 
     def _fetch(self) -> list[Message]:
         """What the consumer holds, as soon as it holds anything.
@@ -356,6 +390,38 @@ class Dispatcher:
         self._sender.close()
         self._running = False
         log.info("%s: stopped; %s", self.source.name, self.counters.snapshot())
+
+
+def _stall(
+    topic: str, partition: int, stuck_for: float, failing: dict[tuple[str, int, int], FailingDelivery]
+) -> dict[str, Any]:
+    """A stalled partition, with its oldest failing delivery when one is known."""
+    oldest = min(
+        (delivery for (t, p, _), delivery in failing.items() if (t, p) == (topic, partition)),
+        key=lambda delivery: delivery.offset,
+        default=None,
+    )
+    found = {"topic": topic, "partition": partition, "for_s": round(stuck_for, 1)}
+    if oldest is None:
+        return {**found, "event_id": None, "offset": None, "attempts": 0, "last_error": None}
+    return {**found, **asdict(oldest)}
+
+
+def _reason(looping: bool, stalled: list[dict[str, Any]]) -> str | None:
+    """Why the dispatcher is not healthy, in words; None when it is."""
+    if not looping:
+        return "the consume loop is not running"
+    if not stalled:
+        return None
+    return "stalled: " + "; ".join(
+        f"{row['topic']}/{row['partition']} has not advanced for {row['for_s']:g} s, "
+        + (
+            f"event {row['event_id']} failed {row['attempts']} time(s), last: {row['last_error']}"
+            if row["event_id"]
+            else "waiting for the sink to answer"
+        )
+        for row in stalled
+    )
 
 
 def _close_all(lanes: Iterable[PartitionLane[Message]], grace_period: float) -> None:

@@ -43,11 +43,14 @@ class PartitionLane(Generic[Record]):
         self._unfinished: deque[int] = deque()
         self._finished: set[int] = set()
         self._commit_point: int | None = None
+        self._progressed_at = time.monotonic()  # when the commit point last moved, or work arrived at an idle lane
 
     def add(self, records: list[Record]) -> None:
         with self._condition:
             if self._closing:
                 return
+            if not self._unfinished:
+                self._progressed_at = time.monotonic()
             for record in records:
                 self._pending.append(record)
                 self._unfinished.append(_offset(record))
@@ -66,6 +69,11 @@ class PartitionLane(Generic[Record]):
     def in_flight(self) -> int:
         with self._condition:
             return self._in_flight
+
+    def stuck_for(self) -> float:
+        """Seconds this lane has held unfinished records without its commit point moving; 0 when idle."""
+        with self._condition:
+            return time.monotonic() - self._progressed_at if self._unfinished else 0.0
 
     def commit_point(self) -> int | None:
         """The offset to commit: one past the last record of the finished prefix, if any."""
@@ -121,6 +129,7 @@ class PartitionLane(Generic[Record]):
             done = self._unfinished.popleft()
             self._finished.discard(done)
             self._commit_point = done + 1
+            self._progressed_at = time.monotonic()
 
 
 def _offset(record: HasOffset) -> int:

@@ -17,6 +17,7 @@ import enum
 import logging
 import re
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from eventing.delivery import DeliverySpec
@@ -31,6 +32,9 @@ MAX_DEAD_LETTER_BACKOFF_S = 30.0
 MIN_DEAD_LETTER_BACKOFF_S = 0.1
 _RETRYABLE_STATUSES = frozenset({404, 408, 409, 429})
 _ERROR_HEADER_PREFIX = "kne-"
+
+# Told of every failed POST of one event: how many attempts it has had, and what the last one met.
+OnFailure = Callable[[int, str], None]
 
 
 class Outcome(enum.Enum):
@@ -114,11 +118,13 @@ class EventSender:
             if url is not None
         }
 
-    def send(self, event: Event, cancelled: threading.Event) -> Outcome:
+    def send(self, event: Event, cancelled: threading.Event, on_failure: OnFailure | None = None) -> Outcome:
         """Deliver with retries, dead-letter what fails; CANCELLED if `cancelled` was set first."""
+        on_failure = on_failure or _ignore
         attempt = self._post(self.sink_url, event)
         retries = 0
         while not attempt.succeeded and attempt.retryable and retries < self.delivery.retry:
+            on_failure(retries + 1, attempt.describe())
             retries += 1
             self.counters.add("retried")
             if cancelled.wait(self.delivery.backoff(retries)):
@@ -128,13 +134,15 @@ class EventSender:
             self.counters.add("delivered")
             return Outcome.DELIVERED
         reason = f"{attempt.describe()} after {retries + 1} attempt(s)"
-        return self._dead_letter(event, attempt, reason, cancelled)
+        return self._dead_letter(event, attempt, reason, cancelled, on_failure)
 
     def close(self) -> None:
         for client in self._clients.values():
             client.close()
 
-    def _dead_letter(self, event: Event, last: Attempt, reason: str, cancelled: threading.Event) -> Outcome:
+    def _dead_letter(
+        self, event: Event, last: Attempt, reason: str, cancelled: threading.Event, on_failure: OnFailure
+    ) -> Outcome:
         if self.dead_letter_url is None:
             self.counters.add("failed")
             log.error(
@@ -148,6 +156,7 @@ class EventSender:
         failures = 0
         while not (attempt := self._post(self.dead_letter_url, failed_event)).succeeded:
             failures += 1
+            on_failure(failures, f"the dead-letter sink answered {attempt.describe()}")
             self.counters.add("failed")
             log.warning("dead-letter sink refused event id=%s (%s); retrying", event.id, attempt.describe())
             if cancelled.wait(self._dead_letter_backoff(failures)):
@@ -187,3 +196,7 @@ class EventSender:
         if 200 <= reply.status < 300:
             return Attempt(status=reply.status)
         return Attempt(status=reply.status, body=reply.body[:ERROR_DATA_MAX_BYTES], headers=reply.headers)
+
+
+def _ignore(attempts: int, error: str) -> None:
+    """The OnFailure of a caller that does not watch attempts."""

@@ -55,10 +55,27 @@ class Snapshot:
     def healthy(self) -> bool:
         return self.error is None and all(component["healthy"] for component in self.components)
 
+    @property
+    def stalled(self) -> list[dict[str, Any]]:
+        """The components that run but have stopped making progress."""
+        return [component for component in self.components if not component["healthy"] and component.get("stalled")]
+
+    @property
+    def down(self) -> list[dict[str, Any]]:
+        return [component for component in self.components if not component["healthy"] and not component.get("stalled")]
+
+    @property
+    def state(self) -> str:
+        """The headline: healthy, degraded (something is stalled) or down (something does not run or answer)."""
+        if self.error is not None or self.down:
+            return "down"
+        return "degraded" if self.stalled else "healthy"
+
     def to_json(self) -> dict[str, Any]:
         return {
             "taken_at": self.taken_at,
             "healthy": self.healthy,
+            "state": self.state,
             "error": self.error,
             "dead_letters": self.dead_letters,
             "dead_letter_topics": list(self.dead_letter_topics),

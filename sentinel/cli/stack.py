@@ -14,8 +14,10 @@ from sentinel.cli.output import console, say
 from sentinel.cli.traffic import send_traffic
 from sentinel.config import Settings, component_port
 from sentinel.core.decision import DECISIONS
-from sentinel.stack.local import LocalStack, StackError
+from sentinel.stack.local import ComponentStatus, LocalStack, StackError
 from sentinel.stores.decisions import pipeline_totals
+
+STATE_MARKUP = {"healthy": "[green]yes[/green]", "stalled": "[yellow]stalled[/yellow]", "down": "[red]no[/red]"}
 
 
 def _stack() -> LocalStack:
@@ -71,7 +73,7 @@ def status(as_json: bool) -> None:
         for item in statuses:
             table.add_row(
                 item.name,
-                "[green]yes[/green]" if item.healthy else "[red]no[/red]",
+                STATE_MARKUP[item.state],
                 "external" if item.external else str(item.pid or "-"),
                 str(item.restarts),
                 item.address,
@@ -79,7 +81,28 @@ def status(as_json: bool) -> None:
                 item.reason or "",
             )
         console.print(table)
+        console.print(_headline(statuses))
     sys.exit(0 if all(item.healthy for item in statuses) else 1)
+
+
+def _headline(statuses: list[ComponentStatus]) -> str:
+    """One line: all healthy, degraded (running but stalled: each stall named) or what is down."""
+    down = [item.name for item in statuses if item.state == "down"]
+    stalled = [item for item in statuses if item.state == "stalled"]
+    if down:
+        return f"[red]down: {', '.join(down)}[/red]"
+    if stalled:
+        return "[yellow]degraded[/yellow]: " + "; ".join(
+            _stall_line(item.name, row) for item in stalled for row in item.stalled
+        )
+    return "[green]all healthy[/green]"
+
+
+def _stall_line(name: str, row: dict) -> str:
+    line = f"{name} stalled at {row['topic']}/{row['partition']} for {row['for_s']:g} s"
+    if row["event_id"]:
+        line += f" (event {row['event_id']}, {row['attempts']} failed attempts, last {row['last_error']})"
+    return line
 
 
 @click.command()

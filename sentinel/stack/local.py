@@ -21,6 +21,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import requests
 from psycopg.conninfo import conninfo_to_dict
 
 from eventing import topology as topology_module
@@ -43,6 +44,7 @@ Say = Callable[[str], None]
 
 START_TIMEOUT = 90.0
 STOP_TIMEOUT = 30.0
+STATUS_TIMEOUT_S = 2.0
 
 
 class StackError(RuntimeError):
@@ -63,9 +65,18 @@ class ComponentStatus:
     consumer_group: str | None = None
     lag: int | None = None
     lag_by_partition: dict[str, int] = field(default_factory=dict)
+    counters: dict[str, int] | None = None  # a dispatcher's deliveries since it started
+    stalled: list[dict[str, Any]] = field(default_factory=list)  # a dispatcher's partitions that stopped advancing
+
+    @property
+    def state(self) -> str:
+        """healthy, stalled (running but not making progress) or down."""
+        if self.healthy:
+            return "healthy"
+        return "stalled" if self.stalled else "down"
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        return {**asdict(self), "state": self.state}
 
 
 class LocalStack:
@@ -240,7 +251,15 @@ class LocalStack:
             status.healthy = status.reason is None
         if component.consumer_group:
             self._add_lag(status, component)
+            self._add_delivery(status)
         return status
+
+    @staticmethod
+    def _add_delivery(status: ComponentStatus) -> None:
+        """A dispatcher's counters and stalled partitions, from its /healthz document."""
+        document = _status_document(status.address)
+        status.counters = document.get("counters")
+        status.stalled = document.get("stalled") or []
 
     def _add_lag(self, status: ComponentStatus, component: Component) -> None:
         try:
@@ -283,6 +302,15 @@ class LocalStack:
             return json.loads(path.read_text())
         except (OSError, ValueError):
             return {}
+
+
+def _status_document(address: str) -> dict[str, Any]:
+    """A component's /healthz JSON whatever its status code; {} when it does not answer one."""
+    try:
+        document = requests.get(f"{address}/healthz", timeout=STATUS_TIMEOUT_S).json()
+    except (requests.RequestException, ValueError):
+        return {}
+    return document if isinstance(document, dict) else {}
 
 
 def _process_stat(pid: int) -> list[str]:

@@ -1,10 +1,10 @@
 """The pipeline's status as the local stack sees it, for the UI's Pipeline page.
 
-Health, pids, restarts and consumer lag come from `LocalStack.status()`, the source
-of `sentinel status`. Added to that: what each dispatcher delivered, retried and
-dead-lettered (its /healthz counters, since it started), what each function received
-(what the dispatchers feeding it delivered), how many records each topic holds, and
-so the dead-letter count: the records in the dead-letter topic.
+Health, pids, restarts, consumer lag, stalled partitions and what each dispatcher
+delivered, retried and dead-lettered (its /healthz counters, since it started) come
+from `LocalStack.status()`, the source of `sentinel status`. Added to that: what
+each function received (what the dispatchers feeding it delivered), how many records
+each topic holds, and so the dead-letter count: the records in the dead-letter topic.
 """
 
 from __future__ import annotations
@@ -12,8 +12,6 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime
 from typing import Any
-
-import requests
 
 from eventing.offsets import consumer_group_lag
 from eventing.topology import Topology
@@ -23,7 +21,6 @@ from ui.pipeline import Snapshot
 
 log = logging.getLogger(__name__)
 
-COUNTERS_TIMEOUT_S = 2.0
 # A consumer group that never commits: its lag on a topic is every record the topic holds.
 COUNTING_GROUP = "sentinel-ui-record-count"
 KIND_ORDER = {"infrastructure": 0, "eventing": 1, "function": 2}
@@ -43,7 +40,7 @@ def _snapshot(settings: Settings) -> Snapshot:
     stack = LocalStack(settings)
     topology = stack.topology
     statuses = stack.status()
-    counters = {status.name: _counters(status.address) for status in statuses if status.consumer_group}
+    counters = {status.name: status.counters for status in statuses if status.consumer_group}
     sink_topics = sorted({sink.topic for sink in topology.sinks.values()})
     topics: dict[str, int | None] = dict.fromkeys(sink_topics)
     try:
@@ -59,7 +56,6 @@ def _snapshot(settings: Settings) -> Snapshot:
     components = []
     for status in sorted(statuses, key=lambda item: KIND_ORDER.get(item.kind, 3)):
         row = status.to_json()
-        row["counters"] = counters.get(status.name)
         row["events"] = _events(status.name, counters, fed_by, topics, topology)
         components.append(row)
     dead_letter_sinks = {source.delivery.dead_letter_sink for source in topology.sources.values()}
@@ -92,11 +88,3 @@ def _events(
     if name == "kafka-sink-ingress" and topics and None not in topics.values():
         return {"count": sum(topics.values()), "meaning": "records written to the topics"}
     return None
-
-
-def _counters(address: str) -> dict[str, int] | None:
-    """A dispatcher's delivery counters from its /healthz document."""
-    try:
-        return requests.get(f"{address}/healthz", timeout=COUNTERS_TIMEOUT_S).json().get("counters")
-    except (requests.RequestException, ValueError):
-        return None

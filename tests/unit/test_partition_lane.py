@@ -108,3 +108,34 @@ def test_closing_waits_for_in_flight_records_then_cancels_and_keeps_them_uncommi
     assert lane.cancelled.is_set()
     wait_for_commit_point(lane, 1)
     assert sorted(deliveries.started) == [0, 1], "records not yet started are left for the next owner"
+
+
+def test_an_idle_lane_is_never_stuck():
+    lane = PartitionLane(Deliveries(), max_in_flight=1, name="p0")
+    time.sleep(0.05)
+    assert lane.stuck_for() == 0.0
+
+
+def test_a_lane_whose_first_record_does_not_finish_is_stuck_for_as_long_as_it_held_it():
+    deliveries = Deliveries()
+    lane = PartitionLane(deliveries, max_in_flight=1, name="p0")
+    lane.add([Record(0), Record(1)])
+    deliveries.wait_started(1)
+    time.sleep(0.2)
+    assert lane.stuck_for() >= 0.2
+    lane.begin_close()
+    lane.wait_idle(time.monotonic())
+
+
+def test_a_lane_that_commits_is_not_stuck_from_before():
+    deliveries = Deliveries()
+    lane = PartitionLane(deliveries, max_in_flight=1, name="p0")
+    lane.add([Record(0), Record(1)])
+    deliveries.wait_started(1)
+    time.sleep(0.2)
+    deliveries.release(0)
+    wait_for_commit_point(lane, 1)
+    assert lane.stuck_for() < 0.2
+    deliveries.release(1)
+    wait_for_commit_point(lane, 2)
+    assert lane.stuck_for() == 0.0

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 from eventing_support import (
     NAMESPACE,
     RunningDispatcher,
@@ -74,6 +75,14 @@ def record_ids(broker: str, topic: str, partitions: int, count: int) -> set[str]
     records = read_records(broker, topic, count, partitions=partitions)
     assert len(records) == count
     return {f"partition:{record.partition()}/offset:{record.offset()}" for record in records}
+
+
+def status_once_up(dispatcher: RunningDispatcher) -> dict[str, Any]:
+    """The dispatcher's /healthz document; {} while its status server is not up yet."""
+    try:
+        return dispatcher.status()
+    except requests.ConnectionError:
+        return {}
 
 
 def counters(dispatcher: RunningDispatcher, **expected: int) -> dict[str, int]:
@@ -229,6 +238,42 @@ def test_timeout_counts_as_a_failed_attempt(broker, setup, start_dispatcher, sin
     sink.wait_for(2)
     assert counters(dispatcher, delivered=1)["retried"] == 1
     assert dead_letter_sink.received == []
+
+
+def test_a_partition_retrying_one_event_reports_the_dispatcher_stalled_naming_it(
+    broker, setup, start_dispatcher, sink, dead_letter_sink
+):
+    test = setup(delivery=with_dead_letter({**QUICK_RETRIES, "retry": 100, "backoffDelay": "PT0.2S"}))
+    failing = True
+    sink.respond_with(lambda _request: Reply(503) if failing else Reply(200))
+    produce(broker, test.topic, plain_records(2))
+
+    dispatcher = start_dispatcher(test.topology, SOURCE, sink.url, dead_letter_url=dead_letter_sink.url)
+
+    stalled = wait_for(lambda: status_once_up(dispatcher).get("stalled"), timeout=10, what="a stalled partition")
+    [partition] = stalled
+    assert partition["event_id"] == "partition:0/offset:0" and partition["attempts"] >= 1
+    assert partition["last_error"] == "HTTP 503" and partition["for_s"] >= 1.0
+    answer = requests.get(f"{dispatcher.url}/healthz", timeout=5)
+    assert answer.status_code == 503 and "partition:0/offset:0" in answer.json()["reason"]
+    failing = False
+    wait_for(lambda: dispatcher.status()["healthy"], timeout=10, what="healthy again once it delivers")
+    assert counters(dispatcher, delivered=2)["dead_lettered"] == 0
+
+
+def test_a_slow_but_steady_partition_is_not_stalled(broker, setup, start_dispatcher, sink):
+    test = setup(delivery=QUICK_RETRIES)
+    sink.respond_with(lambda _request: Reply(200, delay=0.2))
+    produce(broker, test.topic, plain_records(15))
+
+    dispatcher = start_dispatcher(test.topology, SOURCE, sink.url)
+
+    wait_for(lambda: status_once_up(dispatcher), timeout=10, what="the status server")
+    seen = []
+    while len(sink.received) < 15:
+        seen.append(dispatcher.status())
+        time.sleep(0.2)
+    assert seen and all(status["healthy"] and not status["stalled"] for status in seen)
 
 
 def test_without_dead_letter_sink_a_failed_event_is_dropped_and_committed(broker, setup, start_dispatcher, sink):
