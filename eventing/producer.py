@@ -25,7 +25,7 @@ class BrokerUnavailable(Unavailable):
     """The record was not acknowledged, for now: the broker is down, slow, or busy (503: send it again)."""
 
     def __init__(self, reason: str) -> None:
-        super().__init__(f"the broker did not acknowledge the event: {reason}")
+        super().__init__(f"the broker did not acknowledge the event: {reason}", retry_after=1)
 
 
 class RecordTooLarge(ClientError):

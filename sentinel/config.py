@@ -62,6 +62,9 @@ class Settings:
     alerts_stream: str = "sentinel:alerts"
     alerts_stream_maxlen: int = 100_000
     max_body_bytes: int = 1024 * 1024
+    # Events one ingest instance may have admitted that are not stored yet; beyond it ingest
+    # answers 503 with Retry-After (sentinel.core.backlog). 0 admits everything.
+    ingest_max_backlog: int = 500
     bootstrap_training_rows: int = 150_000
     # Which of broker/postgres/redis the user pointed elsewhere; the local
     # stack starts only the others.
@@ -98,6 +101,7 @@ class Settings:
             port_base=port_base,
             dedup_ttl_seconds=int(env.get("SENTINEL_DEDUP_TTL_SECONDS", 7 * 24 * 3600)),
             alerts_stream_maxlen=int(env.get("SENTINEL_ALERTS_STREAM_MAXLEN", 100_000)),
+            ingest_max_backlog=int(env.get("SENTINEL_INGEST_MAX_BACKLOG", 500)),
             bootstrap_training_rows=int(env.get("SENTINEL_BOOTSTRAP_ROWS", 150_000)),
             external=external,
         )

@@ -4,7 +4,9 @@ Takes `dev.sentinel.transaction.created` CloudEvents in any HTTP content mode, a
 original Sentinel API (`POST /api/v1/transactions` with a plain JSON transaction). A
 request is validated as a whole before anything is emitted, so a bad batch leaves no
 trace. Each new transaction is emitted to K_SINK as `dev.sentinel.transaction.received`;
-the answer is 202 with what was accepted and what was a duplicate.
+the answer is 202 with what was accepted and what was a duplicate. While the pipeline
+is too far behind (functions/ingest/admission.py) the answer is 503 with Retry-After,
+before anything else is done.
 
 Run by functions-framework: `functions-framework --target handle --source functions/ingest/main.py`.
 """
@@ -12,8 +14,10 @@ Run by functions-framework: `functions-framework --target handle --source functi
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from typing import Protocol
 
+from functions.ingest.admission import Admission
 from sentinel.codec.event import Event, json_event
 from sentinel.config import Settings
 from sentinel.core import events, transaction
@@ -21,7 +25,9 @@ from sentinel.core.errors import ClientError, Problem, Unavailable
 from sentinel.serving.function import Function, Reply
 from sentinel.serving.http_handler import http_handler
 from sentinel.serving.sink import Sink, SinkClient
+from sentinel.stores import redis_client
 from sentinel.stores.dedup import Claim, Deduplicator, Outcome
+from sentinel.stores.progress import Progress
 
 ORIGINAL_API_PATH = "/api/v1/transactions"
 
@@ -40,20 +46,33 @@ class Ingest(Function):
     accepts = (events.TRANSACTION_CREATED,)
     plain_json_paths = {ORIGINAL_API_PATH: events.TRANSACTION_CREATED}
 
-    def __init__(self, claims: Claims, sink: Sink | None, *, clock: Callable[[], str] = events.utc_now) -> None:
+    def __init__(
+        self,
+        claims: Claims,
+        sink: Sink | None,
+        *,
+        admission: Admission | None = None,
+        clock: Callable[[], str] = events.utc_now,
+    ) -> None:
+        """`admission` None admits everything (SENTINEL_INGEST_MAX_BACKLOG=0)."""
         self._claims = claims
         self._sink = sink
+        self._admission = admission
         self._clock = clock
 
     def stop(self) -> None:
         if self._sink:
             self._sink.close()
         self._claims.close()
+        if self._admission:
+            self._admission.close()
 
     def ready(self) -> str | None:
         return None if self._sink else "K_SINK is not set: ingest has nowhere to emit"
 
     def handle(self, received: Sequence[Event]) -> Reply:
+        if self._admission:
+            self._admission.check()
         transactions = self._validated(received)
         if self._sink is None:
             raise Unavailable("ingest is not bound to a sink: K_SINK is not set")
@@ -102,6 +121,8 @@ class Ingest(Function):
                 raise
             self._claims.confirm(claim)
             accepted.append(item["transaction_id"])
+        if self._admission:
+            self._admission.admitted(datetime.fromisoformat(received_at).timestamp(), len(accepted))
         return accepted, duplicates
 
 
@@ -111,9 +132,15 @@ def received_event(item: transaction.Transaction, received_at: str) -> Event:
 
 
 def new(settings: Settings) -> Ingest:
+    admission = (
+        Admission(Progress(redis_client.connect(settings.redis_url)), settings.ingest_max_backlog)
+        if settings.ingest_max_backlog
+        else None
+    )
     return Ingest(
         Deduplicator.connect(settings.redis_url, ttl_seconds=settings.dedup_ttl_seconds),
         SinkClient(settings.k_sink) if settings.k_sink else None,
+        admission=admission,
     )
 
 

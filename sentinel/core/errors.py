@@ -37,11 +37,13 @@ class ClientError(Exception):
 
 
 class Unavailable(Exception):
-    """A dependency (Kafka, PostgreSQL, Redis, the model) cannot serve right now."""
+    """A dependency (Kafka, PostgreSQL, Redis, the model) cannot serve right now, or the
+    pipeline is too far behind to take more; `retry_after` seconds is when to try again."""
 
-    def __init__(self, message: str):
+    def __init__(self, message: str, *, retry_after: int | None = None):
         super().__init__(message)
         self.message = message
+        self.retry_after = retry_after
 
     def to_json(self) -> dict[str, Any]:
         return {"error": self.message, "retryable": True}

@@ -40,3 +40,10 @@ def answer_for(error: Exception, where: str) -> tuple[int, dict[str, Any]]:
         return 503, {"error": f"{kind.dependency} is unavailable", "retryable": True}
     log.error("%s failed", where, exc_info=error)
     return 500, {"error": f"internal error in {where}"}
+
+
+def retry_after_headers(error: Exception) -> dict[str, str]:
+    """`Retry-After` (RFC 9110 §10.2.3, in seconds) when `error` says when to try again."""
+    if isinstance(error, Unavailable) and error.retry_after is not None:
+        return {"Retry-After": str(error.retry_after)}
+    return {}

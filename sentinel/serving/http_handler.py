@@ -27,7 +27,7 @@ from sentinel.codec.event import Event, json_event
 from sentinel.config import Settings
 from sentinel.core.errors import ClientError, Unavailable
 from sentinel.serving.body import read_body
-from sentinel.serving.failures import answer_for
+from sentinel.serving.failures import answer_for, retry_after_headers
 from sentinel.serving.function import Function, Reply
 
 log = logging.getLogger(__name__)
@@ -93,7 +93,9 @@ def http_handler(
             return _response(function.handle(events))
         except Exception as error:
             status, body = answer_for(error, function.name if function else "the function")
-            return _json(body, status)
+            response = _json(body, status)
+            response.headers.update(retry_after_headers(error))
+            return response
 
     return functions_framework.http(handle)
 

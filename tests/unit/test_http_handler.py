@@ -137,6 +137,12 @@ def test_an_unavailable_dependency_is_503_and_retryable():
     assert response.status_code == 503 and response.get_json()["retryable"] is True
 
 
+def test_an_unavailable_that_says_when_to_retry_answers_retry_after_in_seconds():
+    """RFC 9110 §10.2.3: Retry-After as delay-seconds."""
+    response = Served(Scripted(Unavailable("the pipeline is behind", retry_after=1))).post(an_event())
+    assert (response.status_code, response.headers["Retry-After"]) == (503, "1")
+
+
 def test_a_database_outage_is_503_naming_postgresql():
     response = Served(Scripted(psycopg.OperationalError("connection refused"))).post(an_event())
     assert response.status_code == 503 and "PostgreSQL" in response.get_json()["error"]

@@ -202,3 +202,24 @@ class MemoryModels:
 
     def stop(self) -> None:
         self.stopped = True
+
+
+@dataclass
+class MemoryMark:
+    """Persist's progress mark (sentinel.stores.progress), in memory; `broken` makes writes fail."""
+
+    through: float | None = None
+    broken: bool = False
+    advances: list[float] = field(default_factory=list)
+
+    def advance(self, stored_through: float) -> None:
+        if self.broken:
+            raise ConnectionError("Redis is down")
+        self.advances.append(stored_through)
+        self.through = max(stored_through, self.through or stored_through)
+
+    def stored_through(self) -> float | None:
+        return self.through
+
+    def close(self) -> None:
+        pass
