@@ -2,6 +2,8 @@
 
 Mostly normal transactions, a share of fraud-like ones, and a few exact
 re-sends of earlier transactions so de-duplication has something to do.
+When ingest sheds load (503 or 429 with Retry-After) the sender waits as told
+and sends the same transaction again, for up to RETRY_FOR_S.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ from sentinel.core import events
 from training.synthetic import demo_transactions
 
 DEMO_SOURCE = "/sentinel/demo"
+RETRY_FOR_S = 120.0
+SHEDDING_STATUSES = frozenset({429, 503})
 
 
 @dataclass
@@ -32,6 +36,7 @@ class SendReport:
     accepted: int = 0
     duplicates: int = 0
     failed: int = 0
+    deferred: int = 0  # answers that said "retry after", each waited out
     seconds: float = 0.0
     accepted_ids: list[str] = field(default_factory=list)
     failures: dict[str, int] = field(default_factory=dict)  # reason -> count
@@ -87,8 +92,14 @@ def send(
             time.sleep(delay)
         headers, body = to_binary(created_event(transaction))
         outcome, reason = "failed", ""
+        give_up_at = time.monotonic() + RETRY_FOR_S
         try:
             response = session.post(url, data=body, headers=headers, timeout=30)
+            while (wait := retry_after(response)) is not None and time.monotonic() + wait < give_up_at:
+                with lock:
+                    report.deferred += 1
+                time.sleep(wait)
+                response = session.post(url, data=body, headers=headers, timeout=30)
             if response.status_code == 202:
                 answer = response.json()
                 outcome = "accepted" if answer.get("accepted") else "duplicate"
@@ -114,3 +125,13 @@ def send(
     report.seconds = time.monotonic() - started
     session.close()
     return report
+
+
+def retry_after(response: requests.Response) -> float | None:
+    """Seconds to wait when ingest shed the request (RFC 9110 §10.2.3 delay-seconds), else None."""
+    if response.status_code not in SHEDDING_STATUSES:
+        return None
+    try:
+        return max(float(response.headers.get("Retry-After", "")), 0.0)
+    except ValueError:
+        return None

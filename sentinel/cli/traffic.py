@@ -54,6 +54,8 @@ def send_traffic(
     )
     for reason, number in report.failures.items():
         console.print(f"  [red]{number} × {reason}[/red]")
+    if report.deferred:
+        console.print(f"  ingest asked to retry later {report.deferred} time(s) (shedding load); each was waited out")
     return report
 
 
