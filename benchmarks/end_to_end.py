@@ -14,6 +14,11 @@ inserted into the same table. Its "max" is how fast it drains a topic already
 holding the records. CPU is the user+system time of every process involved.
 Each rate starts on a freshly started stack: its broker keeps topics in memory,
 and its cost per event grows with what a topic holds.
+
+Overload: a rate written `2x` or `5x` is that multiple of the pipeline's "max" measured
+earlier in the same run (so `--rates max,2x,5x`). Ingest then sheds what the pipeline
+cannot take (503 with Retry-After), the load generator obeys, and the rows show how
+many were refused, how fast a refusal came back, and that the persisted rate holds.
 """
 
 from __future__ import annotations
@@ -32,12 +37,14 @@ from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from benchmarks import loadgen, processes, profile, stack, workload
-from benchmarks.report import RESULTS_DIR, Table, ratio, save
+from benchmarks.report import RESULTS_DIR, Table, percentiles_ms, ratio, save
 from sentinel.core import events
 
 THROUGHPUT_TARGET = 1000.0
 P99_TARGET_MS = 100.0
 P99_TARGET_RATE = 500.0
+OVERLOAD_SHARE_TARGET = 0.9  # under overload, persisted/s at least this share of max
+REFUSAL_P99_TARGET_MS = 50.0
 SUSTAINED_SHARE = 0.98  # persisted/s at least this share of the offered rate counts as sustained
 MAX_BASELINE_RECORDS = 120_000
 PIPELINE = (
@@ -76,6 +83,9 @@ class Outcome:
     persisted_per_s: float
     cpu_ms_per_event: float
     cpu_by_process: dict[str, float]
+    refused: int = 0  # answered 429/503 with Retry-After
+    refusal_p99_ms: float | None = None
+    shed: int = 0  # fell due while the client waited out a Retry-After
 
     @property
     def lost(self) -> int:
@@ -85,7 +95,9 @@ class Outcome:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     stack.add_arguments(parser)
     parser.add_argument(
-        "--rates", default="100,250,500,1000,max", help="offered events/s, comma-separated; max: as fast as possible"
+        "--rates",
+        default="100,250,500,1000,max,2x,5x",
+        help="offered events/s, comma-separated; max: as fast as possible; 2x, 5x: multiples of the max before them",
     )
     parser.add_argument("--seconds", type=float, default=60.0, help="how long each rate is offered")
     parser.add_argument("--max-connections", type=int, default=32, help="client connections for the max run")
@@ -113,7 +125,7 @@ def run(args: argparse.Namespace) -> int:
                 conn.execute("TRUNCATE transactions, alerts")
             if "pipeline" in designs:
                 _pipeline(bench, transactions, "warm-up", f"e2e-{run_id}-w{label}-", rate=100, seconds=3, args=args)
-            rate = None if label == "max" else float(label)
+            rate = _offered_rate(label, outcomes)
             for design in designs:
                 prefix = f"e2e-{run_id}-{design[0]}{label}-"
                 measure = _pipeline if design == "pipeline" else _baseline
@@ -152,6 +164,9 @@ def _pipeline(
         result = loadgen.open_loop("127.0.0.1", port, request, rate=rate, seconds=seconds, connections=64)
     accepted = result.succeeded()
     outcome = _outcome(bench, "pipeline", label, prefix, result.sent / result.seconds, accepted, pids, cpu_before, args)
+    outcome.refused = len(result.refusal_latencies)
+    outcome.refusal_p99_ms = percentiles_ms(result.refusal_latencies)["p99_ms"]
+    outcome.shed = result.shed
     for name, (recorder, path) in profiles.items():
         recorder.wait()
         print(profile.render(name, profile.summarise(path, top=20)), end="\n\n", flush=True)
@@ -298,7 +313,18 @@ def _cpu(pids: dict[str, int | None]) -> dict[str, float]:
 def _report(outcomes: list[Outcome], args: argparse.Namespace) -> int:
     table = Table(
         f"End to end: ingest → PostgreSQL, {args.seconds:g} s per offered rate, next to the batch consumer",
-        ["design", "offered/s", "sent/s", "persisted/s", "p50 ms", "p99 ms", "lost", "CPU ms/event"],
+        [
+            "design",
+            "offered/s",
+            "sent/s",
+            "persisted/s",
+            "p50 ms",
+            "p99 ms",
+            "lost",
+            "refused",
+            "refusal p99 ms",
+            "CPU ms/event",
+        ],
     )
     for outcome in outcomes:
         table.add(
@@ -309,6 +335,8 @@ def _report(outcomes: list[Outcome], args: argparse.Namespace) -> int:
             outcome.p50_ms,
             outcome.p99_ms,
             outcome.lost,
+            outcome.refused,
+            outcome.refusal_p99_ms,
             outcome.cpu_ms_per_event,
         )
     tables = [table]
@@ -352,7 +380,9 @@ def _targets(pipeline: dict[str, Outcome]) -> dict[str, Any]:
     sustained = [
         o.persisted_per_s
         for o in pipeline.values()
-        if o.lost == 0 and (o.offered == "max" or o.persisted_per_s >= SUSTAINED_SHARE * float(o.offered))
+        if o.lost == 0
+        and not _is_overload(o.offered)
+        and (o.offered == "max" or o.persisted_per_s >= SUSTAINED_SHARE * float(o.offered))
     ]
     at_500 = pipeline.get(f"{P99_TARGET_RATE:g}")
     best = max(sustained, default=0.0)
@@ -368,4 +398,43 @@ def _targets(pipeline: dict[str, Outcome]) -> dict[str, Any]:
             "measured": sum(o.lost for o in pipeline.values()),
             "met": all(o.lost == 0 for o in pipeline.values()),
         },
+        **{
+            f"overload_{o.offered}": _overload_target(o, pipeline.get("max"))
+            for o in pipeline.values()
+            if _is_overload(o.offered)
+        },
     }
+
+
+def _overload_target(overloaded: Outcome, most: Outcome | None) -> dict[str, Any]:
+    """Point 6 of the overload contract: the persisted rate holds, refusals are quick, nothing is lost."""
+    share = overloaded.persisted_per_s / most.persisted_per_s if most and most.persisted_per_s else None
+    return {
+        "persisted_share_of_max": {
+            "target": OVERLOAD_SHARE_TARGET,
+            "measured": round(share, 3) if share is not None else None,
+            "met": share is not None and share >= OVERLOAD_SHARE_TARGET,
+        },
+        "refusal_p99_ms": {
+            "target": REFUSAL_P99_TARGET_MS,
+            "measured": overloaded.refusal_p99_ms,
+            "met": overloaded.refusal_p99_ms is None or overloaded.refusal_p99_ms <= REFUSAL_P99_TARGET_MS,
+        },
+        "lost": {"target": 0, "measured": overloaded.lost, "met": overloaded.lost == 0},
+    }
+
+
+def _is_overload(label: str) -> bool:
+    return label.endswith("x")
+
+
+def _offered_rate(label: str, outcomes: list[Outcome]) -> float | None:
+    """Events/s to offer for `label`: None for max, a multiple of the max measured before for `2x`."""
+    if label == "max":
+        return None
+    if not _is_overload(label):
+        return float(label)
+    most = next((o for o in outcomes if o.design == "pipeline" and o.offered == "max"), None)
+    if most is None:
+        raise SystemExit(f"rate {label} is a multiple of max: put max before it in --rates")
+    return float(label[:-1]) * most.persisted_per_s

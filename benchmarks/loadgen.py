@@ -5,6 +5,11 @@ the generator spends a few tens of microseconds a request and leaves the cores t
 what is measured. In the open loop each request has a scheduled send time and its
 latency is counted from then, so a server that falls behind is charged for the
 queue it causes (no coordinated omission).
+
+A server that sheds load (429 or 503 with Retry-After) is obeyed as a well-behaved
+client would: nothing is sent until the wait is over, and the requests that fell due
+meanwhile are counted as shed, not sent. A refusal's latency is counted from the
+moment it was written, since the point of a refusal is to come back at once.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 Request = Callable[[int], bytes]  # the i-th request, ready to write
+SHEDDING_STATUSES = frozenset({429, 503})
 
 
 @dataclass
@@ -26,6 +32,8 @@ class LoadResult:
     errors: Counter[str] = field(default_factory=Counter)
     latencies: list[float] = field(default_factory=list)  # seconds, successful requests only
     succeeded_indexes: list[int] = field(default_factory=list)
+    refusal_latencies: list[float] = field(default_factory=list)  # seconds from write to a Retry-After answer
+    shed: int = 0  # fell due while the server had asked to wait, so never sent
 
     @property
     def rate(self) -> float:
@@ -61,6 +69,7 @@ async def _run(
     started = time.perf_counter()
     deadline = started + seconds
     counter = iter(range(10**12))
+    paused_until = 0.0  # perf_counter time before which the server asked not to send
 
     async def schedule() -> None:
         assert total is not None and rate is not None
@@ -74,20 +83,30 @@ async def _run(
             queue.put_nowait(None)
 
     async def next_job() -> tuple[int, float] | None:
-        if total is not None:
-            return await queue.get()
-        now = time.perf_counter()
-        return (next(counter), now) if now < deadline else None
+        while True:
+            if total is not None:
+                job = await queue.get()
+            else:
+                now = time.perf_counter()
+                if now < paused_until:
+                    await asyncio.sleep(paused_until - now)
+                    continue
+                job = (next(counter), now) if now < deadline else None
+            if job is None or job[1] >= paused_until:
+                return job
+            result.shed += 1
 
     async def worker() -> None:
+        nonlocal paused_until
         reader = writer = None
         while (job := await next_job()) is not None:
             index, due = job
             try:
                 if writer is None:
                     reader, writer = await asyncio.open_connection(host, port)
+                written = time.perf_counter()
                 writer.write(request(index))
-                status, keep_alive = await _read_response(reader)
+                status, keep_alive, retry_after = await _read_response(reader)
             except (OSError, asyncio.IncompleteReadError, ValueError) as error:
                 result.sent += 1
                 result.errors[type(error).__name__] += 1
@@ -98,6 +117,10 @@ async def _run(
             if 200 <= status < 300:
                 result.latencies.append(time.perf_counter() - due)
                 result.succeeded_indexes.append(index)
+            elif retry_after is not None:
+                answered = time.perf_counter()
+                result.refusal_latencies.append(answered - written)
+                paused_until = max(paused_until, answered + retry_after)
             if not keep_alive:
                 writer = _close(writer)
         _close(writer)
@@ -110,12 +133,13 @@ async def _run(
     return result
 
 
-async def _read_response(reader: asyncio.StreamReader) -> tuple[int, bool]:
-    """The status of one response, and whether the connection stays open; reads its whole body."""
+async def _read_response(reader: asyncio.StreamReader) -> tuple[int, bool, float | None]:
+    """The status of one response, whether the connection stays open, and the seconds a
+    shedding answer (429 or 503) asks to wait (its Retry-After); reads its whole body."""
     head = await reader.readuntil(b"\r\n\r\n")
     lines = head.decode("latin-1").split("\r\n")
     status = int(lines[0].split(" ", 2)[1])
-    length, keep_alive, chunked = 0, True, False
+    length, keep_alive, chunked, retry_after = 0, True, False, None
     for line in lines[1:]:
         name, _, value = line.partition(":")
         name, value = name.strip().lower(), value.strip().lower()
@@ -125,13 +149,15 @@ async def _read_response(reader: asyncio.StreamReader) -> tuple[int, bool]:
             keep_alive = value != "close"
         elif name == "transfer-encoding":
             chunked = "chunked" in value
+        elif name == "retry-after" and status in SHEDDING_STATUSES:
+            retry_after = float(value)
     if chunked:
         while (size := int((await reader.readuntil(b"\r\n")).strip(), 16)) > 0:
             await reader.readexactly(size + 2)
         await reader.readuntil(b"\r\n")
     elif length:
         await reader.readexactly(length)
-    return status, keep_alive
+    return status, keep_alive, retry_after
 
 
 def _close(writer: asyncio.StreamWriter | None) -> None:
