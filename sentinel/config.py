@@ -62,8 +62,8 @@ class Settings:
     alerts_stream: str = "sentinel:alerts"
     alerts_stream_maxlen: int = 100_000
     max_body_bytes: int = 1024 * 1024
-    # Events one ingest instance may have admitted that are not stored yet; beyond it ingest
-    # answers 503 with Retry-After (sentinel.core.backlog). 0 admits everything.
+    # Transactions admitted by ingest and not stored yet, across every instance; at this many
+    # ingest answers 503 with Retry-After (sentinel.stores.backlog). 0 admits everything.
     ingest_max_backlog: int = 500
     bootstrap_training_rows: int = 150_000
     # Which of broker/postgres/redis the user pointed elsewhere; the local

@@ -26,8 +26,8 @@ from sentinel.serving.function import Function, Reply
 from sentinel.serving.http_handler import http_handler
 from sentinel.serving.sink import Sink, SinkClient
 from sentinel.stores import redis_client
+from sentinel.stores.backlog import PipelineBacklog
 from sentinel.stores.dedup import Claim, Deduplicator, Outcome
-from sentinel.stores.progress import Progress
 
 ORIGINAL_API_PATH = "/api/v1/transactions"
 
@@ -122,7 +122,7 @@ class Ingest(Function):
             self._claims.confirm(claim)
             accepted.append(item["transaction_id"])
         if self._admission:
-            self._admission.admitted(datetime.fromisoformat(received_at).timestamp(), len(accepted))
+            self._admission.admitted(accepted, datetime.fromisoformat(received_at).timestamp())
         return accepted, duplicates
 
 
@@ -133,7 +133,7 @@ def received_event(item: transaction.Transaction, received_at: str) -> Event:
 
 def new(settings: Settings) -> Ingest:
     admission = (
-        Admission(Progress(redis_client.connect(settings.redis_url)), settings.ingest_max_backlog)
+        Admission(PipelineBacklog(redis_client.connect(settings.redis_url)), settings.ingest_max_backlog)
         if settings.ingest_max_backlog
         else None
     )

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import redis
 
 from functions.score.main import scored_event
 from sentinel.codec.event import Event, json_event
@@ -205,21 +206,25 @@ class MemoryModels:
 
 
 @dataclass
-class MemoryMark:
-    """Persist's progress mark (sentinel.stores.progress), in memory; `broken` makes writes fail."""
+class MemoryBacklog:
+    """The pipeline's backlog (sentinel.stores.backlog), in memory; `down` makes it fail as Redis would."""
 
-    through: float | None = None
-    broken: bool = False
-    advances: list[float] = field(default_factory=list)
+    admitted_at: dict[str, float] = field(default_factory=dict)
+    down: bool = False
+    reads: int = 0
 
-    def advance(self, stored_through: float) -> None:
-        if self.broken:
-            raise ConnectionError("Redis is down")
-        self.advances.append(stored_through)
-        self.through = max(stored_through, self.through or stored_through)
+    def admitted(self, transaction_ids: Sequence[str], received_at: float) -> None:
+        self.admitted_at.update(dict.fromkeys(transaction_ids, received_at))
 
-    def stored_through(self) -> float | None:
-        return self.through
+    def stored(self, transaction_ids: Sequence[str]) -> None:
+        if self.down:
+            raise redis.ConnectionError("Redis is down")
+        for transaction_id in transaction_ids:
+            self.admitted_at.pop(transaction_id, None)
+
+    def size(self, now: float) -> int:
+        self.reads += 1
+        return len(self.admitted_at)
 
     def close(self) -> None:
         pass

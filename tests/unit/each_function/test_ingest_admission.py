@@ -1,20 +1,17 @@
-"""ingest sheds load: while too much of what it admitted is not stored yet, it answers 503 with Retry-After."""
+"""ingest sheds load: while too many accepted transactions are not stored yet, it answers 503 with Retry-After."""
 
 import pytest
-from fakes import NOW, MemoryClaims, MemoryMark, MemorySink, created
+from fakes import NOW, MemoryBacklog, MemoryClaims, MemorySink, created
 from support import a_transaction
 
 from functions.ingest.admission import Admission
 from functions.ingest.main import Ingest
 from sentinel.core.errors import Unavailable
-from sentinel.core.transaction import parse_timestamp
-
-ADMITTED_AT = parse_timestamp(NOW).timestamp()
 
 
 @pytest.fixture
-def mark():
-    return MemoryMark()
+def backlog():
+    return MemoryBacklog()
 
 
 @pytest.fixture
@@ -23,51 +20,56 @@ def claims():
 
 
 @pytest.fixture
-def ingest(mark, claims):
-    return Ingest(claims, MemorySink(), admission=Admission(mark, limit=2, refresh_s=0), clock=lambda: NOW)
+def ingest(backlog, claims):
+    return Ingest(claims, MemorySink(), admission=Admission(backlog, limit=2, refresh_s=0), clock=lambda: NOW)
 
 
-def test_below_its_backlog_limit_ingest_accepts(ingest):
+def test_below_the_backlog_limit_ingest_accepts(ingest):
     assert ingest.handle([created(a_transaction())]).status == 202
 
 
-def test_at_its_backlog_limit_ingest_refuses_with_503_and_retry_after(ingest):
+def test_accepted_transactions_join_the_backlog(ingest, backlog):
+    transaction = a_transaction()
+    ingest.handle([created(transaction)])
+    assert list(backlog.admitted_at) == [transaction["transaction_id"]]
+
+
+def test_at_the_backlog_limit_ingest_refuses_with_503_and_retry_after(ingest):
     ingest.handle([created(a_transaction()), created(a_transaction(), "e-2")])
     with pytest.raises(Unavailable) as refused:
         ingest.handle([created(a_transaction(), "e-3")])
-    assert refused.value.retry_after == 1 and "2 events accepted here are not stored yet" in refused.value.message
+    assert refused.value.retry_after == 1
+    assert "2 accepted transactions are not stored yet" in refused.value.message
 
 
-def test_a_refusal_claims_no_transaction_id_so_the_retry_is_not_a_duplicate(ingest, claims, mark):
+def test_a_refused_transaction_is_not_claimed_so_its_retry_is_not_a_duplicate(ingest, backlog):
     ingest.handle([created(a_transaction()), created(a_transaction(), "e-2")])
     transaction = a_transaction()
     with pytest.raises(Unavailable):
         ingest.handle([created(transaction, "e-3")])
-    mark.advance(ADMITTED_AT)
+    backlog.admitted_at.clear()
     assert ingest.handle([created(transaction, "e-3")]).document["accepted"] == [transaction["transaction_id"]]
 
 
-def test_once_persist_stores_past_the_backlog_ingest_accepts_again(ingest, mark):
+def test_once_the_backlog_is_stored_ingest_accepts_again(ingest, backlog):
     ingest.handle([created(a_transaction()), created(a_transaction(), "e-2")])
-    mark.advance(ADMITTED_AT)
+    backlog.stored(list(backlog.admitted_at))
     assert ingest.handle([created(a_transaction(), "e-3")]).status == 202
 
 
-def test_duplicates_do_not_count_against_the_backlog(ingest):
+def test_duplicates_do_not_join_the_backlog(ingest, backlog):
     transaction = a_transaction()
     ingest.handle([created(transaction)])
     ingest.handle([created(transaction, "e-2")])
-    assert ingest.handle([created(a_transaction(), "e-3")]).status == 202
+    assert len(backlog.admitted_at) == 1
 
 
-def test_the_mark_is_read_at_most_once_per_refresh_interval(mark, claims):
-    reads = []
-    mark.stored_through = lambda: reads.append(1)  # type: ignore[method-assign]
+def test_the_backlog_is_read_at_most_once_per_refresh_interval_and_counted_up_between(backlog, claims):
     now = [0.0]
-    admission = Admission(mark, limit=1000, refresh_s=0.1, clock=lambda: now[0])
+    admission = Admission(backlog, limit=3, refresh_s=0.1, clock=lambda: now[0])
     ingest = Ingest(claims, MemorySink(), admission=admission, clock=lambda: NOW)
-    for index in range(5):
+    for index in range(3):
         ingest.handle([created(a_transaction(), f"e-{index}")])
-    now[0] = 0.2
-    ingest.handle([created(a_transaction(), "e-last")])
-    assert len(reads) == 2
+    with pytest.raises(Unavailable):
+        ingest.handle([created(a_transaction(), "e-over")])
+    assert backlog.reads == 1
