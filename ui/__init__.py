@@ -3,7 +3,8 @@ label mistakes for retraining, and see the models and the pipeline.
 
     from ui import create_app
     app = create_app()          # Settings from the environment, as every Sentinel process
-    app = create_app(settings, status=LocalStackStatus(settings))   # as `sentinel up` serves it
+    app = create_app(settings, status=LocalStackStatus(settings),     # as `sentinel up` serves it
+                     dead_letters=DeadLetterReader.of(servers, topology))
 
 `python -m ui --port 18000` serves it with gunicorn (see ui.server). Every page
 has a JSON twin under /api/; the page modules own both:
@@ -13,6 +14,7 @@ has a JSON twin under /api/; the page modules own both:
 - alerts: the review/block queue; acknowledge and close
 - models: the registry's versions, metrics and promotions
 - pipeline: every component and what it has done, from the PipelineStatus the app is given
+- dead letters: the events no function could take, and why, from the DeadLetterSource the app is given
 """
 
 from __future__ import annotations
@@ -22,14 +24,21 @@ from flask_wtf.csrf import CSRFProtect
 
 from sentinel.config import Settings
 from ui import alerts, database, errors, formatting, health, models, overview, pipeline, signing, transactions
+from ui import dead_letters as dead_letter_page
+from ui.dead_letters import DeadLetterSource, NoDeadLetterSource
 from ui.pipeline import NoPipelineStatus, PipelineStatus
 
 __all__ = ["create_app"]
 
 
-def create_app(settings: Settings | None = None, status: PipelineStatus | None = None) -> Flask:
-    """Build the UI for the database `settings` name (by default, the environment's), and the
-    pipeline `status` reports on (by default none: the Pipeline page then says so)."""
+def create_app(
+    settings: Settings | None = None,
+    status: PipelineStatus | None = None,
+    dead_letters: DeadLetterSource | None = None,
+) -> Flask:
+    """Build the UI for the database `settings` name (by default, the environment's), the
+    pipeline `status` reports on (by default none: the Pipeline page then says so), and the
+    `dead_letters` it lists (by default none: the Dead letters page then says where to read them)."""
     settings = settings or Settings.from_env()
     app = Flask(__name__)
     app.config.update(
@@ -45,12 +54,14 @@ def create_app(settings: Settings | None = None, status: PipelineStatus | None =
     formatting.init_app(app)
     errors.init_app(app)
     pipeline.init_app(app, status or NoPipelineStatus())
+    dead_letter_page.init_app(app, dead_letters or NoDeadLetterSource())
     for blueprint in (
         overview.blueprint,
         transactions.blueprint,
         alerts.blueprint,
         models.blueprint,
         pipeline.blueprint,
+        dead_letter_page.blueprint,
         health.blueprint,
     ):
         app.register_blueprint(blueprint)

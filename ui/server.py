@@ -9,7 +9,8 @@ more workers each get their own. SIGTERM: stop accepting, finish requests, exit.
 
 The Pipeline page reports what it is given; given nothing, it reads the Knative
 resources from the Kubernetes API when it runs in a pod (ui.kubernetes_status), and
-otherwise says it knows no pipeline.
+otherwise says it knows no pipeline. The Dead letters page lists what it is given, and
+given nothing says where dead letters can be read (ui.dead_letters).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from sentinel.config import Settings, component_port
 from sentinel.serving import wsgi_server
 from ui import create_app
+from ui.dead_letters import DeadLetterSource
 from ui.kubernetes_status import SERVICE_ACCOUNT_DIR, KubernetesStatus
 from ui.pipeline import NoPipelineStatus, PipelineStatus
 
@@ -73,8 +75,13 @@ def default_status(
     return NoPipelineStatus()
 
 
-def main(argv: list[str] | None = None, status: PipelineStatus | None = None) -> int:
-    """Serve the UI; `status` is what its Pipeline page reports (see ui.pipeline), by default `default_status()`."""
+def main(
+    argv: list[str] | None = None,
+    status: PipelineStatus | None = None,
+    dead_letters: DeadLetterSource | None = None,
+) -> int:
+    """Serve the UI; `status` is what its Pipeline page reports (see ui.pipeline), by default `default_status()`,
+    and `dead_letters` what its Dead letters page lists (see ui.dead_letters)."""
     settings = Settings.from_env()
     args = _arguments(argv, settings)
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -84,7 +91,7 @@ def main(argv: list[str] | None = None, status: PipelineStatus | None = None) ->
         "serving the UI on http://%s:%d (database %s)", args.host, args.port, without_password(settings.database_url)
     )
     wsgi_server.serve(
-        lambda: create_app(settings, status),
+        lambda: create_app(settings, status, dead_letters),
         host=args.host,
         port=args.port,
         workers=args.workers,

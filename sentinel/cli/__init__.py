@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from sentinel.cli.dlq import dlq
 from sentinel.cli.models import models, retrain
 from sentinel.cli.stack import demo, down, status, up
 from sentinel.cli.traffic import decisions, send
@@ -14,5 +15,5 @@ def main() -> None:
     """Sentinel: real-time card-fraud detection as Knative event functions."""
 
 
-for command in (up, down, status, demo, send, decisions, models, retrain):
+for command in (up, down, status, demo, send, decisions, models, retrain, dlq):
     main.add_command(command)

@@ -3,16 +3,27 @@
     python -m sentinel.stack.ui --port 18000
 
 The UI itself knows nothing of the local stack (it sits below it); the stack hands it
-its own view of the pipeline here.
+its own view of the pipeline here, and the reader of its dead-letter topic.
 """
 
 from __future__ import annotations
 
 import sys
 
+from eventing import topology
+from eventing.dead_letters import DeadLetterReader
 from sentinel.config import Settings
 from sentinel.stack.pipeline_status import LocalStackStatus
 from ui.server import main
 
+# A page reads the dead letters while it is built, so each request to the broker waits at
+# most this long; a broker that does not answer then costs a page about a second, and the
+# page says so.
+DEAD_LETTERS_TIMEOUT_S = 1.0
+
 if __name__ == "__main__":
-    sys.exit(main(status=LocalStackStatus(Settings.from_env())))
+    settings = Settings.from_env()
+    dead_letters = DeadLetterReader.of(
+        settings.kafka_bootstrap_servers, topology.load(), timeout=DEAD_LETTERS_TIMEOUT_S
+    )
+    sys.exit(main(status=LocalStackStatus(settings), dead_letters=dead_letters))
