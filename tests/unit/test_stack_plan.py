@@ -59,7 +59,7 @@ def test_k_sink_comes_from_the_sink_binding(components):
 def test_functions_get_exactly_the_variables_their_manifest_names(components):
     stack = components()
     server = {"PORT", "HOST", "WORKERS", "THREADS"}
-    assert set(stack["persist"].env) == {"DATABASE_URL"} | server
+    assert set(stack["persist"].env) == {"DATABASE_URL", "REDIS_URL"} | server
     assert set(stack["ingest"].env) == {"REDIS_URL", "K_SINK"} | server
 
 
