@@ -14,6 +14,7 @@ BENCHMARKS = {
     "cold-start": "cold_start",
     "retrain": "retrain",
     "capacity": "capacity",
+    "soak": "soak",
 }
 
 

@@ -165,15 +165,20 @@ def _broker(settings: Settings) -> Component:
     if "broker" in settings.external:
         return Component("broker", INFRASTRUCTURE, servers, check=lambda: health.kafka(servers))
     port = component_port("broker", settings.port_base)
-    listener = f"tcp://127.0.0.1:{port}"
     return Component(
         name="broker",
         kind=INFRASTRUCTURE,
         address=servers,
         port=port,
         check=lambda: health.kafka(servers),
-        command=[str(binaries.tansu()), "broker", "--listener-url", listener, "--advertised-listener-url", listener],
+        command=broker_command(port),
     )
+
+
+def broker_command(port: int) -> list[str]:
+    """tansu with its memory store on 127.0.0.1:`port` (the soak benchmark starts the same broker)."""
+    listener = f"tcp://127.0.0.1:{port}"
+    return [str(binaries.tansu()), "broker", "--listener-url", listener, "--advertised-listener-url", listener]
 
 
 def _postgres(settings: Settings, state: Path) -> Component:
