@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 from rich.table import Table
 
+from eventing.broker_holdings import held_records, holdings_warning
 from sentinel.cli.output import console, say
 from sentinel.cli.traffic import send_traffic
 from sentinel.config import Settings, component_port
@@ -63,7 +64,8 @@ def down(components: tuple[str, ...]) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def status(as_json: bool) -> None:
     """Show every component: health, pid, address, restarts and consumer lag."""
-    statuses = _stack().status()
+    stack = _stack()
+    statuses = stack.status()
     if as_json:
         click.echo(json.dumps([status.to_json() for status in statuses], indent=2))
     else:
@@ -82,6 +84,9 @@ def status(as_json: bool) -> None:
             )
         console.print(table)
         console.print(_headline(statuses))
+        warning = _broker_warning(stack)
+        if warning:
+            console.print(f"[yellow]warning:[/yellow] {warning}")
     sys.exit(0 if all(item.healthy for item in statuses) else 1)
 
 
@@ -96,6 +101,17 @@ def _headline(statuses: list[ComponentStatus]) -> str:
             _stall_line(item.name, row) for item in stalled for row in item.stalled
         )
     return "[green]all healthy[/green]"
+
+
+def _broker_warning(stack: LocalStack) -> str | None:
+    """The local broker slows with every record it holds and nothing trims it: say when it holds many."""
+    if "broker" in stack.settings.external:
+        return None
+    topics = sorted({sink.topic for sink in stack.topology.sinks.values()})
+    try:
+        return holdings_warning(held_records(stack.settings.kafka_bootstrap_servers, topics))
+    except Exception:  # the broker is down: its row in the table says so
+        return None
 
 
 def _stall_line(name: str, row: dict) -> str:

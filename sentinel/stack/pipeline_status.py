@@ -13,7 +13,7 @@ import logging
 from datetime import UTC, datetime
 from typing import Any
 
-from eventing.offsets import consumer_group_lag
+from eventing.broker_holdings import held_records
 from eventing.topology import Topology
 from sentinel.config import Settings
 from sentinel.stack.local import LocalStack
@@ -21,8 +21,6 @@ from ui.pipeline import Snapshot
 
 log = logging.getLogger(__name__)
 
-# A consumer group that never commits: its lag on a topic is every record the topic holds.
-COUNTING_GROUP = "sentinel-ui-record-count"
 KIND_ORDER = {"infrastructure": 0, "eventing": 1, "function": 2}
 
 
@@ -44,10 +42,7 @@ def _snapshot(settings: Settings) -> Snapshot:
     sink_topics = sorted({sink.topic for sink in topology.sinks.values()})
     topics: dict[str, int | None] = dict.fromkeys(sink_topics)
     try:
-        held = consumer_group_lag(settings.kafka_bootstrap_servers, COUNTING_GROUP, sink_topics)
-        for partition in held["partitions"]:
-            if partition["lag"] is not None:
-                topics[partition["topic"]] = (topics[partition["topic"]] or 0) + partition["lag"]
+        topics.update(held_records(settings.kafka_bootstrap_servers, sink_topics))
     except Exception as error:  # the broker may be down; the components' rows say so
         log.warning("could not count the records in %s: %s", ", ".join(sink_topics), error)
     fed_by: dict[str, list[str]] = {source.sink: [] for source in topology.sources.values()}
