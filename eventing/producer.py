@@ -2,10 +2,14 @@
 
 One producer per process lets concurrent requests batch together; a background
 thread serves the delivery callbacks, and each caller blocks only on its own future.
+An idempotent producer that meets a fatal error (the local broker fences it after
+one timed-out request) refuses every later record, so it is replaced by a new one:
+that request is answered 503 and the next is sent again.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from concurrent.futures import Future
@@ -16,6 +20,8 @@ from confluent_kafka import KafkaError, KafkaException, Message, Producer
 from eventing.kafka_clients import producer_config
 from sentinel.codec.kafka import KafkaRecord
 from sentinel.core.errors import ClientError, Unavailable
+
+log = logging.getLogger(__name__)
 
 HEALTH_CACHE_S = 1.0
 _TOO_LARGE = frozenset({KafkaError.MSG_SIZE_TOO_LARGE})
@@ -43,9 +49,9 @@ def _refusal(error: KafkaError) -> Exception:
 
 class AckingProducer:
     def __init__(self, bootstrap_servers: str, *, delivery_timeout_s: float, client_id: str) -> None:
-        self._producer = Producer(
-            producer_config(bootstrap_servers, delivery_timeout_s=delivery_timeout_s, client_id=client_id)
-        )
+        self._config = producer_config(bootstrap_servers, delivery_timeout_s=delivery_timeout_s, client_id=client_id)
+        self._producer = Producer(self._config)
+        self._renew_lock = threading.Lock()
         self._ack_timeout_s = delivery_timeout_s + 1.0
         self._stopping = threading.Event()
         self._health_lock = threading.Lock()
@@ -60,20 +66,30 @@ class AckingProducer:
         def on_delivery(error: KafkaError | None, _message: Message) -> None:
             acked.set_result(error)
 
+        producer = self._producer
         try:
-            self._producer.produce(
-                topic, value=record.value, key=record.key, headers=record.headers, on_delivery=on_delivery
-            )
+            producer.produce(topic, value=record.value, key=record.key, headers=record.headers, on_delivery=on_delivery)
         except BufferError:
             raise BrokerUnavailable("too many records are waiting for the broker") from None
         except KafkaException as error:
+            self._renew_if_fatal(producer, error.args[0])
             raise _refusal(error.args[0]) from None
         try:
             error = acked.result(timeout=self._ack_timeout_s)
         except FutureTimeout:
             raise BrokerUnavailable(f"no acknowledgement within {self._ack_timeout_s:g} s") from None
         if error is not None:
+            self._renew_if_fatal(producer, error)
             raise _refusal(error)
+
+    def _renew_if_fatal(self, producer: Producer, error: KafkaError) -> None:
+        """Replace `producer` when `error` leaves it refusing every later record (once, however many saw it)."""
+        if not (error.fatal() or error.code() == KafkaError._FATAL):
+            return
+        with self._renew_lock:
+            if self._producer is producer:
+                log.warning("the producer met a fatal error (%s): starting a new one", error.str())
+                self._producer = Producer(self._config)
 
     def reachable(self) -> bool:
         """Whether the broker answered a metadata request lately (cached for a second)."""

@@ -1,0 +1,56 @@
+"""The ingress's producer: a fatal error (a fenced idempotent producer) must not leave every later event refused."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from confluent_kafka import KafkaError
+
+from eventing import producer as producer_module
+from eventing.producer import AckingProducer, BrokerUnavailable
+from sentinel.codec.kafka import KafkaRecord
+
+RECORD = KafkaRecord(key=b"u-1", value=b"{}", headers=[])
+
+
+class FakeProducer:
+    """confluent-kafka's Producer at its boundary: the first one made is fenced, later ones acknowledge."""
+
+    made: list[FakeProducer] = []
+
+    def __init__(self, config: dict) -> None:
+        self.fenced = not FakeProducer.made
+        FakeProducer.made.append(self)
+
+    def produce(self, topic, value, key, headers, on_delivery) -> None:
+        error = KafkaError(KafkaError._FATAL, "PRODUCER_FENCED", fatal=True) if self.fenced else None
+        on_delivery(error, None)
+
+    def poll(self, timeout: float) -> int:
+        time.sleep(timeout)
+        return 0
+
+    def flush(self, timeout: float) -> int:
+        return 0
+
+
+@pytest.fixture
+def producer(monkeypatch):
+    FakeProducer.made = []
+    monkeypatch.setattr(producer_module, "Producer", FakeProducer)
+    made = AckingProducer("127.0.0.1:9", delivery_timeout_s=1, client_id="test")
+    yield made
+    made.close()
+
+
+def test_a_fatal_error_answers_that_event_503(producer):
+    with pytest.raises(BrokerUnavailable):
+        producer.send("t", RECORD)
+
+
+def test_after_a_fatal_error_the_next_event_goes_through_a_new_producer(producer):
+    with pytest.raises(BrokerUnavailable):
+        producer.send("t", RECORD)
+    producer.send("t", RECORD)
+    assert len(FakeProducer.made) == 2
