@@ -425,7 +425,8 @@ def _overload_target(overloaded: Outcome, most: Outcome | None) -> dict[str, Any
 
 
 def _is_overload(label: str) -> bool:
-    return label.endswith("x")
+    """`2x`, `5x`: a multiple of the max (which itself ends in x but is not one)."""
+    return label.endswith("x") and label[:-1].replace(".", "", 1).isdigit()
 
 
 def _offered_rate(label: str, outcomes: list[Outcome]) -> float | None:

@@ -6,6 +6,7 @@ import pytest
 
 from benchmarks import kpa
 from benchmarks.__main__ import BENCHMARKS, parse
+from benchmarks.end_to_end import Outcome, _offered_rate
 from benchmarks.report import Table, percentiles_ms
 
 SETTINGS = kpa.KpaSettings(target=10)  # 7 concurrent requests per pod
@@ -58,3 +59,13 @@ def test_tables_render_as_markdown_and_percentiles_are_in_milliseconds():
     table.add("x", 1234.5)
     assert table.render().splitlines()[2:] == ["| a | b     |", "|---|-------|", "| x | 1,234 |"]
     assert percentiles_ms([0.001] * 99 + [0.1])["p50_ms"] == 1.0
+
+
+def test_an_overload_rate_is_a_multiple_of_the_max_measured_before_it():
+    most = Outcome("pipeline", "max", 210.0, 1, 1, None, None, 200.0, 1.0, {})
+    assert (_offered_rate("max", []), _offered_rate("250", []), _offered_rate("5x", [most])) == (None, 250.0, 1000.0)
+
+
+def test_an_overload_rate_without_a_max_before_it_is_refused():
+    with pytest.raises(SystemExit):
+        _offered_rate("2x", [])
