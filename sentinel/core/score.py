@@ -2,6 +2,9 @@
 
 Besides the fields DESIGN.md lists it carries the whole validated transaction
 under `transaction`, so persist can store the full payload without a lookup.
+Persist and alert check every field they store with the rules ingest applies
+(sentinel.core.transaction), so an event forged or corrupted between hops is
+refused with a 400 rather than half-stored or failing in PostgreSQL or Redis.
 """
 
 from __future__ import annotations
@@ -13,6 +16,9 @@ from sentinel.core.decision import DECISIONS
 from sentinel.core.errors import ClientError, Problem
 
 Score = dict[str, Any]
+
+MAX_REASONS = 32
+MAX_REASON_LENGTH = 256
 
 
 def build(
@@ -40,26 +46,64 @@ def build(
 
 
 def parse(data: Any) -> Score:
-    """Check a scored event's data; raise ClientError naming what is wrong."""
+    """Check a scored event's data; raise ClientError naming every field that is wrong."""
     if not isinstance(data, dict):
         raise ClientError("scored event data must be a JSON object")
     problems: list[Problem] = []
     for name in ("transaction_id", "user_id", "model_version"):
-        if not isinstance(data.get(name), str) or not data[name]:
-            problems.append(Problem(name, "missing or not a string"))
-    risk = data.get("risk_score")
-    if isinstance(risk, bool) or not isinstance(risk, (int, float)) or not 0 <= risk <= 1:
+        value = data.get(name)
+        if not isinstance(value, str) or not transaction.ID_PATTERN.fullmatch(value):
+            problems.append(Problem(name, transaction.ID_RULE))
+    risk = transaction.finite_number(data.get("risk_score"))
+    if risk is None or not 0 <= risk <= 1:
         problems.append(Problem("risk_score", "must be a number between 0 and 1"))
     if data.get("decision") not in DECISIONS:
         problems.append(Problem("decision", f"must be one of {', '.join(DECISIONS)}"))
-    if not isinstance(data.get("thresholds"), dict):
-        problems.append(Problem("thresholds", "must be an object"))
+    if not _are_thresholds(data.get("thresholds")):
+        problems.append(Problem("thresholds", "must be an object of review and block, 0 <= review <= block <= 1"))
     for name in ("received_at", "scored_at"):
-        if transaction.parse_timestamp(data.get(name)) is None:
-            problems.append(Problem(name, "must be an RFC 3339 timestamp"))
-    if not isinstance(data.get("transaction"), dict):
-        problems.append(Problem("transaction", "must be the scored transaction object"))
+        problem = transaction.timestamp_problem(data.get(name))
+        if problem:
+            problems.append(Problem(name, problem))
+    if "reasons" in data and not _are_reasons(data["reasons"]):
+        problems.append(
+            Problem("reasons", f"must be a list of at most {MAX_REASONS} strings of 1-{MAX_REASON_LENGTH} characters")
+        )
+    problems.extend(_transaction_problems(data))
     if problems:
         raise ClientError("invalid scored event", problems=problems)
-    transaction.validate(data["transaction"])
     return data
+
+
+def _transaction_problems(data: dict[str, Any]) -> list[Problem]:
+    """What is wrong with the scored transaction, or with the fields copied from it."""
+    item = data.get("transaction")
+    if not isinstance(item, dict):
+        return [Problem("transaction", "must be the scored transaction object")]
+    try:
+        clean = transaction.validate(item)
+    except ClientError as error:
+        return [Problem(f"transaction.{problem.field}", problem.message) for problem in error.problems]
+    return [
+        Problem(name, f"must equal the transaction's {name}")
+        for name in ("transaction_id", "user_id", "Amount")
+        if data.get(name) != clean[name] or isinstance(data.get(name), bool)
+    ]
+
+
+def _are_thresholds(value: Any) -> bool:
+    if not isinstance(value, dict) or value.keys() != {"review", "block"}:
+        return False
+    review, block = transaction.finite_number(value["review"]), transaction.finite_number(value["block"])
+    return review is not None and block is not None and 0 <= review <= block <= 1
+
+
+def _are_reasons(value: Any) -> bool:
+    return (
+        isinstance(value, list)
+        and len(value) <= MAX_REASONS
+        and all(
+            isinstance(reason, str) and 1 <= len(reason) <= MAX_REASON_LENGTH and transaction.is_text(reason)
+            for reason in value
+        )
+    )
