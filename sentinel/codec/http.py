@@ -24,8 +24,17 @@ from sentinel.codec.json_format import (
 
 BINARY, STRUCTURED, BATCHED = "binary", "structured", "batched"
 _PREFIX, _BATCH_PREFIX = "application/cloudevents", "application/cloudevents-batch"
+_CE_PREFIXES = ("ce-", "Ce-", "CE-", "cE-")
 # §3.1.3.2: space, double-quote, percent and everything outside U+0021-U+007E are percent-encoded.
 _MUST_ENCODE = re.compile(r"[^\x21\x23\x24\x26-\x7e]")
+# A header value needs decoding when it holds a double-quote or a percent sign; raw spaces
+# are read as they are, as older versions of the binding sent them.
+_NEEDS_DECODING = re.compile(r"[^\x20\x21\x23\x24\x26-\x7e]")
+_NOT_PRINTABLE_ASCII = re.compile(r"[^\x20-\x7e]")
+_QUOTED_STRING = re.compile(r'"((?:[^"\\]|\\.)*)"')  # RFC 7230 §3.2.6
+_QUOTED_PAIR = re.compile(r"\\(.)")
+_BAD_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
+_CHARSET = re.compile(r";[ \t]*charset=\"?([^\";]*)", re.IGNORECASE)
 
 
 def read_events(headers: Mapping[str, str], body: bytes) -> list[Event]:
@@ -63,14 +72,19 @@ def batch(events: Sequence[Event]) -> tuple[dict[str, str], bytes]:
 
 
 def _mode(content_type: str) -> str:
-    """The content mode a Content-Type announces (§3); only the JSON event format is read."""
+    """The content mode a Content-Type announces (§3); only the JSON event format is read, in UTF-8."""
+    if content_type[: len(_PREFIX)].lower() != _PREFIX:
+        return BINARY
     media_type = _media_type(content_type)
-    mode = BATCHED if media_type.startswith(_BATCH_PREFIX) else STRUCTURED if media_type.startswith(_PREFIX) else BINARY
-    if mode != BINARY and media_type not in (STRUCTURED_MEDIA_TYPE, BATCH_MEDIA_TYPE):
+    mode = BATCHED if media_type.startswith(_BATCH_PREFIX) else STRUCTURED
+    if media_type not in (STRUCTURED_MEDIA_TYPE, BATCH_MEDIA_TYPE):
         raise NotACloudEvent(
             f"event format {media_type!r} is not supported: use {STRUCTURED_MEDIA_TYPE} or {BATCH_MEDIA_TYPE}",
             status=415,
         )
+    charset = _CHARSET.search(content_type)
+    if charset and charset[1].strip().lower() not in ("utf-8", "utf8"):
+        raise NotACloudEvent(f"charset {charset[1]!r} is not supported: JSON is UTF-8 (RFC 8259 §8.1)", status=415)
     return mode
 
 
@@ -79,9 +93,12 @@ def _single(headers: Mapping[str, str], content_type: str, mode: str, body: byte
         return parse_structured(body)
     attributes: dict[str, str] = {}
     for name, value in headers.items():
-        lowered = name.lower()
-        if lowered.startswith("ce-"):
-            attributes[lowered[3:]] = _header_value(lowered, value)
+        if not name.startswith(_CE_PREFIXES):
+            continue
+        attribute = name[3:].lower()
+        if attribute in attributes:
+            raise NotACloudEvent(f"attribute {attribute} appears in more than one header (spec.md: at most once)")
+        attributes[attribute] = value if _NEEDS_DECODING.search(value) is None else _header_value(attribute, value)
     if not attributes:
         raise NotACloudEvent(
             f"not a CloudEvent: content type {content_type or 'none'!r} without ce-* headers; send binary mode "
@@ -117,23 +134,19 @@ def _percent_encoded(value: str) -> str:
 
 
 def _header_value(name: str, value: str) -> str:
-    """A header's attribute value: a quoted string unquoted (RFC 7230 §3.2.6), then one round of percent-decoding."""
-    if len(value) >= 2 and value[0] == value[-1] == '"':
-        value = _unquoted(value[1:-1])
+    """A header's attribute value (§3.1.3.2): a quoted string unquoted (RFC 7230 §3.2.6), then percent-decoded once."""
+    if _NOT_PRINTABLE_ASCII.search(value):
+        raise NotACloudEvent(
+            f"header ce-{name} holds characters outside printable ASCII: percent-encode them (§3.1.3.2)"
+        )
+    quoted = _QUOTED_STRING.fullmatch(value)
+    if quoted:
+        value = _QUOTED_PAIR.sub(r"\1", quoted[1])
     if "%" not in value:
         return value
+    if _BAD_PERCENT.search(value):
+        raise NotACloudEvent(f"header ce-{name} holds a % that is not followed by two hex digits (§3.1.3.2)")
     try:
         return unquote(value, errors="strict")
     except UnicodeDecodeError:
-        raise NotACloudEvent(f"header {name} is percent-encoded, but not as UTF-8") from None
-
-
-def _unquoted(quoted: str) -> str:
-    characters, escaped = [], False
-    for character in quoted:
-        if escaped or character != "\\":
-            characters.append(character)
-            escaped = False
-        else:
-            escaped = True
-    return "".join(characters)
+        raise NotACloudEvent(f"header ce-{name} is percent-encoded, but not as UTF-8 (§3.1.3.2)") from None

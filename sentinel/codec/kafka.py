@@ -11,14 +11,17 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
-from sentinel.codec.event import SPEC_VERSION, Event, NotACloudEvent, checked
+from sentinel.codec.event import SPEC_VERSION, Event, NotACloudEvent, checked, is_media_type
 from sentinel.codec.json_format import STRUCTURED_MEDIA_TYPE, parse_structured
+from sentinel.core.transaction import FORBIDDEN_CHARACTERS
 
 WRAPPED_EVENT_TYPE = "dev.knative.kafka.event"
 _TIMESTAMP_NOT_AVAILABLE = 0
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_NOT_NAME_CHARACTER = re.compile(r"[^a-z0-9]")
 
 
 @dataclass(frozen=True)
@@ -64,16 +67,31 @@ def from_kafka(record: ConsumedRecord, *, namespace: str, source_name: str) -> E
 
 
 def _cloudevent(headers: Iterable[tuple[str, bytes | None]], value: bytes | None) -> Event:
-    decoded = [(name.lower(), (raw or b"").decode("utf-8", "replace")) for name, raw in headers]
-    content_type = next((text for name, text in reversed(decoded) if name == "content-type"), "")
+    content_type = ""
+    attributes: dict[str, str] = {}
+    for name, raw in headers:
+        lowered = name.lower()
+        if lowered == "content-type":
+            content_type = _utf8(lowered, raw)
+        elif lowered.startswith("ce_"):
+            if lowered[3:] in attributes:
+                raise NotACloudEvent(f"header {lowered} appears more than once (spec.md: each attribute at most once)")
+            attributes[lowered[3:]] = _utf8(lowered, raw)
     if content_type.split(";")[0].strip().lower() == STRUCTURED_MEDIA_TYPE:
         return parse_structured(value or b"")
-    attributes = {name[3:]: text for name, text in decoded if name.startswith("ce_")}
     if "specversion" not in attributes:
         raise NotACloudEvent("no ce_specversion header")
     if content_type:
         attributes["datacontenttype"] = content_type
     return checked(attributes, value)
+
+
+def _utf8(name: str, raw: bytes | None) -> str:
+    """A header value: UTF-8, as §3.2.3 says every header key and value is."""
+    try:
+        return (raw or b"").decode()
+    except UnicodeDecodeError:
+        raise NotACloudEvent(f"header {name} is not UTF-8 (Kafka binding §3.2.3)") from None
 
 
 def _wrapped(
@@ -88,20 +106,29 @@ def _wrapped(
         "subject": f"partition:{partition}#{offset}",
     }
     timestamp_type, timestamp_ms = record.timestamp()
-    if timestamp_type != _TIMESTAMP_NOT_AVAILABLE:
-        attributes["time"] = _rfc3339(timestamp_ms)
+    time = _rfc3339(timestamp_ms) if timestamp_type != _TIMESTAMP_NOT_AVAILABLE else None
+    if time is not None:
+        attributes["time"] = time
     key = record.key()
     if key is not None:
-        attributes["partitionkey"] = attributes["key"] = key.decode("utf-8", "replace")
+        attributes["partitionkey"] = attributes["key"] = _text(key)
     for name, raw in headers:
-        text = (raw or b"").decode("utf-8", "replace")
-        if name.lower() == "content-type":
-            attributes["datacontenttype"] = text.lower()
+        if name.lower() == "content-type" and is_media_type(_text(raw)):
+            attributes["datacontenttype"] = _text(raw).lower()
         else:
-            attributes["kafkaheader" + re.sub(r"[^a-z0-9]", "", name.lower())] = text
+            attributes["kafkaheader" + _NOT_NAME_CHARACTER.sub("", name.lower())] = _text(raw)
     return Event(attributes, record.value())
 
 
-def _rfc3339(epoch_ms: int) -> str:
-    moment = datetime.fromtimestamp(epoch_ms / 1000, tz=UTC)
-    return f"{moment:%Y-%m-%dT%H:%M:%S}.{epoch_ms % 1000:03d}Z"
+def _text(raw: bytes | None) -> str:
+    """Bytes as a CloudEvents String: what is not UTF-8, or not allowed in a String, becomes U+FFFD."""
+    return FORBIDDEN_CHARACTERS.sub("\ufffd", (raw or b"").decode("utf-8", "replace"))
+
+
+def _rfc3339(epoch_ms: int) -> str | None:
+    """A record timestamp as RFC 3339 in UTC, to the millisecond; None when no datetime holds it."""
+    try:
+        moment = _EPOCH + timedelta(milliseconds=epoch_ms)
+    except OverflowError:
+        return None
+    return moment.replace(tzinfo=None).isoformat(timespec="milliseconds") + "Z"

@@ -23,7 +23,7 @@ import functions_framework
 import orjson
 
 from sentinel.codec import http
-from sentinel.codec.event import Event, json_event
+from sentinel.codec.event import Event, json_document, json_event
 from sentinel.config import Settings
 from sentinel.core.errors import ClientError, Unavailable
 from sentinel.serving.body import read_body
@@ -107,10 +107,7 @@ def _events(request: flask.Request, function: Function, max_bytes: int) -> list[
         return http.read_events(request.headers, body)
     if (request.mimetype or "").lower() != JSON:
         raise ClientError(f"POST {request.path} takes {JSON}", status=415)
-    try:
-        document = orjson.loads(body)
-    except orjson.JSONDecodeError as error:
-        raise ClientError(f"the body is not valid JSON: {error}") from None
+    document = json_document(body, "the body")
     return [json_event({"type": plain_type, "source": request.path, "id": uuid.uuid4().hex}, document)]
 
 

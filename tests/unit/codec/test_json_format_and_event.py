@@ -39,7 +39,7 @@ def test_data_and_data_base64_together_are_refused():
 
 
 def test_an_attribute_of_another_json_type_is_refused():
-    with pytest.raises(NotACloudEvent, match="attribute 'subject' must be a string"):
+    with pytest.raises(NotACloudEvent, match="attribute 'subject' must be a JSON string"):
         from_document({**ATTRIBUTES, "subject": ["x"]})
 
 
