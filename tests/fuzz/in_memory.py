@@ -1,0 +1,35 @@
+"""The four functions as the fuzz tests call them: built with the in-memory stand-ins of
+tests/unit/each_function/fakes.py, behind their HTTP adapter (support.InProcess)."""
+
+import orjson
+from fakes import NOW, MemoryAlerts, MemoryClaims, MemoryDecisions, MemoryModels, MemorySink, MemoryStream
+from support import InProcess
+
+from functions.alert.main import Alert
+from functions.ingest.main import Ingest
+from functions.persist.main import Persist
+from functions.score.main import Score
+from sentinel.config import Settings
+
+BUILDERS = {
+    "ingest": lambda: Ingest(MemoryClaims(), MemorySink(), clock=lambda: NOW),
+    "score": lambda: Score(MemoryModels(), MemorySink(), clock=lambda: NOW),
+    "persist": lambda: Persist(MemoryDecisions()),
+    "alert": lambda: Alert(MemoryAlerts(), MemoryStream()),
+}
+
+
+def served_functions() -> dict[str, InProcess]:
+    return {
+        name: InProcess(lambda _settings, build=build: build(), Settings.from_env()) for name, build in BUILDERS.items()
+    }
+
+
+def answer(function: InProcess, path: str = "/", **request) -> tuple[int, object]:
+    """The status and JSON body of a POST; a 5xx, or a 4xx without a JSON error, fails the test."""
+    response = function.request(path, **request)
+    assert response.status_code < 500, response.get_data(as_text=True)
+    body = orjson.loads(response.get_data()) if response.mimetype == "application/json" else None
+    if response.status_code >= 400:
+        assert body["error"] and "Traceback" not in body["error"]
+    return response.status_code, body
