@@ -24,7 +24,7 @@ from cloudevents.http import CloudEvent
 from sentinel.codec import http
 from sentinel.codec.event import Event
 from sentinel.config import Settings
-from sentinel.core import events
+from sentinel.core import events, score
 from sentinel.serving.function import Function
 from sentinel.serving.http_handler import http_handler
 
@@ -56,6 +56,19 @@ def a_transaction(**changes: Any) -> dict[str, Any]:
     item.update({f"V{i}": round(0.05 * ((i % 7) - 3), 3) for i in range(1, 29)})
     item.update(changes)
     return item
+
+
+def a_score(transaction: dict[str, Any]) -> dict[str, Any]:
+    """The Score payload of `transaction` decided approve, as score would emit it."""
+    return score.build(
+        transaction,
+        risk_score=0.1,
+        decision="approve",
+        model_version="v-test",
+        thresholds={"review": 0.5, "block": 0.9},
+        received_at="2026-12-01T12:00:00Z",
+        scored_at="2026-12-01T12:00:01Z",
+    )
 
 
 def created_event(transaction: dict[str, Any], **attributes: Any) -> CloudEvent:

@@ -17,11 +17,11 @@ import psycopg
 import pytest
 import requests
 from confluent_kafka import Consumer, TopicPartition
-from support import a_transaction, wait_for
+from support import a_score, a_transaction, wait_for
 
 from sentinel.codec import http
 from sentinel.codec.event import json_event
-from sentinel.core import events, score
+from sentinel.core import events
 
 pytestmark = pytest.mark.stack
 
@@ -95,15 +95,7 @@ def test_bad_input_does_not_hold_up_the_next_transaction_of_its_user(stack, name
 
 
 def scored_event_for(transaction: dict, event_id: str):
-    decision = score.build(
-        transaction,
-        risk_score=0.1,
-        decision="approve",
-        model_version="v-forged",
-        thresholds={"review": 0.5, "block": 0.9},
-        received_at="2026-12-01T12:00:00Z",
-        scored_at="2026-12-01T12:00:01Z",
-    )
+    decision = a_score(transaction)
     attributes = events.transaction_attributes(events.TRANSACTION_SCORED, events.SCORE_SOURCE, decision)
     return json_event({**attributes, "id": event_id}, decision)
 

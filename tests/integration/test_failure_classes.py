@@ -17,9 +17,8 @@ import psycopg
 import pytest
 import redis
 from psycopg import sql
-from support import a_transaction, free_port
+from support import a_score, a_transaction, free_port
 
-from sentinel.core import score
 from sentinel.serving.failures import answer_for
 from sentinel.stores.database import connect
 from sentinel.stores.decisions import DecisionStore
@@ -64,19 +63,6 @@ def status_of(error: Exception) -> int:
     return answer_for(error, "the test")[0]
 
 
-def a_score(**transaction_changes) -> score.Score:
-    item = a_transaction(**transaction_changes)
-    return score.build(
-        item,
-        risk_score=0.1,
-        decision="approve",
-        model_version="v-test",
-        thresholds={"review": 0.5, "block": 0.9},
-        received_at="2026-12-01T12:00:00Z",
-        scored_at="2026-12-01T12:00:01Z",
-    )
-
-
 @pytest.fixture
 def decisions(stack):
     store = DecisionStore.connect(stack.settings.database_url)
@@ -107,7 +93,7 @@ def test_a_nul_character_postgresql_text_cannot_hold_is_422(stack):
 
 
 def test_a_timestamp_beyond_postgresql_range_is_422_from_the_store(decisions):
-    item = a_score()
+    item = a_score(a_transaction())
     item["transaction"]["event_time"] = "294277-01-01T00:00:00Z"  # past timestamptz's last day
     with pytest.raises(psycopg.Error) as raised:
         decisions.store([item])
@@ -115,7 +101,7 @@ def test_a_timestamp_beyond_postgresql_range_is_422_from_the_store(decisions):
 
 
 def test_a_risk_score_the_table_refuses_is_422_from_the_store(decisions):
-    item = a_score()
+    item = a_score(a_transaction())
     item["risk_score"] = 2.0
     with pytest.raises(psycopg.Error) as raised:
         decisions.store([item])
@@ -137,7 +123,7 @@ def test_postgresql_unreachable_is_503(stack):
 
 
 def test_a_bad_row_among_good_ones_fails_only_its_own_request(decisions):
-    good, bad = a_score(), a_score()
+    good, bad = a_score(a_transaction()), a_score(a_transaction())
     bad["risk_score"] = 2.0
     outcomes: dict[str, object] = {}
 

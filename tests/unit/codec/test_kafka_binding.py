@@ -3,41 +3,11 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+
+from kafka_records import FakeRecord
 
 from sentinel.codec.event import Event
 from sentinel.codec.kafka import from_kafka, to_kafka
-
-
-@dataclass
-class FakeRecord:
-    """The parts of a consumed Kafka record the codec reads."""
-
-    value_: bytes | None
-    headers_: list[tuple[str, bytes | None]] = field(default_factory=list)
-    key_: bytes | None = None
-    timestamp_: tuple[int, int] = (1, 1767225600123)
-
-    def topic(self) -> str:
-        return "orders"
-
-    def partition(self) -> int:
-        return 2
-
-    def offset(self) -> int:
-        return 7
-
-    def key(self) -> bytes | None:
-        return self.key_
-
-    def value(self) -> bytes | None:
-        return self.value_
-
-    def headers(self) -> list[tuple[str, bytes | None]]:
-        return self.headers_
-
-    def timestamp(self) -> tuple[int, int]:
-        return self.timestamp_
 
 
 def test_kafka_record_is_binary_mode_keyed_by_partitionkey():

@@ -1,7 +1,7 @@
 """The Dead letters page and the overview's dead-letter count, on a real PostgreSQL database of the test stack.
 
 The dead letters come from a source in memory, as the stack's reader of sentinel.dlq
-would hand them over; tests/e2e/test_dead_letters.py reads the real topic.
+would hand them over; tests/e2e/test_dlq_commands.py reads the real topic.
 """
 
 from __future__ import annotations
