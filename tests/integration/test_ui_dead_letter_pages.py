@@ -22,7 +22,6 @@ from ui import create_app
 
 pytestmark = pytest.mark.stack
 
-NOW = datetime.now(UTC).replace(microsecond=0)
 PERSIST_URL = "http://127.0.0.1:18083"
 REFUSAL = {"error": "invalid score", "problems": [{"field": "risk_score", "message": "missing"}]}
 
@@ -38,7 +37,7 @@ def a_dead_letter(offset: int, subject: str, *, age: timedelta) -> DeadLetter:
             "knativeerrordata": base64.b64encode(json.dumps(REFUSAL).encode()).decode(),
         }
     )
-    return DeadLetter("sentinel.dlq", 0, offset, NOW - age, event)
+    return DeadLetter("sentinel.dlq", 0, offset, datetime.now(UTC).replace(microsecond=0) - age, event)
 
 
 class Letters:
@@ -52,10 +51,12 @@ class Letters:
         return DeadLetters("sentinel.dlq", len(self.letters), self.letters[:limit], oldest)
 
 
-TWO_LETTERS = Letters(
-    a_dead_letter(7, "t-known", age=timedelta(minutes=5)),
-    a_dead_letter(3, "t-unknown", age=timedelta(hours=2)),
-)
+def two_letters() -> Letters:
+    """Dead-lettered 5 minutes and 2 hours before the test asks (ages are read as "ago")."""
+    return Letters(
+        a_dead_letter(7, "t-known", age=timedelta(minutes=5)),
+        a_dead_letter(3, "t-unknown", age=timedelta(hours=2)),
+    )
 
 
 @pytest.fixture(scope="module")
@@ -75,11 +76,12 @@ def client_for(stack, database_url, letters: Letters):
 
 
 def add_transaction(db, transaction_id: str) -> None:
+    now = datetime.now(UTC)
     db.execute(
         "INSERT INTO transactions (transaction_id, user_id, amount, event_time, payload, risk_score, decision,"
         " model_version, thresholds, received_at, scored_at, persisted_at)"
         " VALUES (%s, 'u-1', 10, %s, %s, 0.1, 'approve', 'v0001', %s, %s, %s, %s)",
-        (transaction_id, NOW, Jsonb({}), Jsonb({"review": 0.5, "block": 0.8}), NOW, NOW, NOW),
+        (transaction_id, now, Jsonb({}), Jsonb({"review": 0.5, "block": 0.8}), now, now, now),
     )
 
 
@@ -88,7 +90,7 @@ def text(response) -> str:
 
 
 def test_each_dead_letter_shows_when_which_event_its_code_destination_and_error(stack, database_url, db):
-    page = text(client_for(stack, database_url, TWO_LETTERS).get("/dead-letters"))
+    page = text(client_for(stack, database_url, two_letters()).get("/dead-letters"))
     row = page.split('data-id="7"')[1].split("</tr>")[0]
     assert "5 min ago" in row and "t-known" in row and "dev.sentinel.transaction.scored" in row
     assert "400" in row and PERSIST_URL in row
@@ -97,14 +99,14 @@ def test_each_dead_letter_shows_when_which_event_its_code_destination_and_error(
 
 def test_a_subject_the_ui_knows_links_to_its_transaction_and_any_other_does_not(stack, database_url, db):
     add_transaction(db, "t-known")
-    page = text(client_for(stack, database_url, TWO_LETTERS).get("/dead-letters"))
+    page = text(client_for(stack, database_url, two_letters()).get("/dead-letters"))
     assert '<a class="mono" href="/transactions/t-known">t-known</a>' in page
     assert 'href="/transactions/t-unknown"' not in page
 
 
 def test_the_api_lists_the_same_with_links_to_known_transactions(stack, database_url, db):
     add_transaction(db, "t-known")
-    document = client_for(stack, database_url, TWO_LETTERS).get("/api/dead-letters").json
+    document = client_for(stack, database_url, two_letters()).get("/api/dead-letters").json
     assert document["count"] == 2
     known, unknown = document["dead_letters"]
     assert (known["id"], known["error"], known["transaction_url"]) == (
@@ -117,7 +119,7 @@ def test_the_api_lists_the_same_with_links_to_known_transactions(stack, database
 
 def test_the_overview_counts_the_dead_letters_and_says_how_old_the_newest_and_oldest_are(stack, database_url, db):
     add_transaction(db, "t-known")
-    page = text(client_for(stack, database_url, TWO_LETTERS).get("/"))
+    page = text(client_for(stack, database_url, two_letters()).get("/"))
     stat = page.split('id="dead-letter-stat"')[1].split("</a>")[0]
     assert '<span class="text-bad">2</span>' in stat
     assert "newest 5 min ago, oldest 2 h ago" in stat
@@ -125,7 +127,7 @@ def test_the_overview_counts_the_dead_letters_and_says_how_old_the_newest_and_ol
 
 
 def test_the_overview_shows_dead_letters_even_before_any_decision_is_stored(stack, database_url, db):
-    page = text(client_for(stack, database_url, TWO_LETTERS).get("/"))
+    page = text(client_for(stack, database_url, two_letters()).get("/"))
     assert "No decisions yet" in page
     assert 'id="dead-letter-stat"' in page
 
