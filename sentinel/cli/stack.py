@@ -83,14 +83,14 @@ def status(as_json: bool) -> None:
                 item.reason or "",
             )
         console.print(table)
-        console.print(_headline(statuses))
+        console.print(status_headline(statuses))
         warning = _broker_warning(stack)
         if warning:
             console.print(f"[yellow]warning:[/yellow] {warning}")
     sys.exit(0 if all(item.healthy for item in statuses) else 1)
 
 
-def _headline(statuses: list[ComponentStatus]) -> str:
+def status_headline(statuses: list[ComponentStatus]) -> str:
     """One line: all healthy, degraded (running but stalled: each stall named) or what is down."""
     down = [item.name for item in statuses if item.state == "down"]
     stalled = [item for item in statuses if item.state == "stalled"]
