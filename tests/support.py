@@ -45,6 +45,18 @@ def wait_for(probe: Callable[[], T], *, timeout: float = 30.0, every: float = 0.
         time.sleep(every)
 
 
+# A dispatcher's /healthz entry for a partition retrying one event (eventing.dispatcher).
+A_STALLED_PARTITION = {
+    "topic": "sentinel.scored",
+    "partition": 3,
+    "for_s": 12.5,
+    "event_id": "txn-poison",
+    "offset": 41,
+    "attempts": 7,
+    "last_error": "HTTP 500",
+}
+
+
 def a_transaction(**changes: Any) -> dict[str, Any]:
     """A valid transaction with a fresh id."""
     item: dict[str, Any] = {

@@ -132,13 +132,10 @@ def received_event(item: transaction.Transaction, received_at: str) -> Event:
 
 
 def new(settings: Settings) -> Ingest:
-    admission = (
-        Admission(PipelineBacklog(redis_client.connect(settings.redis_url)), settings.ingest_max_backlog)
-        if settings.ingest_max_backlog
-        else None
-    )
+    redis = redis_client.connect(settings.redis_url)  # one connection pool for claims and the backlog
+    admission = Admission(PipelineBacklog(redis), settings.ingest_max_backlog) if settings.ingest_max_backlog else None
     return Ingest(
-        Deduplicator.connect(settings.redis_url, ttl_seconds=settings.dedup_ttl_seconds),
+        Deduplicator(redis, ttl_seconds=settings.dedup_ttl_seconds),
         SinkClient(settings.k_sink) if settings.k_sink else None,
         admission=admission,
     )

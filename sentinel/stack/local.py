@@ -246,18 +246,22 @@ class LocalStack:
             status.restarts = int(state.get("restarts", 0))
             if keeper is None:
                 status.reason = "not running"
-        if status.reason is None:
+        if status.reason is None and component.consumer_group:
+            self._read_dispatcher(status)
+        elif status.reason is None:
             status.reason = component.check()
             status.healthy = status.reason is None
         if component.consumer_group:
             self._add_lag(status, component)
-            self._add_delivery(status)
         return status
 
     @staticmethod
-    def _add_delivery(status: ComponentStatus) -> None:
-        """A dispatcher's counters and stalled partitions, from its /healthz document."""
+    def _read_dispatcher(status: ComponentStatus) -> None:
+        """Health, counters and stalled partitions from one read of the dispatcher's /healthz document."""
         document = _status_document(status.address)
+        status.healthy = document.get("healthy") is True
+        if not status.healthy:
+            status.reason = document.get("reason") or f"{status.address}/healthz does not answer"
         status.counters = document.get("counters")
         status.stalled = document.get("stalled") or []
 

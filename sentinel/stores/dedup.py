@@ -15,8 +15,6 @@ from dataclasses import dataclass
 
 import redis
 
-from sentinel.stores import redis_client
-
 KEY_PREFIX = "sentinel:ingest:seen:"
 EMITTED = "emitted"
 
@@ -56,10 +54,6 @@ class Deduplicator:
         self._wait = wait_seconds
         self._release = client.register_script(_RELEASE)
         self._confirm = client.register_script(_CONFIRM)
-
-    @classmethod
-    def connect(cls, redis_url: str, *, ttl_seconds: int) -> Deduplicator:
-        return cls(redis_client.connect(redis_url), ttl_seconds=ttl_seconds)
 
     def claim(self, transaction_id: str) -> Claim:
         """NEW if this caller now owns the id; DUPLICATE if it was emitted before;

@@ -1,17 +1,9 @@
 """`sentinel status` ends with one line: all healthy, degraded (naming each stall) or what is down."""
 
+from support import A_STALLED_PARTITION as STALL
+
 from sentinel.cli.stack import status_headline
 from sentinel.stack.local import ComponentStatus
-
-STALL = {
-    "topic": "sentinel.scored",
-    "partition": 3,
-    "for_s": 12.5,
-    "event_id": "txn-poison",
-    "offset": 41,
-    "attempts": 7,
-    "last_error": "HTTP 500",
-}
 
 
 def component(name: str, *, healthy: bool = True, stalled: list | None = None) -> ComponentStatus:

@@ -7,21 +7,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from support import A_STALLED_PARTITION as STALL
 
 from sentinel.config import Settings
 from ui import create_app
 from ui.pipeline import Snapshot
 
 NOWHERE = "postgresql://nobody@127.0.0.1:9/nothing"
-STALL = {
-    "topic": "sentinel.scored",
-    "partition": 3,
-    "for_s": 12.5,
-    "event_id": "txn-poison",
-    "offset": 41,
-    "attempts": 7,
-    "last_error": "HTTP 500",
-}
 
 
 def component(name: str, *, healthy: bool = True, stalled: list[dict[str, Any]] | None = None) -> dict[str, Any]:
