@@ -27,6 +27,8 @@ from sentinel.config import (
     Settings,
     component_port,
 )
+from sentinel.stack import client_key
+from sentinel.stack.signing_secrets import with_signing_secrets
 
 PREFECT_OFFSET = 200  # the test stack's Prefect server never takes the user's 4200
 STACK_VARIABLES = ("KAFKA_BOOTSTRAP_SERVERS", "DATABASE_URL", "REDIS_URL", "K_SINK", "ALERT_WEBHOOK_URL")
@@ -37,6 +39,13 @@ class Stack:
     settings: Settings
     env: dict[str, str]
 
+    @property
+    def api_key(self) -> str:
+        """The key `sentinel up` made for the local client: every scope."""
+        key = client_key.read(self.settings.state_dir)
+        assert key, "sentinel up made no API key"
+        return key
+
     def url(self, component: str) -> str:
         return f"http://127.0.0.1:{component_port(component, self.settings.port_base)}"
 
@@ -44,14 +53,18 @@ class Stack:
         """A new, migrated, empty database on the stack's PostgreSQL; its URL."""
         from psycopg import connect, sql
 
-        from sentinel.stack.postgres import SUPERUSER, admin_url
+        from sentinel.config import LOCAL_DATABASE_ROLE, local_database_url
+        from sentinel.stack.postgres import admin_url
         from sentinel.stores import database
 
         port = component_port("postgres", self.settings.port_base)
-        with connect(admin_url(port), autocommit=True) as conn:
+        state = self.settings.state_dir
+        with connect(admin_url(state, port), autocommit=True) as conn:
             conn.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(name)))
-            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-        url = f"postgresql://{SUPERUSER}@127.0.0.1:{port}/{name}"
+            conn.execute(
+                sql.SQL("CREATE DATABASE {} OWNER {}").format(sql.Identifier(name), sql.Identifier(LOCAL_DATABASE_ROLE))
+            )
+        url = local_database_url(state, port, dbname=name)
         database.migrate(url)
         return url
 
@@ -103,7 +116,7 @@ def stack():
     try:
         if started.returncode != 0:
             pytest.fail(f"sentinel up failed:\n{started.stdout}\n{started.stderr}")
-        yield Stack(Settings.from_env(), env)
+        yield Stack(with_signing_secrets(Settings.from_env()), env)  # in-process functions hold the keys
     finally:
         try:
             _down_stops_everything(env, state)

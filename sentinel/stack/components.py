@@ -19,7 +19,9 @@ from sentinel.config import (
     component_port,
     port_env_name,
 )
-from sentinel.stack import binaries, health, postgres
+from sentinel.core.redact import without_password
+from sentinel.stack import binaries, health, postgres, redis_server, signing_secrets
+from sentinel.stack.secrets import secret
 from training import prefect_service
 
 INFRASTRUCTURE = "infrastructure"
@@ -118,6 +120,7 @@ def _prefect(settings: Settings) -> list[Component]:
     port = component_port("prefect", settings.port_base)
     runner_port = component_port("prefect-serve", settings.port_base)
     state = {"SENTINEL_STATE_DIR": str(settings.state_dir), "SENTINEL_PORT_BASE": str(settings.port_base)}
+    password = secret(settings.state_dir, prefect_service.PASSWORD_SECRET)
     return [
         Component(
             name="prefect",
@@ -126,7 +129,7 @@ def _prefect(settings: Settings) -> list[Component]:
             port=port,
             check=lambda: health.http(prefect_service.server_health_url(port)),
             command=prefect_service.server_command(port),
-            env={**prefect_service.server_env(settings.state_dir, port), **state},
+            env={**prefect_service.server_env(settings.state_dir, port, password), **state},
             optional=True,
         ),
         Component(
@@ -136,7 +139,7 @@ def _prefect(settings: Settings) -> list[Component]:
             port=runner_port,
             check=lambda: health.http(prefect_service.serve_health_url(runner_port)),
             command=prefect_service.serve_command(),
-            env={**prefect_service.serve_env(settings.state_dir, port, runner_port), **state},
+            env={**prefect_service.serve_env(settings.state_dir, port, runner_port, password), **state},
             optional=True,
         ),
     ]
@@ -184,7 +187,7 @@ def broker_command(port: int) -> list[str]:
 def _postgres(settings: Settings, state: Path) -> Component:
     url = settings.database_url
     if "postgres" in settings.external:
-        return Component("postgres", INFRASTRUCTURE, url, check=lambda: health.postgres(url))
+        return Component("postgres", INFRASTRUCTURE, without_password(url), check=lambda: health.postgres(url))
     port = component_port("postgres", settings.port_base)
     bin_dir = binaries.postgres_bin_dir()
     data_dir = state / "postgres"
@@ -194,18 +197,18 @@ def _postgres(settings: Settings, state: Path) -> Component:
         kind=INFRASTRUCTURE,
         address=url,
         port=port,
-        check=lambda: health.postgres(postgres.admin_url(port)),
+        check=lambda: health.postgres(postgres.admin_url(state, port)),
         command=postgres.server_command(bin_dir, data_dir, port),
         user=user,
         stop_signal="INT",  # PostgreSQL's fast shutdown
-        prepare=lambda: postgres.initialise(bin_dir, data_dir, user) and None,
+        prepare=lambda: postgres.initialise(bin_dir, data_dir, user, state) and None,
     )
 
 
 def _redis(settings: Settings, state: Path) -> Component:
     url = settings.redis_url
     if "redis" in settings.external:
-        return Component("redis", INFRASTRUCTURE, url, check=lambda: health.redis_server(url))
+        return Component("redis", INFRASTRUCTURE, without_password(url), check=lambda: health.redis_server(url))
     port = component_port("redis", settings.port_base)
     data_dir = state / "redis"
     return Component(
@@ -214,32 +217,21 @@ def _redis(settings: Settings, state: Path) -> Component:
         address=url,
         port=port,
         check=lambda: health.redis_server(url),
-        command=[
-            str(binaries.redis_server()),
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--dir",
-            str(data_dir),
-            "--appendonly",
-            "yes",
-            "--appendfsync",
-            "everysec",
-            "--save",
-            "",
-        ],
-        prepare=lambda: data_dir.mkdir(parents=True, exist_ok=True),
+        command=redis_server.command(binaries.redis_server(), redis_server.config_path(state)),
+        prepare=lambda: redis_server.write_config(state, data_dir, port, settings.redis_maxmemory) and None,
     )
 
 
 def _function(spec: FunctionSpec, port: int, settings: Settings, topology: Topology, ingress_url: str) -> Component:
     """A function process started exactly as its container is, with the env its manifest names."""
     local_values = {
-        "DATABASE_URL": settings.database_url,
+        # score logs in as its own role, which can read the model registry but not write it.
+        "DATABASE_URL": settings.score_database_url if spec.name == "score" else settings.database_url,
         "REDIS_URL": settings.redis_url,
         "KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers,
         "ALERT_WEBHOOK_URL": settings.alert_webhook_url,
+        "SENTINEL_WEBHOOK_ALLOW_HTTP": "1" if settings.webhook_allow_http else None,
+        **signing_secrets.function_env(settings),
     }
     env: dict[str, str] = {}
     for variable in spec.env:

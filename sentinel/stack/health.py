@@ -7,7 +7,7 @@ import redis
 import requests
 from confluent_kafka.admin import AdminClient
 
-from sentinel.stores import database
+from sentinel.stores import database, redis_client
 
 PROBE_TIMEOUT_S = 2
 
@@ -32,10 +32,10 @@ def postgres(url: str) -> str | None:
 
 
 def redis_server(url: str) -> str | None:
-    client = redis.Redis.from_url(url, socket_timeout=PROBE_TIMEOUT_S, socket_connect_timeout=PROBE_TIMEOUT_S)
+    client = redis_client.connect(url, timeout=PROBE_TIMEOUT_S)
     try:
         client.ping()
-    except redis.RedisError as error:
+    except (redis.RedisError, OSError) as error:  # OSError: its password file is not there yet
         return f"Redis does not answer: {error}"
     finally:
         client.close()

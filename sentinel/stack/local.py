@@ -29,7 +29,7 @@ from eventing.offsets import consumer_group_lag
 from eventing.topics import ensure_topics
 from eventing.topology import Topology
 from sentinel.config import PROJECT_ROOT, Settings
-from sentinel.stack import postgres
+from sentinel.stack import client_key, first_admin, postgres
 from sentinel.stack.components import (
     INFRASTRUCTURE,
     Component,
@@ -109,9 +109,18 @@ class LocalStack:
         say(f"topics: {', '.join(created) if created else 'all present'}")
         if "postgres" not in self.settings.external:
             target = conninfo_to_dict(self.settings.database_url)
-            postgres.ensure_database(self.component("postgres").port, target["user"], target["dbname"])
+            try:
+                postgres.ensure_database(self.settings.state_dir, self.component("postgres").port, target["dbname"])
+            except postgres.CredentialsError as error:
+                raise StackError(str(error)) from None
         applied = database.migrate(self.settings.database_url)
         say(f"database schema: {'applied ' + ', '.join(applied) if applied else 'up to date'}")
+        made = client_key.ensure(self.settings.state_dir, self.settings.database_url)
+        where = client_key.key_file(self.settings.state_dir)
+        say(f"API key for the local client: {'made, in' if made else 'in'} {where}")
+        if first_admin.ensure(self.settings):
+            password = first_admin.password_file(self.settings.state_dir)
+            say(f"added the UI user {first_admin.NAME!r} (admin); its password is in {password}")
         version = ensure_champion(self.settings.database_url, rows=self.settings.bootstrap_training_rows, progress=say)
         say(f"champion model: {version}")
 

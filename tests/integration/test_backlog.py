@@ -5,8 +5,8 @@ from __future__ import annotations
 import uuid
 
 import pytest
-import redis
 
+from sentinel.stores import redis_client
 from sentinel.stores.backlog import KEY, PipelineBacklog
 
 pytestmark = pytest.mark.stack
@@ -14,7 +14,7 @@ pytestmark = pytest.mark.stack
 
 @pytest.fixture
 def backlog(stack):
-    client = redis.Redis.from_url(stack.settings.redis_url)
+    client = redis_client.connect(stack.settings.redis_url)
     client.delete(KEY)
     yield PipelineBacklog(client, horizon_s=60)
     client.delete(KEY)

@@ -22,6 +22,7 @@ from support import a_score, a_transaction, free_port
 from sentinel.serving.failures import answer_for
 from sentinel.stores.database import connect
 from sentinel.stores.decisions import DecisionStore
+from sentinel.stores.redis_client import connect as connect_redis
 
 pytestmark = pytest.mark.stack
 
@@ -143,7 +144,7 @@ def test_a_bad_row_among_good_ones_fails_only_its_own_request(decisions):
 
 @pytest.fixture
 def redis_client(stack):
-    client = redis.Redis.from_url(stack.settings.redis_url)
+    client = connect_redis(stack.settings.redis_url)
     yield client
     client.close()
 
