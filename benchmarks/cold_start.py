@@ -31,7 +31,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     bench = stack.BenchStack.from_arguments(args)
     bench.up()
-    template = workload.created(workload.transactions(1)[0])
+    template = workload.created(workload.transactions(1)[0], api_key=bench.api_key)
     log_dir = bench.settings.state_dir / "logs" / "benchmarks"
     timings: dict[str, list[dict[str, float]]] = {"no-op handler": [], "score": []}
     try:

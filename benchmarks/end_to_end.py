@@ -152,7 +152,7 @@ def _pipeline(
     seconds: float,
     args: argparse.Namespace,
 ) -> Outcome:
-    templates = [workload.created(item) for item in transactions]
+    templates = [workload.created(item, api_key=bench.api_key) for item in transactions]
     port = bench.port("ingest")
     request = workload.requests_for(templates, "127.0.0.1", port, id_prefix=prefix)
     pids = {name: bench.pid(name) for name in PIPELINE}

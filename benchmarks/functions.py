@@ -15,11 +15,14 @@ from __future__ import annotations
 
 import argparse
 import statistics
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from benchmarks import loadgen, processes, stack, workload, wrk
 from benchmarks.report import Table, percentiles_ms, ratio, save
+from sentinel.serving.event_integrity import scored_keys
+from sentinel.stores import registry
 
 SHARE_TARGET = 0.70
 P99_TARGET_MS = 10.0
@@ -31,12 +34,22 @@ ALONE_RATE = 20.0  # requests/s: far below capacity, so nothing queues
 
 @dataclass
 class Subject:
+    """One process measured. Transactions come from a template, which wrk sends; signed
+    decisions (persist, alert) are built per request, which the asyncio generator sends."""
+
     name: str
     process: processes.Started
-    template: workload.Template
+    template: workload.Template | None = None
+    signed: Callable[[str], loadgen.Request] | None = None  # id prefix -> the i-th signed request
     charged: tuple[int, ...] = ()  # other processes (sink, ingress) whose CPU this subject's requests cost
     runs: list[dict[str, Any]] = field(default_factory=list)
     alone: dict[str, float | None] = field(default_factory=dict)
+
+    def requests(self, id_prefix: str) -> loadgen.Request:
+        if self.signed is not None:
+            return self.signed(id_prefix)
+        assert self.template is not None
+        return workload.requests_for([self.template], "127.0.0.1", self.process.port, id_prefix=id_prefix)
 
     def median(self, key: str) -> float:
         return statistics.median(run[key] for run in self.runs)
@@ -85,22 +98,36 @@ def _start_subjects(bench: stack.BenchStack, group: processes.Group) -> dict[str
         return started
 
     transaction = workload.transactions(1)[0]
-    created = workload.created(transaction)
-    block = workload.scored(transaction, risk_score=0.97, verdict="block")
+    created = workload.created(transaction, api_key=bench.api_key)
+    champion = registry.champion(bench.settings.database_url)
+    assert champion is not None, "the benchmark stack has no champion model"
+    keys = scored_keys(bench.settings)
+
+    def blocks(process: processes.Started) -> Callable[[str], loadgen.Request]:
+        def requests(id_prefix: str) -> loadgen.Request:
+            return workload.signed_scored_requests(
+                transaction, "127.0.0.1", process.port, champion=champion, keys=keys, id_prefix=id_prefix
+            )
+
+        return requests
+
+    persist, alert = function("persist", "persist"), function("alert", "alert")
     subjects = [
         Subject(NOOP, function("noop", "noop"), created),
-        Subject(SCORE, function("score", "score-null-sink", K_SINK=sink.url), created, (sink.process.pid,)),
-        Subject(SCORE_INGRESS, function("score", "score-ingress"), created, (ingress,) if ingress else ()),
-        Subject("ingest → null sink", function("ingest", "ingest", K_SINK=sink.url), created, (sink.process.pid,)),
-        Subject("persist", function("persist", "persist"), block),
-        Subject("alert, every event a block", function("alert", "alert"), block),
+        Subject(SCORE, function("score", "score-null-sink", K_SINK=sink.url), created, charged=(sink.process.pid,)),
+        Subject(SCORE_INGRESS, function("score", "score-ingress"), created, charged=(ingress,) if ingress else ()),
+        Subject(
+            "ingest → null sink", function("ingest", "ingest", K_SINK=sink.url), created, charged=(sink.process.pid,)
+        ),
+        Subject("persist", persist, signed=blocks(persist)),
+        Subject("alert, every event a block", alert, signed=blocks(alert)),
     ]
     return {subject.name: subject for subject in subjects}
 
 
 def _measure_alone(subject: Subject) -> None:
     """A request's time when it has the process to itself: the service time the capacity model uses."""
-    request = workload.requests_for([subject.template], "127.0.0.1", subject.process.port, id_prefix="bench-alone-")
+    request = subject.requests("bench-alone-")
     result = loadgen.open_loop("127.0.0.1", subject.process.port, request, rate=ALONE_RATE, seconds=5, connections=2)
     subject.alone = percentiles_ms(result.latencies)
 
@@ -108,22 +135,38 @@ def _measure_alone(subject: Subject) -> None:
 def _measure_throughput(subject: Subject, args: argparse.Namespace, id_prefix: str) -> None:
     pids = (subject.process.process.pid, *subject.charged)
     before = [processes.tree_cpu_seconds(pid) for pid in pids]
-    result = wrk.run(
-        subject.process.url,
-        subject.template,
-        connections=args.connections,
-        seconds=args.seconds,
-        id_prefix=f"{id_prefix}{subject.process.name}-",
-    )
+    prefix = f"{id_prefix}{subject.process.name}-"
+    if subject.template is not None:
+        result = wrk.run(
+            subject.process.url, subject.template, connections=args.connections, seconds=args.seconds, id_prefix=prefix
+        ).to_json()
+    else:
+        result = _closed_loop(subject, args, prefix)
     spent = [processes.tree_cpu_seconds(pid) - began for pid, began in zip(pids, before, strict=True)]
-    requests = max(result.requests, 1)
+    requests = max(int(result["requests"]), 1)
     subject.runs.append(
         {
-            **result.to_json(),
+            **result,
             "cpu_ms_per_request": round(spent[0] * 1000 / requests, 3),
             "charged_cpu_ms_per_request": round(sum(spent[1:]) * 1000 / requests, 3),
         }
     )
+
+
+def _closed_loop(subject: Subject, args: argparse.Namespace, id_prefix: str) -> dict[str, float | int]:
+    """What wrk reports, from the asyncio generator: for requests that must be built one by one."""
+    port = subject.process.port
+    result = loadgen.closed_loop(
+        "127.0.0.1", port, subject.requests(id_prefix), seconds=args.seconds, connections=args.connections
+    )
+    succeeded = result.succeeded()
+    return {
+        "requests": succeeded,
+        "seconds": round(result.seconds, 2),
+        "rate": round(succeeded / result.seconds, 1) if result.seconds else 0.0,
+        **percentiles_ms(result.latencies),
+        "failed": result.sent - succeeded,
+    }
 
 
 def _latency_at_half(subjects: dict[str, Subject], args: argparse.Namespace) -> list[dict[str, Any]]:
@@ -133,7 +176,7 @@ def _latency_at_half(subjects: dict[str, Subject], args: argparse.Namespace) -> 
     measured = []
     for name, rate in plan:
         subject = subjects[name]
-        request = workload.requests_for([subject.template], "127.0.0.1", subject.process.port, id_prefix="bench-lat-")
+        request = subject.requests("bench-lat-")
         result = loadgen.open_loop(
             "127.0.0.1", subject.process.port, request, rate=rate, seconds=args.latency_seconds, connections=32
         )

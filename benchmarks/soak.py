@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import secrets
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -35,9 +36,11 @@ from eventing.broker_holdings import held_records
 from eventing.kafka_clients import producer_config
 from eventing.topics import ensure_topics
 from functions.ingest.main import received_event
-from functions.score.main import scored_event
+from functions.score.main import signed_scored_event
 from sentinel.codec.kafka import KafkaRecord, to_kafka
+from sentinel.config import RECEIVED_SIGNING_KEY, SCORED_SIGNING_KEY
 from sentinel.core import events, score
+from sentinel.core.integrity import SigningKeys
 from sentinel.stack.components import broker_command
 
 CHECKPOINTS = (5_000, 10_000, 30_000, 100_000, 300_000, 1_000_000)
@@ -277,6 +280,11 @@ class Soak:
             time.sleep(0.5)
 
 
+# The dispatchers deliver to the null sink, which checks no signature: throwaway keys, as long as the real ones.
+RECEIVED_KEYS = SigningKeys(RECEIVED_SIGNING_KEY, secrets.token_urlsafe(32))
+SCORED_KEYS = SigningKeys(SCORED_SIGNING_KEY, secrets.token_urlsafe(32))
+
+
 def _records(count: int) -> list[tuple[KafkaRecord, KafkaRecord]]:
     """The records ingest and score write for `count` synthetic transactions."""
     pairs = []
@@ -291,7 +299,9 @@ def _records(count: int) -> list[tuple[KafkaRecord, KafkaRecord]]:
             received_at=now,
             scored_at=now,
         )
-        pairs.append((to_kafka(received_event(item, now)), to_kafka(scored_event(decision))))
+        pairs.append(
+            (to_kafka(received_event(item, now, RECEIVED_KEYS)), to_kafka(signed_scored_event(decision, SCORED_KEYS)))
+        )
     return pairs
 
 

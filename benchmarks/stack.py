@@ -13,6 +13,7 @@ from pathlib import Path
 
 from eventing import topology
 from sentinel.config import Settings, component_port
+from sentinel.stack import client_key
 from sentinel.stack.components import Component, inherited_environment
 from sentinel.stack.local import LocalStack
 
@@ -66,6 +67,14 @@ class BenchStack:
         """The environment the stack gives function `name`, for a second copy started by a benchmark."""
         component: Component = self.local.component(name)
         return {**inherited_environment(), **component.env}
+
+    @property
+    def api_key(self) -> str:
+        """The key `up` made for the local client (every scope)."""
+        key = client_key.read(self.settings.state_dir)
+        if key is None:
+            raise RuntimeError("the benchmark stack has no API key: start it with `up` first")
+        return key
 
     def ingress_url(self, sink: str) -> str:
         return f"http://127.0.0.1:{self.port('kafka-sink-ingress')}/{self.topology.namespace}/{sink}"

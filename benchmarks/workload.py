@@ -1,9 +1,10 @@
 """The events the benchmarks send: synthetic transactions as ingest and score receive them,
 and scored decisions as persist and alert receive them.
 
-Each is a binary-mode CloudEvent whose body is a template with an ID_MARK where the
-transaction id goes, so a load generator can give every request a fresh id for the
-cost of a string join.
+A transaction is a binary-mode CloudEvent whose body is a template with an ID_MARK
+where the transaction id goes, so a load generator can give every request a fresh id
+for the cost of a string join. A decision carries score's signature over its id, so
+each is built and signed as it is sent.
 """
 
 from __future__ import annotations
@@ -14,7 +15,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from benchmarks.loadgen import http_request
+from sentinel.codec import http
 from sentinel.core import events, score
+from sentinel.core.integrity import SigningKeys
+from sentinel.core.model import ModelRecord
+from sentinel.serving.event_integrity import signed_json_event
 from training.synthetic import demo_transactions
 
 ID_MARK = "__ID__"
@@ -35,24 +40,42 @@ def transactions(count: int, *, seed: int = 11, fraud_share: float = 0.03) -> li
     return demo_transactions(count, seed=seed, fraud_share=fraud_share)
 
 
-def created(transaction: dict[str, Any]) -> Template:
-    """`dev.sentinel.transaction.created`, as a client POSTs it to ingest or score."""
-    return _template(events.TRANSACTION_CREATED, transaction)
+def created(transaction: dict[str, Any], *, api_key: str) -> Template:
+    """`dev.sentinel.transaction.created`, as a client holding `api_key` POSTs it to ingest or score."""
+    template = _template(events.TRANSACTION_CREATED, transaction)
+    return Template({**template.headers, "Authorization": f"Bearer {api_key}"}, template.body)
 
 
-def scored(transaction: dict[str, Any], *, risk_score: float, verdict: str) -> Template:
-    """`dev.sentinel.transaction.scored`, as score emits it for persist and alert."""
-    now = events.utc_now()
-    decision = score.build(
-        {**transaction, "transaction_id": ID_MARK},
-        risk_score=risk_score,
-        decision=verdict,
-        model_version="bench",
-        thresholds={"review": 0.5, "block": 0.9},
-        received_at=now,
-        scored_at=now,
-    )
-    return _template(events.TRANSACTION_SCORED, decision)
+def signed_scored_requests(
+    transaction: dict[str, Any],
+    host: str,
+    port: int,
+    *,
+    champion: ModelRecord,
+    keys: SigningKeys,
+    id_prefix: str,
+) -> Callable[[int], bytes]:
+    """The i-th `dev.sentinel.transaction.scored` as score emits it for persist and alert: a block
+    by the champion, for transaction `<id_prefix><i>`, signed with the scored key (so each is
+    signed as it is sent, about 50 µs a request)."""
+    risk_score = max(champion.thresholds["block"], 0.97)
+
+    def request(index: int) -> bytes:
+        now = events.utc_now()
+        decision = score.build(
+            {**transaction, "transaction_id": f"{id_prefix}{index}"},
+            risk_score=risk_score,
+            decision="block",
+            model_version=champion.version,
+            thresholds=champion.thresholds,
+            received_at=now,
+            scored_at=now,
+        )
+        attributes = events.transaction_attributes(events.TRANSACTION_SCORED, events.SCORE_SOURCE, decision)
+        headers, body = http.binary(signed_json_event(attributes, decision, keys))
+        return http_request(host, port, "/", headers, body)
+
+    return request
 
 
 def _template(event_type: str, data: dict[str, Any]) -> Template:

@@ -34,7 +34,7 @@ from sentinel.codec.kafka import to_kafka
 from sentinel.config import Settings
 from sentinel.serving import wsgi_server
 from sentinel.serving.body import read_body
-from sentinel.serving.failures import answer_for, retry_after_headers
+from sentinel.serving.failures import answer_for, headers_for
 
 log = logging.getLogger("eventing.ingress")
 
@@ -62,7 +62,7 @@ class KafkaSinkIngress:
         except Exception as error:
             status, body = answer_for(error, "the KafkaSink ingress")
             response = _json(status, body)
-            response.headers.update(retry_after_headers(error))
+            response.headers.update(headers_for(error))
             if isinstance(error, BrokerUnavailable):
                 log.warning("event not written: %s", error)
         return response(environ, start_response)

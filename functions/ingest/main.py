@@ -3,7 +3,8 @@
 Takes `dev.sentinel.transaction.created` CloudEvents in any HTTP content mode, and the
 original Sentinel API (`POST /api/v1/transactions` with a plain JSON transaction). A
 request is validated as a whole before anything is emitted, so a bad batch leaves no
-trace. Each new transaction is emitted to K_SINK as `dev.sentinel.transaction.received`;
+trace. Every request needs an API key with the ingest scope (401/403 otherwise).
+Each new transaction is emitted to K_SINK as `dev.sentinel.transaction.received`;
 the answer is 202 with what was accepted and what was a duplicate. While the pipeline
 is too far behind (functions/ingest/admission.py) the answer is 503 with Retry-After,
 before anything else is done.
@@ -18,16 +19,21 @@ from datetime import datetime
 from typing import Protocol
 
 from functions.ingest.admission import Admission
-from sentinel.codec.event import Event, json_event
+from sentinel.codec.event import Event
 from sentinel.config import Settings
 from sentinel.core import events, transaction
+from sentinel.core.api_keys import INGEST, Caller
 from sentinel.core.errors import ClientError, Problem, Unavailable
+from sentinel.core.integrity import SigningKeys
+from sentinel.serving.callers import Limits, required
+from sentinel.serving.event_integrity import received_keys, signed_json_event
 from sentinel.serving.function import Function, Reply
 from sentinel.serving.http_handler import http_handler
 from sentinel.serving.sink import Sink, SinkClient
 from sentinel.stores import redis_client
 from sentinel.stores.backlog import PipelineBacklog
 from sentinel.stores.dedup import Claim, Deduplicator, Outcome
+from sentinel.stores.rate_limits import RateLimits
 
 ORIGINAL_API_PATH = "/api/v1/transactions"
 
@@ -45,6 +51,7 @@ class Ingest(Function):
     name = "ingest"
     accepts = (events.TRANSACTION_CREATED,)
     plain_json_paths = {ORIGINAL_API_PATH: events.TRANSACTION_CREATED}
+    identifies_callers = True
 
     def __init__(
         self,
@@ -52,11 +59,16 @@ class Ingest(Function):
         sink: Sink | None,
         *,
         admission: Admission | None = None,
+        limits: Limits | None = None,
+        keys: SigningKeys,
         clock: Callable[[], str] = events.utc_now,
     ) -> None:
-        """`admission` None admits everything (SENTINEL_INGEST_MAX_BACKLOG=0)."""
+        """`admission` None admits everything (SENTINEL_INGEST_MAX_BACKLOG=0); `limits` None sets no rate;
+        `keys` sign received events."""
         self._claims = claims
+        self._limits = limits
         self._sink = sink
+        self._keys = keys
         self._admission = admission
         self._clock = clock
 
@@ -68,11 +80,17 @@ class Ingest(Function):
             self._admission.close()
 
     def ready(self) -> str | None:
-        return None if self._sink else "K_SINK is not set: ingest has nowhere to emit"
+        return self._keys.missing() if self._sink else "K_SINK is not set: ingest has nowhere to emit"
 
-    def handle(self, received: Sequence[Event]) -> Reply:
+    def admit(self, caller: Caller | None) -> None:
+        """Only a key with the ingest scope may submit, within its rate; while the pipeline is behind, no one may."""
+        required(caller, INGEST)
+        if self._limits:
+            self._limits.check(caller, self.name)
         if self._admission:
             self._admission.check()
+
+    def handle(self, received: Sequence[Event], caller: Caller | None = None) -> Reply:
         transactions = self._validated(received)
         if self._sink is None:
             raise Unavailable("ingest is not bound to a sink: K_SINK is not set")
@@ -115,7 +133,7 @@ class Ingest(Function):
                     f"transaction {item['transaction_id']} is being accepted by another request; retry", status=409
                 )
             try:
-                sink.emit(received_event(item, received_at))
+                sink.emit(received_event(item, received_at, self._keys))
             except BaseException:
                 self._claims.release(claim)
                 raise
@@ -126,18 +144,22 @@ class Ingest(Function):
         return accepted, duplicates
 
 
-def received_event(item: transaction.Transaction, received_at: str) -> Event:
+def received_event(item: transaction.Transaction, received_at: str, keys: SigningKeys) -> Event:
+    """The event score takes, signed with the received key so score knows ingest sent it."""
     data = {**item, "received_at": received_at}
-    return json_event(events.transaction_attributes(events.TRANSACTION_RECEIVED, events.INGEST_SOURCE, data), data)
+    attributes = events.transaction_attributes(events.TRANSACTION_RECEIVED, events.INGEST_SOURCE, data)
+    return signed_json_event(attributes, data, keys)
 
 
 def new(settings: Settings) -> Ingest:
-    redis = redis_client.connect(settings.redis_url)  # one connection pool for claims and the backlog
+    redis = redis_client.connect(settings.redis_url)  # one connection pool for claims, rates and the backlog
     admission = Admission(PipelineBacklog(redis), settings.ingest_max_backlog) if settings.ingest_max_backlog else None
     return Ingest(
         Deduplicator(redis, ttl_seconds=settings.dedup_ttl_seconds),
         SinkClient(settings.k_sink) if settings.k_sink else None,
         admission=admission,
+        limits=RateLimits(redis, settings.key_rate_per_s),
+        keys=received_keys(settings),
     )
 
 

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import click
 
+from sentinel.cli.audit import audit
 from sentinel.cli.dlq import dlq
+from sentinel.cli.keys import keys
 from sentinel.cli.models import models, retrain
 from sentinel.cli.stack import demo, down, status, up
 from sentinel.cli.traffic import decisions, send
+from sentinel.cli.users import users
 
 
 @click.group()
@@ -15,5 +18,5 @@ def main() -> None:
     """Sentinel: real-time card-fraud detection as Knative event functions."""
 
 
-for command in (up, down, status, demo, send, decisions, models, retrain, dlq):
+for command in (up, down, status, demo, send, decisions, models, retrain, dlq, keys, users, audit):
     main.add_command(command)

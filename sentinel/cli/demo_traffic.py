@@ -76,6 +76,7 @@ def send(
     transactions: list[dict[str, Any]],
     *,
     rate: float,
+    api_key: str | None = None,
     concurrency: int = 8,
     on_sent: Callable[[], None] = lambda: None,
 ) -> SendReport:
@@ -91,6 +92,8 @@ def send(
         if delay > 0:
             time.sleep(delay)
         headers, body = to_binary(created_event(transaction))
+        if api_key:
+            headers["Authorization"] = f"Bearer {api_key}"
         outcome, reason = "failed", ""
         give_up_at = time.monotonic() + RETRY_FOR_S
         try:
@@ -104,7 +107,7 @@ def send(
                 answer = response.json()
                 outcome = "accepted" if answer.get("accepted") else "duplicate"
             else:
-                reason = f"HTTP {response.status_code}"
+                reason = f"HTTP {response.status_code}: {error_of(response)}"
         except requests.RequestException as error:
             reason = type(error).__name__
         with lock:
@@ -125,6 +128,14 @@ def send(
     report.seconds = time.monotonic() - started
     session.close()
     return report
+
+
+def error_of(response: requests.Response) -> str:
+    """The `error` of a JSON error answer, else its status text."""
+    try:
+        return str(response.json()["error"])
+    except (ValueError, KeyError, TypeError):
+        return response.reason or "no reason given"
 
 
 def retry_after(response: requests.Response) -> float | None:

@@ -1,6 +1,8 @@
-"""How the sentinel command prints: one console, one way to report a step."""
+"""How the sentinel command prints and names its user: one console, one way to report a step."""
 
 from __future__ import annotations
+
+import getpass
 
 from rich.console import Console
 
@@ -10,3 +12,9 @@ console = Console(highlight=False, soft_wrap=True)
 def say(message: str) -> None:
     """One finished step, as a line with a check mark."""
     console.print(f"  [green]✓[/green] {message}")
+
+
+def acting_user(command: str) -> str:
+    """Who runs `sentinel COMMAND`, as the audit log and the promotion history name them.
+    There is no login on the command line: the operating system's user name says it."""
+    return f"{getpass.getuser()} via sentinel {command}"

@@ -15,8 +15,12 @@ from sentinel.cli.output import console, say
 from sentinel.cli.traffic import send_traffic
 from sentinel.config import Settings, component_port
 from sentinel.core.decision import DECISIONS
+from sentinel.core.redact import without_password
+from sentinel.stack import client_key, first_admin
 from sentinel.stack.local import ComponentStatus, LocalStack, StackError
+from sentinel.stack.secrets import secrets_dir
 from sentinel.stores.decisions import pipeline_totals
+from training import prefect_service
 
 STATE_MARKUP = {"healthy": "[green]yes[/green]", "stalled": "[yellow]stalled[/yellow]", "down": "[red]no[/red]"}
 
@@ -150,16 +154,21 @@ def _where_to_look(settings: Settings) -> None:
     ingest = f"http://127.0.0.1:{component_port('ingest', settings.port_base)}"
     score = f"http://127.0.0.1:{component_port('score', settings.port_base)}"
     command = Path(sys.executable).parent / "sentinel"
+    database = without_password(settings.database_url)
     console.print(
         "\n[bold]Where to look[/bold]"
         f" (the sentinel command is {command}; or `source {command.parent}/activate`)\n"
-        f"  the UI                     http://127.0.0.1:{component_port('ui', settings.port_base)}/\n"
+        f"  the UI                     http://127.0.0.1:{component_port('ui', settings.port_base)}/"
+        f" (user {first_admin.NAME}, password in {first_admin.password_file(settings.state_dir)})\n"
         f"  Prefect UI                 http://127.0.0.1:{component_port('prefect', settings.port_base)}/"
-        " (after sentinel up --with-prefect)\n"
+        f" (after sentinel up --with-prefect; user {prefect_service.AUTH_USER},"
+        f" password in {secrets_dir(settings.state_dir) / prefect_service.PASSWORD_SECRET})\n"
         f"  sentinel status            every component, its health and consumer lag\n"
-        f"  sentinel decisions         the latest stored decisions (PostgreSQL: {settings.database_url})\n"
+        f"  sentinel decisions         the latest stored decisions (PostgreSQL: {database})\n"
         f"  sentinel send --count 500  more demo traffic\n"
         f"  POST CloudEvents to        {ingest}/ (ingest), {score}/ (score, answers inline)\n"
+        f"    with the header          Authorization: Bearer <the key in {client_key.key_file(settings.state_dir)}>\n"
+        f"  sentinel keys create NAME  an API key for another client\n"
         f"  logs                       {settings.state_dir / 'logs'}\n"
         f"  sentinel down              stop everything"
     )

@@ -18,6 +18,7 @@ from sentinel.cli import demo_traffic
 from sentinel.cli.output import console
 from sentinel.config import Settings, component_port
 from sentinel.core.decision import DECISIONS
+from sentinel.stack import client_key
 from sentinel.stores.decisions import latest_decisions
 
 
@@ -31,7 +32,9 @@ from sentinel.stores.decisions import latest_decisions
 def send(
     count: int, rate: float, url: str | None, seed: int | None, fraud_share: float, duplicate_share: float
 ) -> None:
-    """Stream demo transactions through ingest as CloudEvents."""
+    """Stream demo transactions through ingest as CloudEvents.
+
+    They are sent with the API key in SENTINEL_API_KEY, else the one `sentinel up` made."""
     send_traffic(count, rate, url, seed, fraud_share, duplicate_share)
 
 
@@ -46,7 +49,13 @@ def send_traffic(
     columns = (TextColumn("sending"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
     with Progress(*columns, console=console, transient=True) as progress:
         task = progress.add_task("send", total=len(planned))
-        report = demo_traffic.send(url, planned, rate=rate, on_sent=lambda: progress.advance(task))
+        report = demo_traffic.send(
+            url,
+            planned,
+            rate=rate,
+            api_key=settings.api_key or client_key.read(settings.state_dir),
+            on_sent=lambda: progress.advance(task),
+        )
     console.print(
         f"sent {report.sent} to {url} in {report.seconds:.1f}s ({report.rate:.0f}/s): "
         f"[green]{report.accepted} accepted[/green], {report.duplicates} duplicate, "

@@ -36,6 +36,26 @@ class ClientError(Exception):
         return body
 
 
+class Unauthorized(ClientError):
+    """No credentials, or ones that prove nothing (401), or too few rights (403).
+
+    `challenge` is the WWW-Authenticate value: RFC 6750 §3 requires one on every 401,
+    with `error="invalid_token"` for a bad key and `error="insufficient_scope"` (403)
+    naming the scope that was missing."""
+
+    def __init__(self, message: str, *, status: int = 401, challenge: str = 'Bearer realm="sentinel"'):
+        super().__init__(message, status=status)
+        self.challenge = challenge
+
+
+class RateLimited(ClientError):
+    """A caller over its rate (429): `retry_after` seconds is when to try again."""
+
+    def __init__(self, message: str, *, retry_after: int):
+        super().__init__(message, status=429)
+        self.retry_after = retry_after
+
+
 class Unavailable(Exception):
     """A dependency (Kafka, PostgreSQL, Redis, the model) cannot serve right now, or the
     pipeline is too far behind to take more; `retry_after` seconds is when to try again."""

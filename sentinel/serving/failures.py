@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from sentinel.core.errors import ClientError, Unavailable
+from sentinel.core.errors import ClientError, RateLimited, Unauthorized, Unavailable
 from sentinel.stores.failures import Rejected, Transient, classify
 
 log = logging.getLogger(__name__)
@@ -42,8 +42,11 @@ def answer_for(error: Exception, where: str) -> tuple[int, dict[str, Any]]:
     return 500, {"error": f"internal error in {where}"}
 
 
-def retry_after_headers(error: Exception) -> dict[str, str]:
-    """`Retry-After` (RFC 9110 §10.2.3, in seconds) when `error` says when to try again."""
-    if isinstance(error, Unavailable) and error.retry_after is not None:
+def headers_for(error: Exception) -> dict[str, str]:
+    """`Retry-After` (RFC 9110 §10.2.3, in seconds) when `error` says when to try again;
+    `WWW-Authenticate` (RFC 6750 §3) when it asks for credentials."""
+    if isinstance(error, Unavailable | RateLimited) and error.retry_after is not None:
         return {"Retry-After": str(error.retry_after)}
+    if isinstance(error, Unauthorized):
+        return {"WWW-Authenticate": error.challenge}
     return {}

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from sentinel.codec.event import Event
+from sentinel.core.api_keys import Caller
 from sentinel.core.errors import ClientError, Problem
 
 
@@ -44,6 +45,9 @@ class Function(ABC):
     # Paths where a plain JSON body is taken as the data of one event of the given type
     # (ingest keeps the original Sentinel API this way).
     plain_json_paths: ClassVar[Mapping[str, str]] = {}
+    # Whether requests are checked for an API key (`Authorization: Bearer`): the server
+    # then identifies the caller before the body is read and hands it to `admit`.
+    identifies_callers: ClassVar[bool] = False
 
     def start(self) -> None:
         """Begin background work, once, before the first event (score follows promotions)."""
@@ -58,9 +62,13 @@ class Function(ABC):
     def alive(self) -> bool:
         return True
 
+    def admit(self, caller: Caller | None) -> None:
+        """Refuse a request before its body is read: 401/403 for the wrong caller, 503 while
+        too busy. `caller` is None when the request has no key (or keys are not checked)."""
+
     @abstractmethod
-    def handle(self, events: Sequence[Event]) -> Reply:
-        """Answer the events of one request."""
+    def handle(self, events: Sequence[Event], caller: Caller | None = None) -> Reply:
+        """Answer the events of one request, sent by `caller` (see `admit`)."""
 
     def data_of(self, event: Event) -> Any:
         """The JSON data of an event this function takes; a 400 for any other type (it can never succeed here)."""

@@ -25,7 +25,7 @@ USERS = (f"browser-{RUN}-a", f"browser-{RUN}-b")
 
 def _send(stack, transactions: list[dict[str, Any]]) -> None:
     for transaction in transactions:
-        response = post_binary(stack.url("ingest"), created_event(transaction))
+        response = post_binary(stack.url("ingest"), created_event(transaction), key=stack.api_key)
         assert response.status_code == 202, response.text
 
 
@@ -82,7 +82,7 @@ def test_filtering_by_user_and_decision_keeps_the_filters_in_the_url(page, scree
     assert _shown_ids(page) == expected
 
 
-def test_open_a_detail_and_label_it(page, screenshot, ui_url, decisions, stack):
+def test_open_a_detail_and_label_it(page, screenshot, ui_url, decisions, stack, analyst):
     target = decisions[3]["transaction_id"]
     page.goto(f"{ui_url}/transactions?user={decisions[3]['user_id']}")
     page.get_by_role("link", name=target, exact=True).click()
@@ -91,11 +91,10 @@ def test_open_a_detail_and_label_it(page, screenshot, ui_url, decisions, stack):
     assert page.get_by_text("The values the model scored").is_visible()
     screenshot("transaction-detail")
 
-    page.get_by_label("Your name").fill("browser test")
     page.get_by_label("Note").fill("confirmed with the cardholder")
     page.get_by_role("button", name="Label fraud").click()
     page.wait_for_selector(".flash-success")
-    assert "Labelled fraud by browser test." in page.locator(".flash-success").inner_text()
+    assert f"Labelled fraud by {analyst[0]}." in page.locator(".flash-success").inner_text()
     assert "confirmed with the cardholder" in page.locator("table#labels").inner_text()
     screenshot("transaction-labelled")
 
@@ -103,7 +102,7 @@ def test_open_a_detail_and_label_it(page, screenshot, ui_url, decisions, stack):
         stored = conn.execute(
             "SELECT label, source, labelled_by, note FROM labels WHERE transaction_id = %s", (target,)
         ).fetchall()
-    assert stored == [("fraud", "analyst", "browser test", "confirmed with the cardholder")]
+    assert stored == [("fraud", "analyst", analyst[0], "confirmed with the cardholder")]
     assert page.problems == []
 
 

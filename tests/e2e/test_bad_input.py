@@ -17,10 +17,9 @@ import psycopg
 import pytest
 import requests
 from confluent_kafka import Consumer, TopicPartition
-from support import a_score, a_transaction, wait_for
+from support import a_champion_score, a_transaction, bearer, signed_scored, wait_for
 
 from sentinel.codec import http
-from sentinel.codec.event import json_event
 from sentinel.core import events
 
 pytestmark = pytest.mark.stack
@@ -58,6 +57,7 @@ def post_to_ingest(stack, body: str) -> requests.Response:
         "ce-source": "/tests/bad-input",
         "ce-id": uuid.uuid4().hex,
         "content-type": "application/json",
+        **bearer(stack.api_key),
     }
     return requests.post(stack.url("ingest") + "/", data=body.encode(), headers=headers, timeout=30)
 
@@ -94,10 +94,9 @@ def test_bad_input_does_not_hold_up_the_next_transaction_of_its_user(stack, name
     stored_within(stack, follower["transaction_id"], FOLLOWER_DEADLINE_S)
 
 
-def scored_event_for(transaction: dict, event_id: str):
-    decision = a_score(transaction)
-    attributes = events.transaction_attributes(events.TRANSACTION_SCORED, events.SCORE_SOURCE, decision)
-    return json_event({**attributes, "id": event_id}, decision)
+def scored_event_for(stack, transaction: dict):
+    """The event score would emit about `transaction`, signed with the stack's scored key."""
+    return signed_scored(a_champion_score(stack.settings, transaction), stack.settings.scored_signing_key)
 
 
 def dead_letter_end(stack) -> int:
@@ -135,10 +134,8 @@ def test_a_poison_past_ingest_is_dead_lettered_within_a_second_and_its_partition
     start = dead_letter_end(stack)
     sent_at = time.monotonic()
     for item in (poison, follower):
-        headers, body = http.binary(scored_event_for(item, f"forged-{item['transaction_id']}"))
+        headers, body = http.binary(scored_event_for(stack, item))
         assert requests.post(ingress, data=body, headers=headers, timeout=10).status_code == 202
-    assert seconds_until_dead_lettered(stack, start, f"forged-{poison['transaction_id']}", sent_at) <= (
-        DEAD_LETTER_DEADLINE_S
-    )
+    assert seconds_until_dead_lettered(stack, start, poison["transaction_id"], sent_at) <= DEAD_LETTER_DEADLINE_S
     stored_within(stack, follower["transaction_id"], FOLLOWER_DEADLINE_S)
     assert not stored(stack, poison["transaction_id"])

@@ -12,6 +12,9 @@ import pytest
 import requests
 from support import SENTINEL, wait_for
 
+from sentinel.stack.secrets import secret
+from training import prefect_service
+
 
 @pytest.mark.stack
 def test_send_streams_transactions_and_reports_what_happened(stack):
@@ -56,7 +59,11 @@ def test_up_with_prefect_adds_a_prefect_server_serving_the_flows_and_down_stops_
     assert started.returncode == 0, started.stdout + started.stderr
     statuses = {item["name"]: item for item in json.loads(stack.sentinel("status", "--json").stdout)}
     assert statuses["prefect"]["healthy"] and statuses["prefect-serve"]["healthy"]
-    deployments = requests.post(statuses["prefect"]["address"] + "/api/deployments/filter", json={}, timeout=30)
+    password = secret(stack.settings.state_dir, prefect_service.PASSWORD_SECRET)
+    user, _, password = prefect_service.auth_string(password).partition(":")
+    deployments = requests.post(
+        statuses["prefect"]["address"] + "/api/deployments/filter", json={}, auth=(user, password), timeout=30
+    )
     assert {item["name"] for item in deployments.json()} >= {"scheduled", "on-demand"}
     assert stack.sentinel("down", "prefect", "prefect-serve", timeout=120).returncode == 0
     names = {item["name"] for item in json.loads(stack.sentinel("status", "--json").stdout)}

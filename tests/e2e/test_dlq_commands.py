@@ -13,7 +13,7 @@ import uuid
 
 import pytest
 import requests
-from support import SENTINEL, wait_for
+from support import SENTINEL, bearer, wait_for
 
 from sentinel.codec import http
 from sentinel.codec.event import json_event
@@ -73,7 +73,8 @@ def test_dlq_show_gives_every_attribute_the_decoded_error_and_the_data(stack, re
 
 @pytest.mark.stack
 def test_the_ui_lists_the_dead_letters_the_stack_holds(stack, refused):
-    document = requests.get(stack.url("ui") + "/api/dead-letters?limit=200", timeout=15).json()
+    answer = requests.get(stack.url("ui") + "/api/dead-letters?limit=200", headers=bearer(stack.api_key), timeout=15)
+    document = answer.json()
     assert refused in {letter["event_id"] for letter in document["dead_letters"]}
 
 

@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import json
 
-import numpy as np
 import psycopg
 import pytest
-import redis
 import requests
 from psycopg.rows import dict_row
 from support import (
     a_transaction,
+    bearer,
+    blocked_features,
     created_event,
     post_batch,
     post_binary,
@@ -25,6 +25,7 @@ from support import (
 )
 
 from sentinel.core import events
+from sentinel.stores import redis_client
 from sentinel.stores.alerts import STREAMED_PREFIX
 from sentinel.stores.dedup import KEY_PREFIX
 
@@ -52,26 +53,12 @@ def ingest(stack) -> str:
 
 @pytest.fixture(scope="module")
 def fraud_like(stack):
-    """A transaction the champion model blocks, found by asking the model itself."""
-    from sentinel.core.model import OnnxModel
-    from sentinel.core.transaction import FEATURE_NAMES
-    from sentinel.stores.registry import champion
-    from training.synthetic import demo_transactions
-
-    with psycopg.connect(stack.settings.database_url) as conn:
-        record = champion(conn)
-    model = OnnxModel(record)
-    candidates = demo_transactions(400, seed=11, fraud_share=1.0)
-    rows = np.array([[item[name] for name in FEATURE_NAMES] for item in candidates], dtype=np.float32)
-    risks = model.predict(rows)
-    best = int(np.argmax(risks))
-    assert risks[best] >= record.thresholds["block"], "no fraud-like demo transaction reaches the block threshold"
-    return {key: value for key, value in candidates[best].items() if key != "transaction_id"}
+    return blocked_features(stack.settings)
 
 
 def test_a_binary_mode_transaction_becomes_one_stored_decision(stack):
     transaction = a_transaction()
-    response = post_binary(ingest(stack), created_event(transaction))
+    response = post_binary(ingest(stack), created_event(transaction), key=stack.api_key)
     assert response.status_code == 202
     assert response.json() == {"accepted": [transaction["transaction_id"]], "duplicates": []}
     row = wait_for_row(stack, transaction["transaction_id"])
@@ -83,13 +70,13 @@ def test_a_binary_mode_transaction_becomes_one_stored_decision(stack):
 
 def test_a_structured_mode_transaction_is_stored(stack):
     transaction = a_transaction()
-    assert post_structured(ingest(stack), created_event(transaction)).status_code == 202
+    assert post_structured(ingest(stack), created_event(transaction), key=stack.api_key).status_code == 202
     wait_for_row(stack, transaction["transaction_id"])
 
 
 def test_a_batch_stores_every_transaction_in_it(stack):
     batch = [a_transaction(), a_transaction()]
-    response = post_batch(ingest(stack), [created_event(item) for item in batch])
+    response = post_batch(ingest(stack), [created_event(item) for item in batch], key=stack.api_key)
     assert response.status_code == 202
     assert sorted(response.json()["accepted"]) == sorted(item["transaction_id"] for item in batch)
     for item in batch:
@@ -98,14 +85,16 @@ def test_a_batch_stores_every_transaction_in_it(stack):
 
 def test_the_original_json_api_enters_the_same_path(stack):
     transaction = a_transaction()
-    response = requests.post(stack.url("ingest") + "/api/v1/transactions", json=transaction, timeout=15)
+    response = requests.post(
+        stack.url("ingest") + "/api/v1/transactions", json=transaction, headers=bearer(stack.api_key), timeout=15
+    )
     assert response.status_code == 202
     assert wait_for_row(stack, transaction["transaction_id"])["user_id"] == transaction["user_id"]
 
 
 def test_records_are_keyed_by_user_so_a_users_events_stay_ordered(stack):
     transaction = a_transaction(user_id="u-keyed")
-    post_binary(ingest(stack), created_event(transaction))
+    post_binary(ingest(stack), created_event(transaction), key=stack.api_key)
     wait_for_row(stack, transaction["transaction_id"])
     [record] = records_about(
         stack.settings.kafka_bootstrap_servers, "sentinel.transactions", transaction["transaction_id"]
@@ -116,12 +105,12 @@ def test_records_are_keyed_by_user_so_a_users_events_stay_ordered(stack):
 
 def test_a_fraud_like_transaction_raises_exactly_one_alert(stack, fraud_like):
     transaction = a_transaction(**fraud_like)
-    post_binary(ingest(stack), created_event(transaction))
+    post_binary(ingest(stack), created_event(transaction), key=stack.api_key)
     row = wait_for_row(stack, transaction["transaction_id"])
     assert row["decision"] == "block"
     [alert] = wait_for(lambda: alert_rows(stack, transaction["transaction_id"]), what="alert row")
     assert (alert["decision"], alert["status"]) == ("block", "open")
-    client = redis.Redis.from_url(stack.settings.redis_url)
+    client = redis_client.connect(stack.settings.redis_url)
     entries = [
         fields
         for _, fields in client.xrange(stack.settings.alerts_stream)
@@ -134,15 +123,15 @@ def test_a_fraud_like_transaction_raises_exactly_one_alert(stack, fraud_like):
 
 def test_an_approved_transaction_raises_no_alert(stack):
     transaction = a_transaction()
-    post_binary(ingest(stack), created_event(transaction))
+    post_binary(ingest(stack), created_event(transaction), key=stack.api_key)
     assert wait_for_row(stack, transaction["transaction_id"])["decision"] == "approve"
     assert alert_rows(stack, transaction["transaction_id"]) == []
 
 
 def test_a_duplicate_is_reported_and_never_scored_twice(stack):
     transaction = a_transaction()
-    first = post_binary(ingest(stack), created_event(transaction))
-    second = post_binary(ingest(stack), created_event(transaction))
+    first = post_binary(ingest(stack), created_event(transaction), key=stack.api_key)
+    second = post_binary(ingest(stack), created_event(transaction), key=stack.api_key)
     assert first.json()["accepted"] == [transaction["transaction_id"]]
     assert second.status_code == 202
     assert second.json() == {"accepted": [], "duplicates": [transaction["transaction_id"]]}
@@ -154,7 +143,7 @@ def test_a_duplicate_is_reported_and_never_scored_twice(stack):
 
 def test_a_repeat_within_one_batch_is_a_duplicate(stack):
     transaction = a_transaction()
-    response = post_batch(ingest(stack), [created_event(transaction), created_event(transaction)])
+    response = post_batch(ingest(stack), [created_event(transaction), created_event(transaction)], key=stack.api_key)
     assert response.json() == {
         "accepted": [transaction["transaction_id"]],
         "duplicates": [transaction["transaction_id"]],
@@ -167,10 +156,10 @@ def test_a_repeat_within_one_batch_is_a_duplicate(stack):
 )
 def test_a_bad_transaction_gets_a_400_naming_the_field_and_leaves_no_trace(stack, change, field):
     transaction = a_transaction(**change)
-    response = post_binary(ingest(stack), created_event(transaction))
+    response = post_binary(ingest(stack), created_event(transaction), key=stack.api_key)
     assert response.status_code == 400
     assert field in {problem["field"] for problem in response.json()["problems"]}
-    client = redis.Redis.from_url(stack.settings.redis_url)
+    client = redis_client.connect(stack.settings.redis_url)
     assert not client.exists(KEY_PREFIX + transaction["transaction_id"])
     assert (
         records_about(stack.settings.kafka_bootstrap_servers, "sentinel.transactions", transaction["transaction_id"])
@@ -181,14 +170,16 @@ def test_a_bad_transaction_gets_a_400_naming_the_field_and_leaves_no_trace(stack
 
 def test_one_bad_event_in_a_batch_rejects_the_whole_batch(stack):
     good, bad = a_transaction(), a_transaction(Amount=-1)
-    response = post_batch(ingest(stack), [created_event(good), created_event(bad)])
+    response = post_batch(ingest(stack), [created_event(good), created_event(bad)], key=stack.api_key)
     assert response.status_code == 400
     assert "event 1" in response.json()["problems"][0]["message"]
     assert records_about(stack.settings.kafka_bootstrap_servers, "sentinel.transactions", good["transaction_id"]) == []
 
 
 def test_an_unknown_event_type_is_refused(stack):
-    response = post_binary(ingest(stack), created_event(a_transaction(), type="dev.sentinel.nonsense"))
+    response = post_binary(
+        ingest(stack), created_event(a_transaction(), type="dev.sentinel.nonsense"), key=stack.api_key
+    )
     assert response.status_code == 400
     [problem] = response.json()["problems"]
     assert problem["field"] == "type" and "unsupported event type" in problem["message"]
@@ -201,25 +192,29 @@ def test_a_body_over_one_mebibyte_is_413(stack):
         "ce-source": "/t",
         "ce-type": events.TRANSACTION_CREATED,
         "Content-Type": "application/json",
+        **bearer(stack.api_key),
     }
     response = requests.post(ingest(stack), data=b" " * (1024 * 1024 + 10), headers=headers, timeout=15)
     assert response.status_code == 413
 
 
 def test_a_wrong_content_type_is_415(stack):
-    response = requests.post(ingest(stack), data="a,b,c", headers={"Content-Type": "text/csv"}, timeout=15)
+    response = requests.post(
+        ingest(stack), data="a,b,c", headers={"Content-Type": "text/csv", **bearer(stack.api_key)}, timeout=15
+    )
     assert response.status_code == 415
 
 
 def test_ingest_keeps_serving_after_bad_input(stack):
-    requests.post(ingest(stack), data="{", headers={"Content-Type": "application/cloudevents+json"}, timeout=15)
+    headers = {"Content-Type": "application/cloudevents+json", **bearer(stack.api_key)}
+    requests.post(ingest(stack), data="{", headers=headers, timeout=15)
     transaction = a_transaction()
-    assert post_binary(ingest(stack), created_event(transaction)).status_code == 202
+    assert post_binary(ingest(stack), created_event(transaction), key=stack.api_key).status_code == 202
 
 
 def test_score_answers_a_direct_call_with_the_scored_event_and_still_emits_it(stack):
     transaction = a_transaction()
-    response = post_binary(stack.url("score") + "/", created_event(transaction))
+    response = post_binary(stack.url("score") + "/", created_event(transaction), key=stack.api_key)
     assert response.status_code == 200
     assert response.headers["ce-type"] == events.TRANSACTION_SCORED
     assert response.headers["ce-subject"] == transaction["transaction_id"]

@@ -2,26 +2,46 @@
 tests/unit/each_function/fakes.py, behind their HTTP adapter (support.InProcess)."""
 
 import orjson
-from fakes import NOW, MemoryAlerts, MemoryClaims, MemoryDecisions, MemoryModels, MemorySink, MemoryStream
-from support import InProcess
+from fakes import (
+    NOW,
+    RECEIVED_KEYS,
+    SCORED_KEYS,
+    MemoryAlerts,
+    MemoryClaims,
+    MemoryDecisions,
+    MemoryModels,
+    MemorySink,
+    MemoryStream,
+    scored_events,
+)
+from support import InProcess, KnownKeys
 
 from functions.alert.main import Alert
 from functions.ingest.main import Ingest
 from functions.persist.main import Persist
 from functions.score.main import Score
 from sentinel.config import Settings
+from sentinel.core.api_keys import SCOPES
+from sentinel.serving.callers import Callers
 
 BUILDERS = {
-    "ingest": lambda: Ingest(MemoryClaims(), MemorySink(), clock=lambda: NOW),
-    "score": lambda: Score(MemoryModels(), MemorySink(), clock=lambda: NOW),
-    "persist": lambda: Persist(MemoryDecisions()),
-    "alert": lambda: Alert(MemoryAlerts(), MemoryStream()),
+    "ingest": lambda: Ingest(MemoryClaims(), MemorySink(), keys=RECEIVED_KEYS, clock=lambda: NOW),
+    "score": lambda: Score(
+        MemoryModels(), MemorySink(), received_keys=RECEIVED_KEYS, scored_keys=SCORED_KEYS, clock=lambda: NOW
+    ),
+    "persist": lambda: Persist(MemoryDecisions(), scored_events()),
+    "alert": lambda: Alert(MemoryAlerts(), MemoryStream(), scored_events()),
 }
 
 
+FUZZ_KEY = "sentinel_fuzz-key"  # held by the fuzzing client, with every scope
+
+
 def served_functions() -> dict[str, InProcess]:
+    callers = Callers(KnownKeys({FUZZ_KEY: SCOPES}))
     return {
-        name: InProcess(lambda _settings, build=build: build(), Settings.from_env()) for name, build in BUILDERS.items()
+        name: InProcess(lambda _settings, build=build: build(), Settings.from_env(), api_key=FUZZ_KEY, callers=callers)
+        for name, build in BUILDERS.items()
     }
 
 

@@ -12,8 +12,16 @@ import json
 
 import psycopg
 import pytest
-import redis
-from support import InProcess, RecordingSink, Reply, a_transaction, created_event, free_port
+from support import (
+    InProcess,
+    RecordingSink,
+    Reply,
+    a_champion_score,
+    a_transaction,
+    created_event,
+    free_port,
+    signed_scored,
+)
 
 from functions.alert import main as alert_function
 from functions.ingest import main as ingest_function
@@ -22,6 +30,8 @@ from functions.score import main as score_function
 from sentinel.codec import http
 from sentinel.codec.event import Event
 from sentinel.core import events
+from sentinel.stores import redis_client
+from sentinel.stores.api_keys import ApiKeyStore
 from sentinel.stores.dedup import KEY_PREFIX
 
 pytestmark = pytest.mark.stack
@@ -37,12 +47,12 @@ def settings(stack):
 
 
 @pytest.fixture
-def running():
-    """Start functions in-process and stop them after the test."""
+def running(stack):
+    """Start functions in-process and stop them after the test; they are called with the stack's key."""
     started: list[InProcess] = []
 
-    def start(new, settings):
-        served = InProcess(new, settings)
+    def start(new, settings, api_key=stack.api_key):
+        served = InProcess(new, settings, api_key=api_key)
         started.append(served)
         return served
 
@@ -108,7 +118,7 @@ def test_a_transaction_id_is_remembered_only_once_emitted(stack, settings, runni
     transaction = a_transaction()
     ingest = running(ingest_function.new, dataclasses.replace(settings, k_sink=ingress_sink(stack)))
     ingest.post(created_event(transaction))
-    client = redis.Redis.from_url(settings.redis_url)
+    client = redis_client.connect(settings.redis_url)
     assert client.get(KEY_PREFIX + transaction["transaction_id"]) == b"emitted"
     assert client.ttl(KEY_PREFIX + transaction["transaction_id"]) > settings.dedup_ttl_seconds - 60
 
@@ -118,8 +128,13 @@ def test_a_transaction_id_is_remembered_only_once_emitted(stack, settings, runni
 
 def test_score_without_a_champion_answers_503_saying_so(stack, settings, running):
     empty_url = stack.fresh_database("empty_registry")
+    key_store = ApiKeyStore.connect(empty_url)
+    key = key_store.create("empty-registry", ["score"], by="tests")
+    key_store.close()
     score = running(
-        score_function.new, dataclasses.replace(settings, database_url=empty_url, k_sink=closed_port_url("http"))
+        score_function.new,
+        dataclasses.replace(settings, database_url=empty_url, k_sink=closed_port_url("http")),
+        api_key=key,
     )
     response = score.post(created_event(a_transaction()))
     assert response.status_code == 503
@@ -171,11 +186,10 @@ def test_persist_refuses_a_malformed_scored_event_with_400(stack, settings, runn
 
 
 def scored_with_decision(stack, running, decision: str):
-    """A genuine scored event whose decision is rewritten, to exercise alert on demand."""
+    """A scored event as score emits it (the champion's, signed with the stack's key) decided `decision`."""
     transaction = a_transaction()
-    data = scored_event_for(stack, running, transaction).json()
-    data["decision"] = decision
-    return score_function.scored_event(data), transaction["transaction_id"]
+    decided = a_champion_score(stack.settings, transaction, decision)
+    return signed_scored(decided, stack.settings.scored_signing_key), transaction["transaction_id"]
 
 
 def test_alert_records_a_redelivered_block_once_in_postgresql_and_the_stream(stack, settings, running):
@@ -186,7 +200,7 @@ def test_alert_records_a_redelivered_block_once_in_postgresql_and_the_stream(sta
     with psycopg.connect(settings.database_url) as conn:
         rows = conn.execute("SELECT decision FROM alerts WHERE transaction_id = %s", (transaction_id,)).fetchall()
     assert rows == [("block",)]
-    client = redis.Redis.from_url(settings.redis_url)
+    client = redis_client.connect(settings.redis_url)
     stream = [f for _, f in client.xrange(settings.alerts_stream) if f[b"transaction_id"].decode() == transaction_id]
     assert len(stream) == 1
 
@@ -197,11 +211,16 @@ def test_alert_ignores_an_approval(stack, settings, running):
 
 
 def test_alert_answers_503_when_redis_is_down(stack, settings, running):
-    event, _ = scored_with_decision(stack, running, "review")
+    event, _ = scored_with_decision(stack, running, "block")
     response = running(alert_function.new, dataclasses.replace(settings, redis_url=closed_port_url("redis"))).post(
         event
     )
     assert response.status_code == 503
+
+
+def with_webhook(settings, url: str):
+    """`settings` posting alerts to `url`, a plain-http receiver on this host."""
+    return dataclasses.replace(settings, alert_webhook_url=url, webhook_allow_http=True)
 
 
 @pytest.fixture
@@ -212,19 +231,19 @@ def webhook():
 
 
 def test_alert_posts_each_new_alert_to_the_webhook_once(stack, settings, running, webhook):
-    event, transaction_id = scored_with_decision(stack, running, "review")
-    alert = running(alert_function.new, dataclasses.replace(settings, alert_webhook_url=webhook.url))
+    event, transaction_id = scored_with_decision(stack, running, "block")
+    alert = running(alert_function.new, with_webhook(settings, webhook.url))
     alert.post(event)
     alert.post(event)
     [delivered] = webhook.received
     assert json.loads(delivered.body)["transaction_id"] == transaction_id
-    assert json.loads(delivered.body)["decision"] == "review"
+    assert json.loads(delivered.body)["decision"] == "block"
 
 
 def test_a_failing_webhook_makes_alert_retryable_until_it_is_delivered(stack, settings, running, webhook):
     event, transaction_id = scored_with_decision(stack, running, "block")
     webhook.script(Reply(status=500))
-    alert = running(alert_function.new, dataclasses.replace(settings, alert_webhook_url=webhook.url))
+    alert = running(alert_function.new, with_webhook(settings, webhook.url))
     assert alert.post(event).status_code == 503
     assert alert.post(event).status_code == 200
     assert alert.post(event).status_code == 200

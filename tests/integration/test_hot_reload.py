@@ -25,7 +25,9 @@ import requests
 from support import RecordingSink, a_transaction, created_event, free_port, post_binary, wait_for
 
 from sentinel.config import PROJECT_ROOT
+from sentinel.stack import signing_secrets
 from sentinel.stores import registry
+from sentinel.stores.api_keys import ApiKeyStore
 
 pytestmark = pytest.mark.stack
 
@@ -48,6 +50,16 @@ def database_url(stack) -> str:
 
 
 @pytest.fixture(scope="module")
+def score_key(database_url) -> str:
+    """A key with the score scope in the test's registry database, for asking score directly."""
+    store = ApiKeyStore.connect(database_url)
+    try:
+        return store.create("hot-reload-tests", ["score"], by="tests")
+    finally:
+        store.close()
+
+
+@pytest.fixture(scope="module")
 def flows(stack, database_url, tmp_path_factory):
     """The training flows, run in this process on Prefect's ephemeral API, against the test's registry."""
     from training import prefect_env
@@ -63,7 +75,7 @@ def flows(stack, database_url, tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def score(database_url) -> Iterator[str]:
+def score(stack, database_url) -> Iterator[str]:
     """A score process started as its container starts it; its URL."""
     sink = RecordingSink()
     port = free_port()
@@ -73,6 +85,8 @@ def score(database_url) -> Iterator[str]:
         env={
             "PATH": str(Path(sys.executable).parent),
             "DATABASE_URL": database_url,
+            "REDIS_URL": stack.settings.redis_url,
+            **signing_secrets.function_env(stack.settings),
             "K_SINK": sink.url,
             "HOST": "127.0.0.1",
         },
@@ -98,8 +112,8 @@ def _answers(url: str) -> bool:
     return True
 
 
-def score_once(url: str) -> Answer:
-    response = post_binary(f"{url}/", created_event(a_transaction()), timeout=10)
+def score_once(url: str, key: str) -> Answer:
+    response = post_binary(f"{url}/", created_event(a_transaction()), timeout=10, key=key)
     version = response.json().get("model_version") if response.status_code == 200 else None
     return Answer(datetime.now(UTC), response.status_code, version)
 
@@ -107,16 +121,16 @@ def score_once(url: str) -> Answer:
 class Stream:
     """Scores one fresh transaction every 1/RATE seconds from a background thread, keeping every answer."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, key: str) -> None:
         self.answers: list[Answer] = []
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, args=(url,), daemon=True)
+        self._thread = threading.Thread(target=self._run, args=(url, key), daemon=True)
         self._thread.start()
 
-    def _run(self, url: str) -> None:
+    def _run(self, url: str, key: str) -> None:
         while not self._stop.wait(1 / RATE):
             try:
-                self.answers.append(score_once(url))
+                self.answers.append(score_once(url, key))
             except requests.RequestException as error:
                 self.answers.append(Answer(datetime.now(UTC), 0, repr(error)))
 
@@ -131,8 +145,8 @@ def promoted_at(database_url: str, version: str) -> datetime:
         return registry.get(conn, version, with_onnx=False).promoted_at
 
 
-def test_a_score_process_with_an_empty_registry_answers_503_saying_so(score):
-    response = post_binary(f"{score}/", created_event(a_transaction()))
+def test_a_score_process_with_an_empty_registry_answers_503_saying_so(score, score_key):
+    response = post_binary(f"{score}/", created_event(a_transaction()), key=score_key)
     assert response.status_code == 503
     assert "holds no champion" in response.json()["error"]
     readiness = requests.get(f"{score}/health/readiness", timeout=5)
@@ -140,16 +154,16 @@ def test_a_score_process_with_an_empty_registry_answers_503_saying_so(score):
 
 
 def test_retrain_promotes_a_new_champion_that_a_running_score_process_picks_up_without_failing_an_event(
-    flows, score, database_url
+    flows, score, score_key, database_url
 ):
-    first = flows.retrain(rows=ROWS, seed=3, by="test")
+    first = flows.retrain(rows=ROWS, seed=3)
     assert (first["version"], first["promoted"]) == ("v0001", True)
-    wait_for(lambda: score_once(score).version == "v0001", timeout=SWITCH_LIMIT, what="score to load v0001")
+    wait_for(lambda: score_once(score, score_key).version == "v0001", timeout=SWITCH_LIMIT, what="score to load v0001")
 
-    stream = Stream(score)
+    stream = Stream(score, score_key)
     wait_for(lambda: len(stream.answers) >= RATE, timeout=10, what="the event stream to flow")
-    # Another seed, and a margin that lets any sane model through: this test is about the swap, not the gate.
-    second = flows.retrain(rows=ROWS, seed=4, gate_margin=1.0, by="test")
+    # Another seed, and the widest margin the gate allows: this test is about the swap, not the gate.
+    second = flows.retrain(rows=ROWS, seed=4, gate_margin=0.1)
     assert (second["version"], second["promoted"], second["champion"]) == ("v0002", True, "v0002")
     wait_for(
         lambda: any(answer.version == "v0002" for answer in stream.answers), timeout=10, what="an event scored by v0002"

@@ -8,10 +8,12 @@ import psycopg
 import pytest
 from cloudevents.conversion import to_binary, to_structured
 from cloudevents.http import CloudEvent
+from support import KnownKeys, bearer
 
 from sentinel.codec.event import json_event
 from sentinel.config import Settings
 from sentinel.core.errors import ClientError, Unavailable
+from sentinel.serving.callers import Callers, required
 from sentinel.serving.function import Function, Reply
 from sentinel.serving.http_handler import http_handler
 
@@ -33,7 +35,7 @@ class Scripted(Function):
     def start(self):
         self.starts += 1
 
-    def handle(self, events):
+    def handle(self, events, caller=None):
         if isinstance(self.outcome, BaseException):
             raise self.outcome
         self.handled.append(list(events))
@@ -42,6 +44,27 @@ class Scripted(Function):
                 [json_event({"id": e.id, "source": "/s", "type": "u"}, self.data_of(e)) for e in events]
             )
         return Reply.of_document({"data": [self.data_of(event) for event in events]}, 202)
+
+
+class Gated(Scripted):
+    """Identifies its callers; admits only a caller holding "ingest", and remembers who handled what."""
+
+    identifies_callers = True
+
+    def __init__(self):
+        super().__init__()
+        self.callers = []
+
+    def admit(self, caller):
+        required(caller, "ingest")
+
+    def handle(self, events, caller=None):
+        self.callers.append(caller)
+        return super().handle(events, caller)
+
+
+KEY = "sentinel_test-key"
+CALLERS = Callers(KnownKeys({KEY: ("ingest",)}))
 
 
 class Served:
@@ -58,19 +81,47 @@ class Served:
                 raise self.build_error
             return self.function
 
-        self.handler = http_handler(new, settings=lambda: settings or Settings.from_env())
+        self.handler = http_handler(
+            new, settings=lambda: settings or Settings.from_env(), new_callers=lambda _settings, _name: CALLERS
+        )
 
     def call(self, path="/", method="POST", **request):
         with app.test_request_context(path, method=method, **request):
             return self.handler(flask.request)
 
-    def post(self, event, path="/"):
+    def post(self, event, path="/", key=None):
         headers, body = to_binary(event)
-        return self.call(path, data=body, headers=headers)
+        return self.call(path, data=body, headers={**headers, **bearer(key)})
 
 
 def an_event(**data):
     return CloudEvent({"type": "t", "source": "/tests", "id": "e-1"}, data or {"a": 1})
+
+
+def test_a_function_that_identifies_callers_gets_the_caller_of_a_valid_key():
+    served = Served(Gated())
+    assert served.post(an_event(), key=KEY).status_code == 202
+    assert served.function.callers[0].name == "caller-0"
+
+
+def test_a_bad_key_is_refused_with_401_before_the_function_sees_the_request():
+    served = Served(Gated())
+    response = served.post(an_event(), key="sentinel_made-up")
+    assert response.status_code == 401
+    assert response.headers["WWW-Authenticate"].startswith("Bearer")
+    assert served.function.handled == []
+
+
+def test_admit_refuses_before_the_body_is_read():
+    """An oversized body without a key is a 401, not a 413: the body was never read."""
+    served = Served(Gated())
+    response = served.call(data=b" " * (2 * 1024 * 1024), headers={"Content-Type": "application/json"})
+    assert response.status_code == 401
+
+
+def test_a_function_that_does_not_identify_callers_ignores_authorization():
+    served = Served()
+    assert served.post(an_event(), key="sentinel_made-up").status_code == 202
 
 
 def test_the_function_is_built_and_started_once_on_first_use():

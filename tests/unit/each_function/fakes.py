@@ -17,13 +17,27 @@ from typing import Any
 import numpy as np
 import redis
 
-from functions.score.main import scored_event
+from functions.score.main import signed_scored_event
 from sentinel.codec.event import Event, json_event
+from sentinel.config import RECEIVED_SIGNING_KEY, SCORED_SIGNING_KEY
 from sentinel.core import events, score
+from sentinel.core.api_keys import Caller
+from sentinel.core.integrity import SigningKeys
 from sentinel.core.transaction import FEATURE_NAMES
+from sentinel.serving.event_integrity import ScoredEvents, signed_json_event
 from sentinel.stores.dedup import Claim, Outcome
 
 NOW = "2026-12-01T12:00:00.000000+00:00"
+
+# Keys of the in-memory functions only. They are fixed, not generated, because the fuzz
+# corpus (tests/fuzz/corpus) holds requests signed with the scored one.
+RECEIVED_KEYS = SigningKeys(RECEIVED_SIGNING_KEY, "in-memory tests: received events")
+SCORED_KEYS = SigningKeys(SCORED_SIGNING_KEY, "in-memory tests: scored events")
+# The registry's models and their own thresholds.
+MODEL_THRESHOLDS = {"v0003": {"review": 0.5, "block": 0.9}, "v0007": {"review": 0.5, "block": 0.9}}
+# A risk score each decision follows from under those thresholds.
+RISK_OF = {"approve": 0.1, "review": 0.6, "block": 0.95}
+CLIENT = Caller("a-client", frozenset({"ingest", "score", "read"}))  # a key with every scope
 
 
 def created(transaction: dict[str, Any], event_id: str = "e-1", event_type: str = events.TRANSACTION_CREATED) -> Event:
@@ -31,19 +45,52 @@ def created(transaction: dict[str, Any], event_id: str = "e-1", event_type: str 
     return json_event({"type": event_type, "source": "/tests", "id": event_id}, transaction)
 
 
-def scored(transaction: dict[str, Any], decision: str = "approve", risk_score: float = 0.1) -> Event:
-    """The event score emits for `transaction` decided as `decision`."""
-    return scored_event(
+def received(transaction: dict[str, Any], keys: SigningKeys = RECEIVED_KEYS) -> Event:
+    """The event ingest emits for `transaction`, signed with `keys`."""
+    data = {**transaction, "received_at": NOW}
+    return signed_json_event(
+        events.transaction_attributes(events.TRANSACTION_RECEIVED, events.INGEST_SOURCE, data), data, keys
+    )
+
+
+def scored(
+    transaction: dict[str, Any],
+    decision: str = "approve",
+    risk_score: float | None = None,
+    keys: SigningKeys = SCORED_KEYS,
+) -> Event:
+    """The event score emits for `transaction` decided as `decision`, signed with `keys`."""
+    return signed_scored_event(
         score.build(
             transaction,
-            risk_score=risk_score,
+            risk_score=RISK_OF[decision] if risk_score is None else risk_score,
             decision=decision,
             model_version="v0003",
             thresholds={"review": 0.5, "block": 0.9},
             received_at=NOW,
             scored_at=NOW,
-        )
+        ),
+        keys,
     )
+
+
+@dataclass
+class MemoryRegistry:
+    """The model registry's thresholds per version (sentinel.stores.model_thresholds)."""
+
+    models: dict[str, dict[str, float]] = field(default_factory=lambda: dict(MODEL_THRESHOLDS))
+    closed: bool = False
+
+    def thresholds(self, version: str) -> dict[str, float] | None:
+        return self.models.get(version)
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def scored_events(keys: SigningKeys = SCORED_KEYS) -> ScoredEvents:
+    """What persist and alert accept as decisions, checked with `keys` against the in-memory registry."""
+    return ScoredEvents(keys, MemoryRegistry())
 
 
 @dataclass

@@ -1,7 +1,7 @@
 """ingest sheds load: while too many accepted transactions are not stored yet, it answers 503 with Retry-After."""
 
 import pytest
-from fakes import NOW, MemoryBacklog, MemoryClaims, MemorySink, created
+from fakes import CLIENT, NOW, RECEIVED_KEYS, MemoryBacklog, MemoryClaims, MemorySink, created
 from support import a_transaction
 
 from functions.ingest.admission import Admission
@@ -21,7 +21,8 @@ def claims():
 
 @pytest.fixture
 def ingest(backlog, claims):
-    return Ingest(claims, MemorySink(), admission=Admission(backlog, limit=2, refresh_s=0), clock=lambda: NOW)
+    admission = Admission(backlog, limit=2, refresh_s=0)
+    return Ingest(claims, MemorySink(), admission=admission, keys=RECEIVED_KEYS, clock=lambda: NOW)
 
 
 def test_below_the_backlog_limit_ingest_accepts(ingest):
@@ -37,7 +38,7 @@ def test_accepted_transactions_join_the_backlog(ingest, backlog):
 def test_at_the_backlog_limit_ingest_refuses_with_503_and_retry_after(ingest):
     ingest.handle([created(a_transaction()), created(a_transaction(), "e-2")])
     with pytest.raises(Unavailable) as refused:
-        ingest.handle([created(a_transaction(), "e-3")])
+        ingest.admit(CLIENT)
     assert refused.value.retry_after == 1
     assert "2 accepted transactions are not stored yet" in refused.value.message
 
@@ -46,14 +47,16 @@ def test_a_refused_transaction_is_not_claimed_so_its_retry_is_not_a_duplicate(in
     ingest.handle([created(a_transaction()), created(a_transaction(), "e-2")])
     transaction = a_transaction()
     with pytest.raises(Unavailable):
-        ingest.handle([created(transaction, "e-3")])
+        ingest.admit(CLIENT)
     backlog.admitted_at.clear()
+    ingest.admit(CLIENT)
     assert ingest.handle([created(transaction, "e-3")]).document["accepted"] == [transaction["transaction_id"]]
 
 
 def test_once_the_backlog_is_stored_ingest_accepts_again(ingest, backlog):
     ingest.handle([created(a_transaction()), created(a_transaction(), "e-2")])
     backlog.stored(list(backlog.admitted_at))
+    ingest.admit(CLIENT)
     assert ingest.handle([created(a_transaction(), "e-3")]).status == 202
 
 
@@ -67,9 +70,10 @@ def test_duplicates_do_not_join_the_backlog(ingest, backlog):
 def test_the_backlog_is_read_at_most_once_per_refresh_interval_and_counted_up_between(backlog, claims):
     now = [0.0]
     admission = Admission(backlog, limit=3, refresh_s=0.1, clock=lambda: now[0])
-    ingest = Ingest(claims, MemorySink(), admission=admission, clock=lambda: NOW)
+    ingest = Ingest(claims, MemorySink(), admission=admission, keys=RECEIVED_KEYS, clock=lambda: NOW)
     for index in range(3):
+        ingest.admit(CLIENT)
         ingest.handle([created(a_transaction(), f"e-{index}")])
     with pytest.raises(Unavailable):
-        ingest.handle([created(a_transaction(), "e-over")])
+        ingest.admit(CLIENT)
     assert backlog.reads == 1
