@@ -4,7 +4,11 @@ Three effects, each idempotent under redelivery: a row in PostgreSQL, an entry i
 the Redis alerts stream (sentinel.stores.alerts keeps both once per transaction),
 and, when ALERT_WEBHOOK_URL is set, a POST to the operator's webhook, repeated until
 it answers 2xx and then marked delivered on the row, so a redelivered event does not
-POST it again. Approvals are acknowledged and ignored.
+POST it again. Approvals are acknowledged and ignored. Only decisions score made
+count: a scored event must carry score's signature and agree with itself and its
+model version (sentinel.serving.event_integrity), else it is refused with a 4xx.
+Each webhook POST is signed (sentinel.serving.webhook); it is made with no database
+connection held.
 
 Run by functions-framework: `functions-framework --target handle --source functions/alert/main.py`.
 """
@@ -17,11 +21,14 @@ from typing import Any, Protocol
 from sentinel.codec.event import Event
 from sentinel.config import Settings
 from sentinel.core import events, score
+from sentinel.core.api_keys import Caller
 from sentinel.core.decision import ALERTING_DECISIONS
+from sentinel.serving.event_integrity import ScoredEvents, scored_keys
 from sentinel.serving.function import Function, Reply
 from sentinel.serving.http_handler import http_handler
 from sentinel.serving.webhook import Webhook
 from sentinel.stores.alerts import AlertDocument, AlertStore, AlertStream
+from sentinel.stores.model_thresholds import ModelThresholds
 
 
 class Alerts(Protocol):
@@ -45,18 +52,23 @@ class Alert(Function):
     name = "alert"
     accepts = (events.TRANSACTION_SCORED,)
 
-    def __init__(self, alerts: Alerts, stream: Stream, webhook: Hook | None = None) -> None:
+    def __init__(self, alerts: Alerts, stream: Stream, scored: ScoredEvents, webhook: Hook | None = None) -> None:
+        """`scored` tells score's decisions from forgeries."""
         self._alerts = alerts
+        self._scored = scored
         self._stream = stream
         self._webhook = webhook
 
     def stop(self) -> None:
-        for dependency in (self._alerts, self._stream, self._webhook):
+        for dependency in (self._alerts, self._stream, self._scored, self._webhook):
             if dependency is not None:
                 dependency.close()
 
-    def handle(self, received: Sequence[Event]) -> Reply:
-        scores = [score.parse(self.data_of(event)) for event in received]
+    def ready(self) -> str | None:
+        return self._scored.missing()
+
+    def handle(self, received: Sequence[Event], caller: Caller | None = None) -> Reply:
+        scores = [self._scored.trusted(event, self.data_of(event)) for event in received]
         alerted, repeated = [], []
         for item in scores:
             if item["decision"] not in ALERTING_DECISIONS:
@@ -97,8 +109,16 @@ def new(settings: Settings) -> Alert:
             max_length=settings.alerts_stream_maxlen,
             marker_ttl_seconds=settings.dedup_ttl_seconds,
         ),
-        Webhook(settings.alert_webhook_url) if settings.alert_webhook_url else None,
+        ScoredEvents(scored_keys(settings), ModelThresholds(settings.database_url)),
+        webhook_of(settings),
     )
+
+
+def webhook_of(settings: Settings) -> Webhook | None:
+    """The operator's webhook, when ALERT_WEBHOOK_URL names one; ValueError naming the setting to fix."""
+    if not settings.alert_webhook_url:
+        return None
+    return Webhook(settings.alert_webhook_url, settings.webhook_secret, allow_http=settings.webhook_allow_http)
 
 
 handle = http_handler(new)

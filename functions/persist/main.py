@@ -1,5 +1,8 @@
 """persist: stores every scored decision in PostgreSQL, exactly once per transaction.
 
+Only decisions score made are stored: a scored event must carry score's signature
+and agree with itself and its model version (sentinel.serving.event_integrity), else
+it is refused with a 4xx and dead-lettered, never stored.
 KafkaSource delivers at least once, so a repeat is a no-op that still answers 200
 (sentinel.stores.decisions keys the row on transaction_id). Concurrent requests
 share transactions and so commits; each is answered only once its rows are committed.
@@ -19,12 +22,15 @@ from typing import Protocol
 from sentinel.codec.event import Event
 from sentinel.config import Settings
 from sentinel.core import events, score
+from sentinel.core.api_keys import Caller
+from sentinel.serving.event_integrity import ScoredEvents, scored_keys
 from sentinel.serving.function import Function, Reply
 from sentinel.serving.http_handler import http_handler
 from sentinel.stores import redis_client
 from sentinel.stores.backlog import PipelineBacklog
 from sentinel.stores.decisions import DecisionStore
 from sentinel.stores.failures import Transient, classify
+from sentinel.stores.model_thresholds import ModelThresholds
 
 log = logging.getLogger(__name__)
 
@@ -45,18 +51,24 @@ class Persist(Function):
     name = "persist"
     accepts = (events.TRANSACTION_SCORED,)
 
-    def __init__(self, decisions: Decisions, backlog: Backlog | None = None) -> None:
-        """`backlog` None when ingest admits without a bound (SENTINEL_INGEST_MAX_BACKLOG=0)."""
+    def __init__(self, decisions: Decisions, scored: ScoredEvents, backlog: Backlog | None = None) -> None:
+        """`scored` tells score's decisions from forgeries; `backlog` None when ingest admits
+        without a bound (SENTINEL_INGEST_MAX_BACKLOG=0)."""
         self._decisions = decisions
+        self._scored = scored
         self._backlog = backlog
 
     def stop(self) -> None:
         self._decisions.close()
+        self._scored.close()
         if self._backlog:
             self._backlog.close()
 
-    def handle(self, received: Sequence[Event]) -> Reply:
-        scores = [score.parse(self.data_of(event)) for event in received]
+    def ready(self) -> str | None:
+        return self._scored.missing()
+
+    def handle(self, received: Sequence[Event], caller: Caller | None = None) -> Reply:
+        scores = [self._scored.trusted(event, self.data_of(event)) for event in received]
         inserted = self._decisions.store(scores) if scores else []
         self._leave_backlog([item["transaction_id"] for item in scores])
         stored = [item["transaction_id"] for item, new in zip(scores, inserted, strict=True) if new]
@@ -76,7 +88,8 @@ class Persist(Function):
 
 def new(settings: Settings) -> Persist:
     backlog = PipelineBacklog(redis_client.connect(settings.redis_url)) if settings.ingest_max_backlog else None
-    return Persist(DecisionStore.connect(settings.database_url), backlog)
+    scored = ScoredEvents(scored_keys(settings), ModelThresholds(settings.database_url))
+    return Persist(DecisionStore.connect(settings.database_url), scored, backlog)
 
 
 handle = http_handler(new)

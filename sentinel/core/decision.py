@@ -44,6 +44,10 @@ class ThresholdOverrides:
     review: float | None = None
     block: float | None = None
 
+    def to_json(self) -> dict[str, float]:
+        """The thresholds overridden, by name."""
+        return {name: value for name, value in (("review", self.review), ("block", self.block)) if value is not None}
+
 
 def thresholds_for(model_thresholds: Mapping[str, float], overrides: ThresholdOverrides) -> Thresholds:
     """The model's thresholds, each replaced by its override when one is set."""

@@ -30,7 +30,9 @@ def build(
     thresholds: dict[str, float],
     received_at: str,
     scored_at: str,
+    threshold_overrides: dict[str, float] | None = None,
 ) -> Score:
+    """`threshold_overrides`: those of `thresholds` the operator set instead of the model's own."""
     return {
         "transaction_id": item["transaction_id"],
         "user_id": item["user_id"],
@@ -39,6 +41,7 @@ def build(
         "decision": decision,
         "model_version": model_version,
         "thresholds": thresholds,
+        "threshold_overrides": threshold_overrides or {},
         "received_at": received_at,
         "scored_at": scored_at,
         "transaction": {key: value for key, value in item.items() if key != "received_at"},
@@ -61,6 +64,8 @@ def parse(data: Any) -> Score:
         problems.append(Problem("decision", f"must be one of {', '.join(DECISIONS)}"))
     if not _are_thresholds(data.get("thresholds")):
         problems.append(Problem("thresholds", "must be an object of review and block, 0 <= review <= block <= 1"))
+    if "threshold_overrides" in data and not _are_overrides(data["threshold_overrides"]):
+        problems.append(Problem("threshold_overrides", "must be an object of review and/or block, each 0 to 1"))
     for name in ("received_at", "scored_at"):
         problem = transaction.timestamp_problem(data.get(name))
         if problem:
@@ -96,6 +101,13 @@ def _are_thresholds(value: Any) -> bool:
         return False
     review, block = transaction.finite_number(value["review"]), transaction.finite_number(value["block"])
     return review is not None and block is not None and 0 <= review <= block <= 1
+
+
+def _are_overrides(value: Any) -> bool:
+    if not isinstance(value, dict) or not value.keys() <= {"review", "block"}:
+        return False
+    numbers = [transaction.finite_number(number) for number in value.values()]
+    return all(number is not None and 0 <= number <= 1 for number in numbers)
 
 
 def _are_reasons(value: Any) -> bool:

@@ -59,8 +59,8 @@ def test_k_sink_comes_from_the_sink_binding(components):
 def test_functions_get_exactly_the_variables_their_manifest_names(components):
     stack = components()
     server = {"PORT", "HOST", "WORKERS", "THREADS"}
-    assert set(stack["persist"].env) == {"DATABASE_URL", "REDIS_URL"} | server
-    assert set(stack["ingest"].env) == {"REDIS_URL", "K_SINK"} | server
+    assert set(stack["persist"].env) == {"DATABASE_URL", "REDIS_URL", "SENTINEL_SCORED_SIGNING_KEY"} | server
+    assert set(stack["ingest"].env) == {"DATABASE_URL", "REDIS_URL", "K_SINK", "SENTINEL_RECEIVED_SIGNING_KEY"} | server
 
 
 def test_an_optional_variable_is_passed_only_when_set(components):

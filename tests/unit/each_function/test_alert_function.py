@@ -1,7 +1,7 @@
 """alert, in memory: one alert for every review or block, in the table, the stream and the webhook."""
 
 import pytest
-from fakes import MemoryAlerts, MemoryStream, MemoryWebhook, scored
+from fakes import MemoryAlerts, MemoryStream, MemoryWebhook, scored, scored_events
 from support import a_transaction
 
 from functions.alert.main import Alert
@@ -9,7 +9,7 @@ from sentinel.core.errors import Unavailable
 
 
 def decided(decision):
-    return scored(a_transaction(Amount=1234.5), decision, risk_score=0.95 if decision == "block" else 0.6)
+    return scored(a_transaction(Amount=1234.5), decision)
 
 
 @pytest.fixture
@@ -29,7 +29,7 @@ def webhook():
 
 @pytest.fixture
 def alert(alerts, stream, webhook):
-    return Alert(alerts, stream, webhook)
+    return Alert(alerts, stream, scored_events(), webhook)
 
 
 @pytest.mark.parametrize("decision", ["review", "block"])
@@ -81,7 +81,7 @@ def test_a_failing_webhook_is_unavailable_and_posted_again_on_redelivery(alert, 
 
 
 def test_without_a_webhook_alerts_are_still_recorded(alerts, stream):
-    Alert(alerts, stream).handle([decided("review")])
+    Alert(alerts, stream, scored_events()).handle([decided("review")])
     assert len(alerts.rows) == 1
 
 

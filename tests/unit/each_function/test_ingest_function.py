@@ -1,7 +1,7 @@
 """ingest, in memory: transactions in, `received` events to the sink, duplicates dropped."""
 
 import pytest
-from fakes import NOW, MemoryClaims, MemorySink, created
+from fakes import NOW, RECEIVED_KEYS, MemoryClaims, MemorySink, created
 from support import a_transaction
 
 from functions.ingest.main import Ingest
@@ -21,7 +21,7 @@ def claims():
 
 @pytest.fixture
 def ingest(claims, sink):
-    return Ingest(claims, sink, clock=lambda: NOW)
+    return Ingest(claims, sink, keys=RECEIVED_KEYS, clock=lambda: NOW)
 
 
 def test_a_new_transaction_is_emitted_and_answered_202_as_accepted(ingest, sink):
@@ -99,7 +99,7 @@ def test_a_transaction_another_request_is_accepting_is_409(ingest, claims):
 
 
 def test_without_a_sink_ingest_is_not_ready_and_answers_503(claims):
-    ingest = Ingest(claims, None)
+    ingest = Ingest(claims, None, keys=RECEIVED_KEYS)
     assert "K_SINK" in ingest.ready()
     with pytest.raises(Unavailable, match="K_SINK"):
         ingest.handle([created(a_transaction())])

@@ -1,7 +1,7 @@
 """persist, in memory: every scored decision stored once."""
 
 import pytest
-from fakes import MemoryDecisions, created, scored
+from fakes import MemoryDecisions, created, scored, scored_events
 from support import a_transaction
 
 from functions.persist.main import Persist
@@ -17,7 +17,7 @@ def decisions():
 
 @pytest.fixture
 def persist(decisions):
-    return Persist(decisions)
+    return Persist(decisions, scored_events())
 
 
 def test_a_decision_is_stored(persist, decisions):

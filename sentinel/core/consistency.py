@@ -1,0 +1,42 @@
+"""Whether a parsed decision agrees with itself, with its event and with the model that made it.
+
+A signature proves score produced an event; these checks catch the rest: an event
+whose id is not its transaction's, a decision that does not follow from its risk
+score, or thresholds that are neither the model version's own nor those the
+operator overrode (SENTINEL_REVIEW_THRESHOLD / SENTINEL_BLOCK_THRESHOLD). Score
+records which thresholds it overrode in `threshold_overrides`, so a decision made
+under an override stays checkable after the override is lifted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from sentinel.core.decision import Thresholds, decide
+from sentinel.core.errors import Problem
+from sentinel.core.score import Score
+
+
+def problems(
+    decision: Score, *, event_id: str, subject: str | None, model_thresholds: Mapping[str, float]
+) -> list[Problem]:
+    """Every way the decision (already parsed) contradicts its event or its model; empty when none."""
+    transaction_id = decision["transaction_id"]
+    found = [
+        Problem(name, f"must equal the transaction id {transaction_id!r}")
+        for name, value in (("id", event_id), ("subject", subject))
+        if value != transaction_id
+    ]
+    expected = {
+        "review": float(model_thresholds["review"]),
+        "block": float(model_thresholds["block"]),
+        **decision.get("threshold_overrides", {}),
+    }
+    if decision["thresholds"] != expected:
+        found.append(
+            Problem("thresholds", f"must be model {decision['model_version']}'s, or the overrides it names: {expected}")
+        )
+    applied = Thresholds(**decision["thresholds"])
+    if decide(decision["risk_score"], applied) != decision["decision"]:
+        found.append(Problem("decision", f"does not follow from risk_score {decision['risk_score']} and thresholds"))
+    return found
