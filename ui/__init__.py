@@ -15,15 +15,33 @@ has a JSON twin under /api/; the page modules own both:
 - models: the registry's versions, metrics and promotions
 - pipeline: every component and what it has done, from the PipelineStatus the app is given
 - dead letters: the events no function could take, and why, from the DeadLetterSource the app is given
+- auth: login and logout; every page needs a user, /api/ a user or an API key with the read scope
+- admin: users and the audit log, for admins
 """
 
 from __future__ import annotations
+
+from datetime import timedelta
 
 from flask import Flask
 from flask_wtf.csrf import CSRFProtect
 
 from sentinel.config import Settings
-from ui import alerts, database, errors, formatting, health, models, overview, pipeline, signing, transactions
+from sentinel.serving.callers import Callers
+from ui import (
+    admin,
+    alerts,
+    auth,
+    database,
+    errors,
+    formatting,
+    health,
+    models,
+    overview,
+    pipeline,
+    signing,
+    transactions,
+)
 from ui import dead_letters as dead_letter_page
 from ui.dead_letters import DeadLetterSource, NoDeadLetterSource
 from ui.pipeline import NoPipelineStatus, PipelineStatus
@@ -35,22 +53,33 @@ def create_app(
     settings: Settings | None = None,
     status: PipelineStatus | None = None,
     dead_letters: DeadLetterSource | None = None,
+    *,
+    accounts: auth.Accounts | None = None,
+    audit: auth.Audit | None = None,
+    callers: Callers | None = None,
 ) -> Flask:
     """Build the UI for the database `settings` name (by default, the environment's), the
     pipeline `status` reports on (by default none: the Pipeline page then says so), and the
-    `dead_letters` it lists (by default none: the Dead letters page then says where to read them)."""
+    `dead_letters` it lists (by default none: the Dead letters page then says where to read them).
+
+    Users and their sessions (`accounts`), the `audit` log and the API keys' `callers` are
+    by default those in that database; tests may pass others."""
     settings = settings or Settings.from_env()
     app = Flask(__name__)
     app.config.update(
         SECRET_KEY=signing.secret_key(settings.state_dir),
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
-        WTF_CSRF_TIME_LIMIT=None,  # a page left open all shift must still accept its forms
+        SESSION_COOKIE_SECURE=settings.ui_secure_cookies,
+        SESSION_COOKIE_NAME="sentinel_session",
+        PERMANENT_SESSION_LIFETIME=timedelta(hours=settings.ui_session_hours),
+        WTF_CSRF_TIME_LIMIT=None,  # a token lives as long as its session, which expires
     )
     app.extensions["sentinel.settings"] = settings
     app.json = formatting.JSONProvider(app)
-    CSRFProtect(app)
     database.init_app(app, settings.database_url)
+    auth.init_app(app, accounts, audit, callers)  # before CSRF: a stranger is told to log in first
+    CSRFProtect(app)
     formatting.init_app(app)
     errors.init_app(app)
     pipeline.init_app(app, status or NoPipelineStatus())
@@ -63,6 +92,8 @@ def create_app(
         pipeline.blueprint,
         dead_letter_page.blueprint,
         health.blueprint,
+        auth.blueprint,
+        admin.blueprint,
     ):
         app.register_blueprint(blueprint)
     return app

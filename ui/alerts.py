@@ -15,9 +15,11 @@ from werkzeug.exceptions import BadRequest, Conflict
 from werkzeug.wrappers import Response
 
 from sentinel.core.decision import ALERTING_DECISIONS
+from sentinel.stores.audit import record_in
+from ui.auth import current_user
 from ui.database import Row, database, fetch_all, fetch_one
 from ui.keyset import Order, Page, fetch_page
-from ui.params import ID_PATTERN, Arguments, Cursor
+from ui.params import ID_PATTERN, Arguments, Cursor, safe_next
 
 blueprint = Blueprint("alerts", __name__)
 
@@ -118,28 +120,24 @@ def queue_sizes() -> dict[str, int]:
     return dict(row)
 
 
-def change_status(transaction_id: str, action: str) -> Row:
-    """Apply `action` to the alert; 404 when there is none, 409 when its status does not allow it."""
+def change_status(transaction_id: str, action: str, by: str) -> Row:
+    """Apply `action` to the alert, audited as `by`; 404 when there is none, 409 when its status does not allow it."""
     transition = TRANSITIONS[action]
     with database().connection() as conn:
-        changed = conn.execute(
-            "UPDATE alerts SET status = %s, updated_at = now()"
-            " WHERE transaction_id = %s AND status = ANY(%s) RETURNING status",
-            (transition.to, transaction_id, list(transition.allowed_from)),
-        ).fetchone()
+        with conn.transaction():
+            changed = conn.execute(
+                "UPDATE alerts SET status = %s, updated_at = now()"
+                " WHERE transaction_id = %s AND status = ANY(%s) RETURNING status",
+                (transition.to, transaction_id, list(transition.allowed_from)),
+            ).fetchone()
+            if changed is not None:
+                record_in(conn, by, f"alert.{action}", transaction_id, {"status": transition.to})
         if changed is not None:
             return {"transaction_id": transaction_id, "status": transition.to}
         current = conn.execute("SELECT status FROM alerts WHERE transaction_id = %s", (transaction_id,)).fetchone()
     if current is None:
         abort(404, f"There is no alert for transaction {transaction_id!r}.")
     raise Conflict(f"The alert for {transaction_id} is {current[0]}; it cannot be {transition.to} now.")
-
-
-def _safe_next(target: str | None) -> str:
-    """Where to go after a form: a path on this site only, never another host."""
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return url_for("alerts.index")
 
 
 @blueprint.get("/alerts")
@@ -161,9 +159,9 @@ def act(transaction_id: str, action: str) -> Response:
     if not ID_PATTERN.fullmatch(transaction_id):
         abort(404, f"There is no alert for transaction {transaction_id!r}.")
     form = Arguments(request.form, ("csrf_token", "next"))
-    change_status(transaction_id, action)
+    change_status(transaction_id, action, current_user().name)
     flash(f"Alert for {transaction_id} {TRANSITIONS[action].to}.", "success")
-    return redirect(_safe_next(form.raw("next")), code=303)
+    return redirect(safe_next(form.raw("next"), url_for("alerts.index")), code=303)
 
 
 @blueprint.get("/api/alerts")

@@ -8,13 +8,18 @@ a transaction, which one index lookup answers.
 
 from __future__ import annotations
 
+from dataclasses import fields
 from typing import Any
 
-from flask import Blueprint, abort, jsonify, render_template, url_for
+from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
+from werkzeug.exceptions import Conflict
 from werkzeug.wrappers import Response
 
-from ui.database import Row, fetch_all, fetch_one
-from ui.params import ID_PATTERN
+from sentinel.core.promotion import GateResult
+from sentinel.stores import registry
+from ui.auth import admin_only, current_user
+from ui.database import Row, database, fetch_all, fetch_one
+from ui.params import ID_PATTERN, Arguments
 
 blueprint = Blueprint("models", __name__)
 
@@ -78,6 +83,59 @@ def detail(version: str) -> str:
     return render_template(
         "models/detail.html", model=model, metrics=flatten(model["metrics"]), promotions=promotions(version)
     )
+
+
+def recorded_gate(model: Row) -> GateResult | None:
+    """The gate verdict `sentinel models promote` or retraining recorded for this model, if any."""
+    stored = model["metrics"].get("gate")
+    names = [field.name for field in fields(GateResult)]
+    if not isinstance(stored, dict) or not all(name in stored for name in names):
+        return None
+    try:
+        return GateResult(**{name: stored[name] for name in names})
+    except (TypeError, ValueError):  # a verdict this version of the gate would not give
+        return None
+
+
+@blueprint.post("/models/<version>/promote")
+@admin_only
+def promote(version: str) -> Response:
+    """Make `version` champion on the strength of its recorded gate; a model without one is promoted by the CLI."""
+    model = get_model(version)
+    if model is None:
+        abort(404, f"There is no model {version!r} in the registry.")
+    reason = _reason()
+    gate = recorded_gate(model)
+    has_champion = fetch_one("SELECT 1 AS yes FROM models WHERE status = 'champion'") is not None
+    if gate is None and has_champion:
+        raise Conflict(f"{version} has no gate verdict on record; measure it with `sentinel models promote {version}`.")
+    try:
+        registry.promote(database().pool, version, by=current_user().name, reason=reason or _explain(gate), gate=gate)
+    except registry.GateRejected as refusal:
+        raise Conflict(str(refusal)) from None
+    flash(f"{version} is the champion now.", "success")
+    return redirect(url_for(".detail", version=version), code=303)
+
+
+@blueprint.post("/models/rollback")
+@admin_only
+def rollback() -> Response:
+    try:
+        champion = registry.rollback(
+            database().pool, by=current_user().name, reason=_reason() or "rolled back in the UI"
+        )
+    except registry.NothingToRollBack as refusal:
+        raise Conflict(str(refusal)) from None
+    flash(f"{champion.version} is the champion again.", "success")
+    return redirect(url_for(".index"), code=303)
+
+
+def _reason() -> str | None:
+    return Arguments(request.form, ("csrf_token", "reason")).text("reason", max_length=500)
+
+
+def _explain(gate: GateResult | None) -> str:
+    return gate.explain() if gate else "promoted in the UI"
 
 
 @blueprint.get("/api/models")

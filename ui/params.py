@@ -109,6 +109,13 @@ def parse_timestamp(name: str, value: str) -> datetime:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
+def safe_next(target: str | None, default: str) -> str:
+    """Where to go after a form: a path on this site only, never another host; else `default`."""
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return default
+
+
 def ordered_pair(low_name: str, low: Any, high_name: str, high: Any, *, strict: bool = False) -> None:
     """Refuse a range whose ends are the wrong way round."""
     if low is not None and high is not None and (low >= high if strict else low > high):

@@ -13,13 +13,15 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, session, url_for
+from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
 from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import BadRequest
 from werkzeug.wrappers import Response
 
 from sentinel.core.decision import DECISIONS
 from sentinel.core.transaction import FEATURE_NAMES
+from sentinel.stores.audit import record_in
+from ui.auth import current_user
 from ui.database import Row, database, fetch_all, fetch_one
 from ui.keyset import Order, Page, fetch_page, where
 from ui.params import ID_PATTERN, Arguments, Cursor, ordered_pair
@@ -235,12 +237,15 @@ def labels_of(transaction_id: str) -> list[Row]:
 
 
 def add_label(transaction_id: str, label: str, labelled_by: str, note: str | None) -> Row:
-    with database().connection() as conn:
-        return conn.execute(
+    """Store an analyst's label, and its audit row in the same transaction."""
+    with database().connection() as conn, conn.transaction():
+        added = conn.execute(
             "INSERT INTO labels (transaction_id, label, source, labelled_by, note)"
             " VALUES (%s, %s, 'analyst', %s, %s) RETURNING id, labelled_at",
             (transaction_id, label, labelled_by, note),
         ).fetchone()
+        record_in(conn, labelled_by, "label.add", transaction_id, {"label": label, "note": note})
+    return added
 
 
 @blueprint.app_template_global()
@@ -300,7 +305,6 @@ def detail(transaction_id: str) -> str:
         other_fields=other_fields(transaction),
         alert=alert_of(transaction_id),
         labels=labels_of(transaction_id),
-        analyst=session.get("analyst", ""),
     )
 
 
@@ -308,16 +312,13 @@ def detail(transaction_id: str) -> str:
 def label(transaction_id: str) -> Response:
     if get_transaction(transaction_id) is None:
         abort(404, f"There is no transaction {transaction_id!r}.")
-    form = Arguments(request.form, ("csrf_token", "label", "analyst", "note"))
+    form = Arguments(request.form, ("csrf_token", "label", "note"))
     chosen = form.choice("label", LABELS)
-    analyst = form.text("analyst", max_length=64)
     note = form.text("note", max_length=500)
     if chosen is None:
         raise BadRequest("label is required: fraud or legitimate")
-    if analyst is None:
-        raise BadRequest("analyst is required: say who is labelling, so retraining can weigh it")
+    analyst = current_user().name  # the author is whoever is logged in, never what a form says
     add_label(transaction_id, chosen, analyst, note)
-    session["analyst"] = analyst
     flash(f"Labelled {chosen} by {analyst}.", "success")
     return redirect(url_for("transactions.detail", transaction_id=transaction_id), code=303)
 

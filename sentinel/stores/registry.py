@@ -7,7 +7,8 @@ never a moment with two champions or, after the first promotion, none.
 
 `promote` enforces the gate's verdict (sentinel.core.promotion; training.gate
 measures it) unless forced, and every change of champion, forced or not, lands in
-the `promotions` table (migration 0002) with who made it and why; `rollback` walks
+the `promotions` table (migration 0002) with who made it and why, and in the audit
+log (migration 0005) in the same transaction; `rollback` walks
 that history back.
 
 Every function takes a psycopg connection (scripts, tests) or a pool (functions).
@@ -28,6 +29,7 @@ from sentinel.core.decision import Thresholds
 from sentinel.core.model import ModelRecord, sha256_hex
 from sentinel.core.promotion import GateResult, Promotion
 from sentinel.core.transaction import FEATURE_NAMES
+from sentinel.stores.audit import record_in
 
 # Registry writes serialise on this transaction-level advisory lock, so two of them
 # never pick the same version number or promote at the same time.
@@ -225,6 +227,8 @@ def _change_champion(
             " VALUES (%s, %s, %s, %s, %s, %s, %s)",
             (version, previous_version, action, forced, by, reason, Jsonb(gate.to_json()) if gate else None),
         )
+        details = {"previous_version": previous_version, "forced": forced, "reason": reason}
+        record_in(conn, by, f"model.{action}", version, details)
     return _record(promoted)
 
 

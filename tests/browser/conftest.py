@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 import requests
 from support import free_port
+from ui_login import new_user
 
 from sentinel.config import PROJECT_ROOT
 
@@ -73,14 +74,26 @@ def browser():
         launched.close()
 
 
+@pytest.fixture(scope="session")
+def analyst(stack) -> tuple[str, str]:
+    """An analyst's (name, password) in the stack's database."""
+    return new_user(stack.settings.database_url)
+
+
 @pytest.fixture
-def page(browser):
+def page(browser, ui_url, analyst):
+    """A browser tab logged in to the UI as the analyst, through the login page."""
     context = browser.new_context(viewport={"width": 1366, "height": 900})
     opened = context.new_page()
     # JavaScript errors and console errors (CSP violations among them), for tests to check.
     problems: list[str] = []
     opened.on("pageerror", lambda error: problems.append(f"page error: {error}"))
     opened.on("console", lambda message: message.type == "error" and problems.append(message.text))
+    opened.goto(f"{ui_url}/login")
+    opened.get_by_label("Name").fill(analyst[0])
+    opened.get_by_label("Password").fill(analyst[1])
+    opened.get_by_role("button", name="Log in").click()
+    opened.wait_for_selector("#signed-in-as")
     opened.problems = problems
     yield opened
     context.close()

@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 import psycopg
 import pytest
 from psycopg.types.json import Jsonb
+from ui_login import logged_in_client
 
 from eventing.dead_letters import DeadLetter, DeadLetters
 from sentinel.codec.event import json_event
@@ -72,7 +73,9 @@ def db(database_url):
 
 
 def client_for(stack, database_url, letters: Letters):
-    return create_app(replace(stack.settings, database_url=database_url), dead_letters=letters).test_client()
+    return logged_in_client(
+        create_app(replace(stack.settings, database_url=database_url), dead_letters=letters), database_url
+    )
 
 
 def add_transaction(db, transaction_id: str) -> None:

@@ -16,6 +16,7 @@ from urllib.parse import parse_qs, urlsplit
 import psycopg
 import pytest
 from psycopg.types.json import Jsonb
+from ui_login import csrf_token, logged_in_client
 
 from sentinel.stack.pipeline_status import LocalStackStatus
 from ui import create_app
@@ -44,9 +45,15 @@ def db(database_url):
         yield conn
 
 
+@pytest.fixture(scope="module")
+def analyst(app, database_url):
+    """One analyst's logged-in client for the module (each test empties the data tables, not the users)."""
+    return logged_in_client(app, database_url)
+
+
 @pytest.fixture
-def client(app, db):
-    return app.test_client()
+def client(analyst, db):
+    return analyst
 
 
 def add_transaction(db, transaction_id: str, **fields: Any) -> dict[str, Any]:
@@ -120,10 +127,6 @@ def text(response) -> str:
 
 def row_ids(response) -> list[str]:
     return re.findall(r'<tr data-id="([^"]+)"', response.get_data(as_text=True))
-
-
-def csrf_token(client, path: str) -> str:
-    return re.search(r'name="csrf_token" value="([^"]+)"', client.get(path).get_data(as_text=True)).group(1)
 
 
 # -- empty database ------------------------------------------------------------
@@ -319,31 +322,32 @@ def test_the_api_detail_has_the_transaction_its_alert_and_labels(client, db):
     assert [label["label"] for label in document["labels"]] == ["fraud"]
 
 
-def test_labelling_writes_the_labels_table_and_remembers_the_analyst(client, db):
+def test_labelling_writes_the_labels_table_as_the_logged_in_analyst(client, db):
     add_transaction(db, "t-5")
     token = csrf_token(client, "/transactions/t-5")
     response = client.post(
-        "/transactions/t-5/labels",
-        data={"csrf_token": token, "label": "fraud", "analyst": "ana", "note": "card reported stolen"},
+        "/transactions/t-5/labels", data={"csrf_token": token, "label": "fraud", "note": "card reported stolen"}
     )
     assert response.status_code == 303
     assert response.headers["Location"] == "/transactions/t-5"
     stored = db.execute("SELECT label, source, labelled_by, note FROM labels WHERE transaction_id = 't-5'").fetchall()
-    assert stored == [("fraud", "analyst", "ana", "card reported stolen")]
-    page = text(client.get("/transactions/t-5"))
-    assert "Labelled fraud by ana." in page
-    assert 'name="analyst" maxlength="64" required value="ana"' in page
+    name = stored[0][2]
+    assert stored == [("fraud", "analyst", name, "card reported stolen")] and name.startswith("analyst-")
+    assert f"Labelled fraud by {name}." in text(client.get("/transactions/t-5"))
+    audited = db.execute(
+        "SELECT actor, subject, details->>'label' FROM audit_log WHERE action = 'label.add' ORDER BY id DESC LIMIT 1"
+    ).fetchone()
+    assert audited == (name, "t-5", "fraud")
 
 
 @pytest.mark.parametrize(
     ("form", "status", "reason"),
     [
-        ({"label": "maybe", "analyst": "ana"}, 400, "label must be one of fraud, legitimate"),
-        ({"analyst": "ana"}, 400, "label is required"),
-        ({"label": "fraud"}, 400, "analyst is required"),
-        ({"label": "fraud", "analyst": "a" * 65}, 400, "analyst must be at most 64 characters"),
-        ({"label": "fraud", "analyst": "ana", "note": "n" * 501}, 400, "note must be at most 500 characters"),
-        ({"label": "fraud", "analyst": "ana", "extra": "1"}, 400, "unknown parameter 'extra'"),
+        ({"label": "maybe"}, 400, "label must be one of fraud, legitimate"),
+        ({"note": "n"}, 400, "label is required"),
+        ({"label": "fraud", "analyst": "someone-else"}, 400, "unknown parameter 'analyst'"),
+        ({"label": "fraud", "note": "n" * 501}, 400, "note must be at most 500 characters"),
+        ({"label": "fraud", "extra": "1"}, 400, "unknown parameter 'extra'"),
     ],
 )
 def test_a_bad_label_form_is_refused_with_the_reason(client, db, form, status, reason):
@@ -358,7 +362,7 @@ def test_a_bad_label_form_is_refused_with_the_reason(client, db, form, status, r
 def test_labelling_an_unknown_transaction_is_a_404(client, db):
     add_transaction(db, "t-5")
     token = csrf_token(client, "/transactions/t-5")
-    response = client.post("/transactions/t-6/labels", data={"csrf_token": token, "label": "fraud", "analyst": "a"})
+    response = client.post("/transactions/t-6/labels", data={"csrf_token": token, "label": "fraud"})
     assert response.status_code == 404
 
 
@@ -462,6 +466,66 @@ def test_an_unknown_model_is_a_404(client, db):
     assert client.get("/api/models/v0404").status_code == 404
 
 
+def a_gate(candidate: str, champion: str | None, candidate_auprc: float) -> dict[str, Any]:
+    """A gate verdict as `sentinel models promote` records it in the candidate's metrics."""
+    return {
+        "candidate_version": candidate,
+        "candidate_auprc": candidate_auprc,
+        "champion_version": champion,
+        "champion_auprc": 0.8,
+        "margin": 0.0,
+        "evaluated_on": "tests",
+    }
+
+
+@pytest.fixture(scope="module")
+def admin(app, database_url):
+    return logged_in_client(app, database_url, "admin")
+
+
+def test_an_admin_promotes_a_candidate_whose_recorded_gate_passed_and_rolls_back(admin, db):
+    add_model(db, "v0001", status="champion")
+    db.execute("INSERT INTO promotions (version, action, promoted_by, reason) VALUES ('v0001', 'promote', 't', 'r')")
+    add_model(db, "v0002", metrics={"auprc": 0.9, "gate": a_gate("v0002", "v0001", 0.9)})
+    token = csrf_token(admin, "/models/v0002")
+    assert admin.post("/models/v0002/promote", data={"csrf_token": token}).status_code == 303
+    assert db.execute("SELECT version FROM models WHERE status = 'champion'").fetchone() == ("v0002",)
+    assert admin.post("/models/rollback", data={"csrf_token": token}).status_code == 303
+    assert db.execute("SELECT version FROM models WHERE status = 'champion'").fetchone() == ("v0001",)
+    actions = db.execute("SELECT action, subject FROM audit_log ORDER BY id DESC LIMIT 2").fetchall()
+    assert actions == [("model.rollback", "v0001"), ("model.promote", "v0002")]
+
+
+@pytest.mark.parametrize(
+    ("metrics", "reason"),
+    [({"auprc": 0.9}, "no gate verdict on record"), ({"gate": a_gate("v0002", "v0001", 0.5)}, "fails the gate")],
+)
+def test_the_ui_does_not_promote_without_a_passing_gate(admin, db, metrics, reason):
+    add_model(db, "v0001", status="champion")
+    add_model(db, "v0002", metrics=metrics)
+    response = admin.post("/models/v0002/promote", data={"csrf_token": csrf_token(admin, "/models/v0002")})
+    assert response.status_code == 409
+    assert reason in text(response)
+    assert db.execute("SELECT version FROM models WHERE status = 'champion'").fetchone() == ("v0001",)
+
+
+def test_an_admin_adds_and_disables_a_user_and_reads_it_in_the_audit_log(admin, db):
+    name = f"new-{NOW.timestamp():.0f}"
+    token = csrf_token(admin, "/admin/users")
+    added = admin.post(
+        "/admin/users", data={"csrf_token": token, "name": name, "role": "analyst", "password": "p" * 14}
+    )
+    assert added.status_code == 303
+    assert name in text(admin.get("/admin/users"))
+    assert admin.post(f"/admin/users/{name}/disable", data={"csrf_token": token}).status_code == 303
+    audit_page = text(admin.get(f"/audit?actor={admin_name(db)}"))
+    assert "user.disable" in audit_page and "user.add" in audit_page and name in audit_page
+
+
+def admin_name(db) -> str:
+    return db.execute("SELECT name FROM users WHERE role = 'admin' ORDER BY created_at DESC LIMIT 1").fetchone()[0]
+
+
 def test_the_overview_counts_decisions_risk_and_alerts_in_the_window(client, db):
     add_model(db, "v0001", status="champion")
     add_transaction(db, "t-a", risk_score=0.01)
@@ -490,7 +554,7 @@ def test_the_overview_counts_decisions_risk_and_alerts_in_the_window(client, db)
 
 def test_the_pipeline_page_reports_every_component_of_the_stack(stack, database_url):
     settings = replace(stack.settings, database_url=database_url)
-    client = create_app(settings, status=LocalStackStatus(settings)).test_client()
+    client = logged_in_client(create_app(settings, status=LocalStackStatus(settings)), database_url)
     assert "Reading the status of every component" in text(client.get("/pipeline"))
     assert client.get("/partials/pipeline").status_code == 200
     page = text(client.get("/pipeline"))

@@ -10,6 +10,7 @@ import html
 from dataclasses import replace
 
 import pytest
+from ui_login import FakeAccounts, fake_login
 
 from eventing.dead_letters import DeadLetters
 from sentinel.config import Settings
@@ -35,7 +36,8 @@ class BrokerDown:
 
 def client_with(tmp_path, dead_letters=None):
     settings = replace(Settings.from_env(), database_url=NOWHERE, state_dir=tmp_path)
-    return create_app(settings, dead_letters=dead_letters).test_client()
+    accounts = FakeAccounts()
+    return fake_login(create_app(settings, dead_letters=dead_letters, accounts=accounts), accounts)
 
 
 def text_of(response) -> str:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from ui_login import FakeAccounts, fake_login
 
 from sentinel.config import Settings
 from ui import create_app
@@ -302,8 +303,9 @@ def test_outside_a_pod_the_ui_knows_no_pipeline(tmp_path):
 
 @pytest.fixture
 def page(status, tmp_path):
-    app = create_app(replace(Settings.from_env(), database_url=NOWHERE, state_dir=tmp_path), status=status)
-    return app.test_client()
+    accounts = FakeAccounts()
+    settings = replace(Settings.from_env(), database_url=NOWHERE, state_dir=tmp_path)
+    return fake_login(create_app(settings, status=status, accounts=accounts), accounts)
 
 
 def test_the_pipeline_page_shows_each_resource_and_why_it_is_down(page):

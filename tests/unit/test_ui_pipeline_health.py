@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from support import A_STALLED_PARTITION as STALL
+from ui_login import FakeAccounts, fake_login
 
 from sentinel.config import Settings
 from ui import create_app
@@ -38,7 +39,8 @@ class FixedStatus:
 
 def client_for(*components: dict[str, Any], tmp_path) -> Any:
     settings = replace(Settings.from_env(), database_url=NOWHERE, state_dir=tmp_path)
-    return create_app(settings, status=FixedStatus(list(components))).test_client()
+    accounts = FakeAccounts()
+    return fake_login(create_app(settings, status=FixedStatus(list(components)), accounts=accounts), accounts)
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+from ui_login import FakeAccounts, FakeAudit, fake_login
 from werkzeug.exceptions import BadRequest
 
 from sentinel.config import Settings
@@ -22,8 +23,11 @@ NOWHERE = "postgresql://nobody@127.0.0.1:9/nothing"
 
 @pytest.fixture
 def client(tmp_path):
-    app = create_app(replace(Settings.from_env(), database_url=NOWHERE, state_dir=tmp_path))
-    return app.test_client()
+    accounts = FakeAccounts()
+    app = create_app(
+        replace(Settings.from_env(), database_url=NOWHERE, state_dir=tmp_path), accounts=accounts, audit=FakeAudit()
+    )
+    return fake_login(app, accounts)
 
 
 def _cursor(sort: str, value: str = "2026-01-01T00:00:00+00:00", row_id: str = "t-1") -> str:
