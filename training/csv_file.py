@@ -36,7 +36,9 @@ def read(path: Path) -> Dataset:
             header = [name.strip() for name in next(reader)]
             require_columns(header, origin=origin)
             chunks = list(_numeric_chunks(reader, header, lines, origin))
-        except (UnicodeDecodeError, csv.Error) as error:
+        except UnicodeDecodeError:
+            raise DataError(f"{origin} is not a CSV file: it is not UTF-8 text") from None
+        except csv.Error as error:
             raise DataError(f"{origin} is not a CSV file: {error}") from error
         except StopIteration:
             raise DataError(f"{origin} is empty") from None

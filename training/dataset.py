@@ -3,8 +3,9 @@
 Whatever the source (the synthetic generator, a CSV file, a Google Drive download,
 labelled history from PostgreSQL), its rows become a `Dataset` only through
 `from_rows` / `check` here, so bad data gets the same clear error wherever it
-comes from: which columns are missing, which value on which row is not a number
-or not finite, and whether both classes are present.
+comes from: which columns are missing, which column on which row is not a number
+or not finite, and whether both classes are present. The messages never quote the
+data itself: a source may be pointed at a file whose contents are nobody's business.
 """
 
 from __future__ import annotations
@@ -64,18 +65,17 @@ def require_columns(found: Sequence[str], *, origin: str) -> None:
     """Raise DataError naming every required column that `found` lacks."""
     missing = [name for name in REQUIRED_COLUMNS if name not in found]
     if missing:
-        shown = ", ".join(repr(name) for name in list(found)[:8]) + (", ..." if len(found) > 8 else "")
         raise DataError(
             f"{origin} is missing {_plural(len(missing), 'column')} {', '.join(missing)}."
-            f" A dataset needs the public credit-card fraud dataset's columns Time, V1..V28, Amount, Class;"
-            f" found {shown or 'none'}"
+            f" A dataset needs the public credit-card fraud dataset's comma-separated columns Time, V1..V28,"
+            f" Amount, Class; its header has {_plural(len(found), 'column')}"
         )
 
 
 def to_numbers(
     rows: Sequence[Sequence[Any]], *, columns: Sequence[str], origin: str, row_label: RowLabel
 ) -> np.ndarray:
-    """`rows` as a float64 array; raises DataError naming the first value that is not a number."""
+    """`rows` as a float64 array; raises DataError naming where the first value that is not a number is."""
     try:
         return np.array(rows, dtype=np.float64).reshape(len(rows), len(columns))
     except (ValueError, TypeError):
@@ -83,9 +83,7 @@ def to_numbers(
     for offset, row in enumerate(rows):
         for column, value in zip(columns, row, strict=True):
             if not _is_number(value):
-                raise DataError(
-                    f"{origin}: {row_label(offset)} has {value!r} in column {column}, which is not a number"
-                )
+                raise DataError(f"{origin}: {row_label(offset)} has a value in column {column} that is not a number")
     raise DataError(f"{origin}: some values are not numbers")
 
 
@@ -121,15 +119,15 @@ def check(dataset: Dataset, *, origin: str, row_label: RowLabel = row_number) ->
         bad = np.flatnonzero(~np.isfinite(features[:, column]))
         if len(bad):
             raise DataError(
-                f"{origin}: {row_label(int(bad[0]))} has {features[bad[0], column]:g} in column {name};"
+                f"{origin}: {row_label(int(bad[0]))} has a value that is not finite in column {name};"
                 f" every value must be a finite number ({_plural(len(bad), 'row')} with one in all)"
             )
     labels = np.asarray(dataset.labels, dtype=np.float64)
     not_binary = np.flatnonzero((labels != 0) & (labels != 1))
     if len(not_binary):
         raise DataError(
-            f"{origin}: {row_label(int(not_binary[0]))} has {labels[not_binary[0]]:g} in column {LABEL_COLUMN},"
-            f" which must be 0 (legitimate) or 1 (fraud)"
+            f"{origin}: {row_label(int(not_binary[0]))} has a value in column {LABEL_COLUMN} other than"
+            f" 0 (legitimate) or 1 (fraud)"
         )
     fraud = int(labels.sum())
     if fraud == 0:

@@ -9,6 +9,10 @@ Every task skips Prefect's caching and result storage: the steps pass numpy
 arrays and boosters that are cheap to recompute and pointless to hash or store.
 Only the download is retried, with backoff; any other failure is one a retry
 cannot fix.
+
+Anyone who can reach Prefect's API chooses these parameters, so each is checked
+before any data is read (training.parameters, training.loader); who promotes is
+not a parameter but the caller (training.caller).
 """
 
 from __future__ import annotations
@@ -19,8 +23,9 @@ from typing import Any
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 
-from training import artifacts, pipeline
+from training import artifacts, caller, pipeline
 from training.loader import Source
+from training.parameters import checked_reason, checked_rows, checked_seed
 from training.settings import TrainingSettings
 from training.train import PrecisionTargets
 
@@ -65,21 +70,20 @@ def retrain(
     block_precision: float | None = None,
     gate_margin: float | None = None,
     promote: bool = True,
-    by: str = "prefect",
     reason: str = "",
 ) -> dict[str, Any]:
     """Unset parameters take their defaults from the environment (training.settings)."""
     settings = TrainingSettings.from_env()
     request = pipeline.RetrainRequest(
         source=Source.parse(source, settings),
-        rows=rows or settings.synthetic_rows,
-        seed=settings.seed if seed is None else seed,
+        rows=checked_rows(rows or settings.synthetic_rows),
+        seed=checked_seed(settings.seed if seed is None else seed),
         targets=PrecisionTargets(
             review=review_precision or settings.review_precision, block=block_precision or settings.block_precision
         ),
         gate_margin=settings.gate_margin if gate_margin is None else gate_margin,
-        by=by,
-        reason=reason,
+        by=caller.promoter(),
+        reason=checked_reason(reason),
         promote=promote,
     )
     outcome = pipeline.retrain(request, settings, run=as_task)
@@ -97,8 +101,8 @@ def evaluate(
         version,
         Source.parse(source, settings),
         settings,
-        rows=rows or settings.synthetic_rows,
-        seed=pipeline.FRESH_SEED if seed is None else seed,
+        rows=checked_rows(rows or settings.synthetic_rows),
+        seed=checked_seed(pipeline.FRESH_SEED if seed is None else seed),
         run=as_task,
     )
     artifacts.publish_evaluation(metrics)

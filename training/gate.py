@@ -3,6 +3,8 @@
 Each model's own test metrics come from different data and cannot be compared;
 so both registered ONNX models score the very same rows here, through the same
 runtime the score function uses, and the registry decides with their AUPRCs.
+Those rows are the registry's fixed holdout (training.holdout): a candidate's own
+test split was chosen by whoever trained it.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from sklearn.metrics import average_precision_score
 from sentinel.core.model import ModelRecord, OnnxModel
 from sentinel.core.promotion import GateResult
 from sentinel.stores import registry
+from sentinel.stores.holdout import Holdout
 
 
 def auprc(record: ModelRecord, features: np.ndarray, labels: np.ndarray) -> float:
@@ -39,3 +42,8 @@ def measure(
         margin=margin,
         evaluated_on=evaluated_on,
     )
+
+
+def on_holdout(db: registry.Database, candidate: ModelRecord, holdout: Holdout, *, margin: float) -> GateResult:
+    """The gate's verdict on `candidate`, measured on the registry's holdout."""
+    return measure(db, candidate, holdout.features, holdout.labels, margin=margin, evaluated_on=holdout.describe())

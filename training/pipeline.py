@@ -1,6 +1,8 @@
 """The model lifecycle's steps, and the two sequences made of them: retrain and evaluate.
 
 retrain: load → validate → train → evaluate → export → parity → register → gate and promote.
+The gate measures candidate and champion on the registry's fixed holdout (training.holdout),
+not on the candidate's own test split.
 evaluate: load → score with a registered version → metrics.
 
 Each step is a plain function that reports what it did (training.progress). The
@@ -21,10 +23,10 @@ from typing import Any, TypeVar
 import numpy as np
 
 from sentinel.core.model import ModelRecord, OnnxModel
-from sentinel.core.promotion import GateResult
+from sentinel.core.promotion import GateResult, bounded_margin
 from sentinel.stores import database, registry
-from training import gate, loader
-from training.dataset import DataError, Dataset
+from training import gate, holdout, loader
+from training.dataset import Dataset
 from training.export import ExportedModel, check_parity, to_onnx
 from training.loader import Source
 from training.progress import report
@@ -53,6 +55,11 @@ class RetrainRequest:
     by: str  # who promotes, for the registry
     reason: str = ""  # why; by default the gate's verdict
     promote: bool = True  # False: register and measure against the champion, but leave it in place
+
+    def __post_init__(self) -> None:
+        bounded_margin(self.gate_margin)
+        if not self.by.strip():
+            raise ValueError("a retrain needs to know who asked for it")
 
     @property
     def data_description(self) -> str:
@@ -91,11 +98,9 @@ def retrain(request: RetrainRequest, settings: TrainingSettings, *, run: Run = c
     trained = run(train_model, dataset, split, request)
     metrics = run(evaluate_model, trained, dataset, split)
     exported = run(export_model, trained)
-    test_features, test_labels = dataset.features[split.test], dataset.labels[split.test]
-    parity = run(check_export_parity, trained, exported, test_features)
+    parity = run(check_export_parity, trained, exported, dataset.features[split.test])
     record = run(register_model, settings, request, dataset, trained, exported, {**metrics, "parity_max_delta": parity})
-    evaluated_on = _rows_described(f"the test split of {request.data_description}", test_labels)
-    verdict, champion = run(gate_and_promote, settings, request, record, test_features, test_labels, evaluated_on)
+    verdict, champion = run(gate_and_promote, settings, request, record)
     return RetrainOutcome(
         version=record.version,
         promoted=champion == record.version,
@@ -191,16 +196,11 @@ def register_model(
 
 
 def gate_and_promote(
-    settings: TrainingSettings,
-    request: RetrainRequest,
-    record: ModelRecord,
-    features: np.ndarray,
-    labels: np.ndarray,
-    evaluated_on: str,
+    settings: TrainingSettings, request: RetrainRequest, record: ModelRecord
 ) -> tuple[GateResult, str | None]:
-    """The gate's verdict on `record`, and the champion afterwards."""
+    """The gate's verdict on `record`, measured on the registry's holdout, and the champion afterwards."""
     with database.connect(settings.database_url) as conn:
-        verdict = gate.measure(conn, record, features, labels, margin=request.gate_margin, evaluated_on=evaluated_on)
+        verdict = gate.on_holdout(conn, record, holdout.ensure(conn), margin=request.gate_margin)
         registry.record_gate(conn, verdict)
         report(verdict.explain())
         if verdict.passed and request.promote:
@@ -213,22 +213,6 @@ def gate_and_promote(
         else:
             report(f"{record.version} stays a candidate; the champion is unchanged")
         return verdict, registry.champion_version(conn)
-
-
-def held_out_rows(record: ModelRecord, settings: TrainingSettings) -> tuple[np.ndarray, np.ndarray, str]:
-    """The test split `record` was measured on, rebuilt from its recorded data: features, labels, description.
-
-    Raises DataError when that data is gone or has changed since.
-    """
-    data = record.metrics.get("data") or {}
-    if "spec" not in data:
-        raise DataError(f"{record.version} does not record which data it was trained on")
-    dataset = loader.load(Source.parse(data["spec"], settings), settings, rows=data["rows"], seed=data["seed"])
-    if dataset.fingerprint() != data["sha256"]:
-        raise DataError(f"the data {record.version} was trained on ({data['source']}) has changed since")
-    split = split_rows(dataset, seed=data["seed"])
-    labels = dataset.labels[split.test]
-    return dataset.features[split.test], labels, _rows_described(f"the test split of {data['source']}", labels)
 
 
 def evaluate_version(
@@ -257,10 +241,6 @@ def score_with_version(version: str, dataset: Dataset, settings: TrainingSetting
     )
     report(f"{version} on {described}: {summary(metrics)}")
     return {**metrics, "version": version, "data": described, "thresholds": record.thresholds}
-
-
-def _rows_described(what: str, labels: np.ndarray) -> str:
-    return f"{what} ({len(labels):,} rows, {int(labels.sum()):,} fraud)"
 
 
 def summary(metrics: dict[str, Any]) -> str:

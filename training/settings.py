@@ -10,7 +10,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from sentinel.config import Settings
+from sentinel.config import Settings, default_data_dir
+from sentinel.core.promotion import bounded_margin
 
 
 @dataclass(frozen=True)
@@ -28,10 +29,16 @@ class TrainingSettings:
     gate_margin: float = 0.01  # SENTINEL_GATE_MARGIN
     # When the served `retrain` deployment runs on its own (cron, local time of the Prefect server).
     retrain_cron: str = "0 3 * * *"  # SENTINEL_RETRAIN_CRON
+    # The only directory `csv:` sources are read from (SENTINEL_DATA_DIR); default <state dir>/data.
+    data_dir: Path | None = None
 
     @property
     def dataset_cache_dir(self) -> Path:
         return self.state_dir / "datasets"
+
+    @property
+    def csv_dir(self) -> Path:
+        return self.data_dir or default_data_dir(self.state_dir)
 
     @classmethod
     def from_env(cls) -> TrainingSettings:
@@ -45,6 +52,7 @@ class TrainingSettings:
             synthetic_rows=int(env.get("SENTINEL_TRAINING_ROWS", 150_000)),
             review_precision=float(env.get("SENTINEL_REVIEW_PRECISION", 0.5)),
             block_precision=float(env.get("SENTINEL_BLOCK_PRECISION", 0.9)),
-            gate_margin=float(env.get("SENTINEL_GATE_MARGIN", 0.01)),
+            gate_margin=bounded_margin(float(env.get("SENTINEL_GATE_MARGIN", 0.01))),
             retrain_cron=env.get("SENTINEL_RETRAIN_CRON") or "0 3 * * *",
+            data_dir=stack.training_data_dir,
         )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import getpass
 import os
 import sys
 from collections.abc import Callable, Iterator
@@ -13,14 +12,17 @@ import click
 import psycopg
 from rich.table import Table
 
-from sentinel.cli.output import console, say
+from sentinel.cli.output import acting_user, console, say
 from sentinel.config import Settings
 from sentinel.core.model import ModelRejected
+from sentinel.core.promotion import GateMarginError, bounded_margin
+from sentinel.stack.secrets import secret
 from sentinel.stores import database, registry
-from training import loader, prefect_env
+from training import caller, prefect_env, prefect_service
 from training.dataset import DataError
 from training.gdrive import DownloadError
 from training.loader import SourceError
+from training.parameters import ParameterError
 from training.progress import forwarded_to
 from training.settings import TrainingSettings
 
@@ -28,11 +30,10 @@ from training.settings import TrainingSettings
 # other commands start fast: training.pipeline and training.gate take 2.3 s to import
 # (XGBoost, onnxmltools, scikit-learn), training.flows 4.2 s (Prefect), on this machine.
 
-SOURCE_HELP = "synthetic (default), csv:PATH, gdrive:FILE_ID (or gdrive with SENTINEL_DATASET_GDRIVE_ID), or postgres."
-
-
-def _default_by(command: str) -> str:
-    return f"{getpass.getuser()} via sentinel {command}"
+SOURCE_HELP = (
+    "synthetic (default), csv:PATH (a .csv file in the data directory, SENTINEL_DATA_DIR),"
+    " gdrive:FILE_ID@SHA256 (or gdrive with SENTINEL_DATASET_GDRIVE_ID and SENTINEL_DATASET_SHA256), or postgres."
+)
 
 
 def _fail(message: str) -> NoReturn:
@@ -95,21 +96,21 @@ def models(context: click.Context) -> None:
 @click.argument("version")
 @click.option("--force", is_flag=True, help="Promote even when the gate refuses; needs --reason.")
 @click.option("--reason", default="", help="Why; recorded in the promotion history.")
-@click.option("--by", default=None, help="Who promotes; default: your user name.")
-@click.option("--source", default=None, help=f"Compare on this labelled data instead. {SOURCE_HELP}")
-@click.option("--gate-margin", type=float, default=None, help="Allowed AUPRC shortfall (SENTINEL_GATE_MARGIN).")
-def promote(
-    version: str, force: bool, reason: str, by: str | None, source: str | None, gate_margin: float | None
-) -> None:
+@click.option(
+    "--gate-margin", type=float, default=None, help="Allowed AUPRC shortfall, -0.1 to 0.1 (SENTINEL_GATE_MARGIN)."
+)
+def promote(version: str, force: bool, reason: str, gate_margin: float | None) -> None:
     """Make VERSION the champion, if the gate lets it: its AUPRC must not fall short of the champion's.
 
-    Both are measured on the data VERSION was tested on (rebuilt from the registry's
-    record of it), or on --source.
+    Both are measured on the registry's fixed holdout. The promotion history records
+    your user name as the promoter.
     """
     if force and not reason:
         _fail("--force needs --reason: the promotion history records why the gate was overridden")
-    settings = TrainingSettings.from_env()
-    margin = settings.gate_margin if gate_margin is None else gate_margin
+    try:
+        margin = bounded_margin(TrainingSettings.from_env().gate_margin if gate_margin is None else gate_margin)
+    except GateMarginError as error:
+        _fail(str(error))
     with _registry() as conn:
         record = registry.get(conn, version)
         if record is None:
@@ -118,7 +119,7 @@ def promote(
         if champion == version:
             console.print(f"{version} is already the champion")
             return
-        verdict = _measure_gate(conn, record, settings, source, margin, force) if champion else None
+        verdict = _measure_gate(conn, record, margin) if champion else None
         if verdict is not None:
             registry.record_gate(conn, verdict)
             say(verdict.explain())
@@ -126,7 +127,7 @@ def promote(
             promoted = registry.promote(
                 conn,
                 version,
-                by=by or _default_by("models promote"),
+                by=acting_user("models promote"),
                 reason=reason or (verdict.explain() if verdict else "promoted by hand"),
                 gate=verdict,
                 force=force,
@@ -136,36 +137,24 @@ def promote(
     say(f"{promoted.version} is the champion now (was {champion or 'none'}); score processes switch within seconds")
 
 
-def _measure_gate(conn, record, settings, source: str | None, margin: float, force: bool):
-    """The gate's verdict; None when the data to measure on cannot be had and the promotion is forced."""
-    from training import gate, pipeline
+def _measure_gate(conn, record, margin: float):
+    """The gate's verdict on `record`, measured on the registry's fixed holdout."""
+    from training import gate, holdout
 
     try:
-        if source:
-            parsed = loader.Source.parse(source, settings)
-            rows, seed = settings.synthetic_rows, pipeline.FRESH_SEED
-            dataset = loader.load(parsed, settings, rows=rows, seed=seed)
-            features, labels = dataset.features, dataset.labels
-            evaluated_on = f"{parsed.describe(rows=rows, seed=seed)} ({len(labels):,} rows)"
-        else:
-            features, labels, evaluated_on = pipeline.held_out_rows(record, settings)
-    except (DataError, DownloadError, loader.SourceError) as error:
-        if force:
-            say(f"[yellow]no gate: {error}[/yellow]")
-            return None
-        _fail(f"{error}: compare on other labelled data with --source, or promote anyway with --force --reason")
-    return gate.measure(conn, record, features, labels, margin=margin, evaluated_on=evaluated_on)
+        return gate.on_holdout(conn, record, holdout.ensure(conn), margin=margin)
+    except DataError as error:
+        _fail(str(error))
 
 
 @models.command()
 @click.option("--reason", default="rolled back by hand", show_default=True, help="Why; recorded in the history.")
-@click.option("--by", default=None, help="Who rolls back; default: your user name.")
-def rollback(reason: str, by: str | None) -> None:
-    """Make the champion before the current one champion again."""
+def rollback(reason: str) -> None:
+    """Make the champion before the current one champion again; the history records your user name."""
     with _registry() as conn:
         previous = registry.champion_version(conn)
         try:
-            champion = registry.rollback(conn, by=by or _default_by("models rollback"), reason=reason)
+            champion = registry.rollback(conn, by=acting_user("models rollback"), reason=reason)
         except registry.NothingToRollBack as error:
             _fail(str(error))
     say(f"{champion.version} is the champion again (was {previous}); score processes switch within seconds")
@@ -187,9 +176,10 @@ def evaluate(version: str, source: str, rows: int | None, seed: int | None) -> N
 @click.option("--seed", type=int, default=None, help="Seed for synthetic data and the split (default 7).")
 @click.option("--review-precision", type=float, default=None, help="Precision the review threshold must reach.")
 @click.option("--block-precision", type=float, default=None, help="Precision the block threshold must reach.")
-@click.option("--gate-margin", type=float, default=None, help="Allowed AUPRC shortfall against the champion.")
+@click.option(
+    "--gate-margin", type=float, default=None, help="Allowed AUPRC shortfall against the champion, -0.1 to 0.1."
+)
 @click.option("--no-promote", is_flag=True, help="Register and measure the candidate, but keep the champion.")
-@click.option("--by", default=None, help="Who promotes; default: your user name.")
 def retrain(
     source: str,
     rows: int | None,
@@ -198,20 +188,23 @@ def retrain(
     block_precision: float | None,
     gate_margin: float | None,
     no_promote: bool,
-    by: str | None,
 ) -> None:
-    """Run the Prefect `retrain` flow: load, validate, train, evaluate, export, check parity, register, gate."""
-    result = _run_flow(
-        "retrain",
-        source=source,
-        rows=rows,
-        seed=seed,
-        review_precision=review_precision,
-        block_precision=block_precision,
-        gate_margin=gate_margin,
-        promote=not no_promote,
-        by=by or _default_by("retrain"),
-    )
+    """Run the Prefect `retrain` flow: load, validate, train, evaluate, export, check parity, register, gate.
+
+    The gate measures the candidate and the champion on the registry's fixed holdout;
+    a promotion is recorded with your user name.
+    """
+    with caller.acting_as(acting_user("retrain")):
+        result = _run_flow(
+            "retrain",
+            source=source,
+            rows=rows,
+            seed=seed,
+            review_precision=review_precision,
+            block_precision=block_precision,
+            gate_margin=gate_margin,
+            promote=not no_promote,
+        )
     if result["promoted"]:
         say(f"{result['version']} is the champion now; score processes switch within seconds")
     else:
@@ -223,6 +216,11 @@ def _run_flow(name: str, **parameters: Any) -> dict[str, Any]:
     """Run a training flow in this process, showing its progress; exit 1 with the reason if it fails."""
     state_dir = Settings.from_env().state_dir
     prefect_env.configure(state_dir)
+    # The stack's Prefect API password: what `sentinel up --with-prefect`'s server requires, and
+    # required as well by the ephemeral API server Prefect starts for this process otherwise.
+    auth = prefect_service.auth_string(secret(state_dir, prefect_service.PASSWORD_SECRET))
+    os.environ.setdefault("PREFECT_API_AUTH_STRING", auth)
+    os.environ.setdefault("PREFECT_SERVER_API_AUTH_STRING", auth)
     # Prefect's own console lines (a failed task's traceback among them) would drown the progress
     # and the error message below; they still reach its API and UI.
     os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "CRITICAL")
@@ -257,6 +255,8 @@ def _expected(error: Exception) -> bool:
         DataError
         | DownloadError
         | SourceError
+        | ParameterError
+        | GateMarginError
         | ParityError
         | ModelRejected
         | registry.GateRejected

@@ -10,6 +10,26 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
+# The widest margin a gate may allow either way. A positive margin lets a candidate fall that
+# much short of the champion's AUPRC; a negative one demands that much improvement. Beyond
+# 0.1 the gate would pass (or refuse) any sane model, which is not a gate but an override,
+# and overrides are `force` with a reason, recorded as forced.
+MAX_GATE_MARGIN = 0.1
+
+
+class GateMarginError(ValueError):
+    """A gate margin outside -MAX_GATE_MARGIN..MAX_GATE_MARGIN."""
+
+
+def bounded_margin(margin: float) -> float:
+    """`margin` itself, or GateMarginError when it lies outside the allowed range."""
+    if not -MAX_GATE_MARGIN <= margin <= MAX_GATE_MARGIN:
+        raise GateMarginError(
+            f"a gate margin of {margin:g} is out of range: it must lie between {-MAX_GATE_MARGIN:g} and"
+            f" {MAX_GATE_MARGIN:g}; to override the gate, promote with --force and a reason"
+        )
+    return margin
+
 
 @dataclass(frozen=True)
 class GateResult:
@@ -21,6 +41,9 @@ class GateResult:
     champion_auprc: float | None
     margin: float
     evaluated_on: str  # which rows, for people
+
+    def __post_init__(self) -> None:
+        bounded_margin(self.margin)
 
     @property
     def passed(self) -> bool:

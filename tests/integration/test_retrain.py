@@ -14,8 +14,9 @@ import numpy as np
 import psycopg
 import pytest
 
+from sentinel.stores import holdout as kept_holdout
 from sentinel.stores import registry
-from training import pipeline
+from training import holdout, pipeline
 from training.dataset import DataError
 from training.export import ParityError, to_onnx
 from training.loader import Source, load
@@ -65,9 +66,7 @@ def test_the_gate_rejects_a_worse_model(conn, settings):
         conn, worse.onnx, thresholds=trained.thresholds, metrics={}, data_fingerprint="one tree"
     )
 
-    verdict, champion_after = pipeline.gate_and_promote(
-        settings, request(), candidate, dataset.features[split.test], dataset.labels[split.test], "the test split"
-    )
+    verdict, champion_after = pipeline.gate_and_promote(settings, request(), candidate)
 
     assert not verdict.passed
     assert verdict.champion_version == champion and verdict.candidate_auprc < verdict.champion_auprc - 0.01
@@ -104,13 +103,28 @@ def test_a_first_retrain_becomes_champion_with_its_data_and_metrics_recorded(con
     assert champion.metrics["gate"]["champion_version"] is None
 
 
-def test_the_held_out_rows_of_a_registered_model_are_rebuilt_from_its_record(conn, settings):
-    outcome = pipeline.retrain(request(), settings)
-    features, labels, described = pipeline.held_out_rows(registry.get(conn, outcome.version), settings)
-    dataset = generate(ROWS, seed=3)
-    test = split_rows(dataset, seed=3).test
-    assert np.array_equal(features, dataset.features[test]) and np.array_equal(labels, dataset.labels[test])
-    assert described.startswith(f"the test split of synthetic:rows={ROWS}:seed=3")
+def test_every_gate_measures_on_the_registrys_fixed_holdout(conn, settings):
+    first = pipeline.retrain(request(), settings)
+    kept = kept_holdout.get(conn)
+    second = pipeline.retrain(request(seed=4), settings)
+
+    for outcome in (first, second):
+        assert outcome.gate.evaluated_on == kept.describe()
+        assert "test split" not in outcome.gate.evaluated_on
+    assert kept_holdout.get(conn).sha256 == kept.sha256
+
+
+def test_the_holdout_is_kept_once_and_a_second_one_is_not_stored(conn):
+    first = holdout.ensure(conn)
+    again = kept_holdout.keep(conn, holdout.draw(2_000))
+    assert again.sha256 == first.sha256 and len(again.labels) == holdout.ROWS
+    assert np.array_equal(again.features, first.features)
+
+
+def test_the_holdout_cannot_be_changed_in_place(conn):
+    holdout.ensure(conn)
+    with pytest.raises(psycopg.errors.RaiseException, match="the holdout is fixed"):
+        conn.execute("UPDATE holdout SET labels = ''::bytea")
 
 
 def label(conn: psycopg.Connection, transaction: dict, *labels: str) -> None:

@@ -6,6 +6,7 @@ test stack's PostgreSQL. The tests share that registry and run in file order.
 
 from __future__ import annotations
 
+import getpass
 import subprocess
 import sys
 from pathlib import Path
@@ -41,7 +42,7 @@ def run(stack, tmp_path_factory):
 
 
 def test_retrain_shows_each_step_and_promotes_the_first_model(run):
-    result = run("retrain", "--by", "ci")
+    result = run("retrain")
     assert result.returncode == 0, result.stdout + result.stderr
     for step in ("loaded 20,000 rows", "validated: time-ordered split", "trained", "evaluated on the test split",
                  "exported to ONNX", "parity check passed", "registered v0001", "no champion to beat",
@@ -59,7 +60,7 @@ def test_models_lists_the_versions_with_their_metrics(run):
     assert result.returncode == 0, result.stderr
     assert "v0001" in result.stdout and "champion" in result.stdout
     assert f"synthetic:rows={ROWS}:seed=7" in result.stdout
-    assert "promote - → v0001 by ci" in result.stdout
+    assert f"promote - → v0001 by {getpass.getuser()} via sentinel retrain" in result.stdout
 
 
 def test_retrain_without_promotion_registers_a_candidate(run):
@@ -68,15 +69,21 @@ def test_retrain_without_promotion_registers_a_candidate(run):
     assert "v0002 is registered as a candidate; the champion is still v0001" in result.stdout
 
 
-def test_promote_measures_both_models_on_the_candidates_test_split(run):
-    result = run("models", "promote", "v0002", "--gate-margin", "1", "--by", "ci")
+def test_promote_measures_both_models_on_the_registrys_holdout(run):
+    result = run("models", "promote", "v0002", "--gate-margin", "0.1")
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "on the test split of synthetic:rows=20000:seed=4" in result.stdout
+    assert "on the registry's holdout" in result.stdout and "test split" not in result.stdout
     assert "v0002 is the champion now (was v0001)" in result.stdout
 
 
+def test_a_gate_margin_beyond_the_bound_is_refused_before_measuring(run):
+    result = run("models", "promote", "v0001", "--gate-margin", "1")
+    assert result.returncode == 1
+    assert "out of range" in result.stdout and "--force" in result.stdout
+
+
 def test_a_promotion_the_gate_refuses_exits_1_and_says_how_to_force_it(run):
-    result = run("models", "promote", "v0001", "--gate-margin", "-1")
+    result = run("models", "promote", "v0001", "--gate-margin", "-0.1")
     assert result.returncode == 1
     assert "fails the gate" in result.stdout and "--force --reason" in result.stdout
     with psycopg.connect(run.database_url) as conn:
@@ -89,23 +96,25 @@ def test_force_needs_a_reason(run):
 
 
 def test_a_forced_promotion_is_recorded_with_who_and_why(run):
-    result = run("models", "promote", "v0001", "--gate-margin", "-1", "--force", "--reason", "drill", "--by", "ci")
+    result = run("models", "promote", "v0001", "--gate-margin", "-0.1", "--force", "--reason", "drill")
     assert result.returncode == 0, result.stdout + result.stderr
     with psycopg.connect(run.database_url) as conn:
         latest = registry.promotions(conn)[0]
-    assert (latest.version, latest.forced, latest.promoted_by, latest.reason) == ("v0001", True, "ci", "drill")
+    who = f"{getpass.getuser()} via sentinel models promote"
+    assert (latest.version, latest.forced, latest.promoted_by, latest.reason) == ("v0001", True, who, "drill")
 
 
 def test_rollback_returns_to_the_champion_before(run):
-    result = run("models", "rollback", "--by", "ci")
+    result = run("models", "rollback")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "v0002 is the champion again (was v0001)" in result.stdout
 
 
-def test_bad_data_is_an_error_message_not_a_traceback(run, tmp_path):
-    bad = tmp_path / "bad.csv"
-    bad.write_text("Time,V1\n0,1\n")
-    result = run("retrain", "--source", f"csv:{bad}")
+def test_bad_data_is_an_error_message_not_a_traceback(run):
+    data = Path(run.state_dir) / "data"
+    data.mkdir(exist_ok=True)
+    (data / "bad.csv").write_text("Time,V1\n0,1\n")
+    result = run("retrain", "--source", "csv:bad.csv")
     assert result.returncode == 1
     assert "is missing 29 columns" in result.stdout
     assert "Traceback" not in result.stdout + result.stderr

@@ -7,6 +7,7 @@ the UI's "Run" button does) trains and registers a model and leaves its artifact
 
 from __future__ import annotations
 
+import secrets
 import subprocess
 import sys
 import time
@@ -25,6 +26,8 @@ from training import prefect_service
 pytestmark = pytest.mark.stack
 
 BASE_ENV = {"PATH": str(Path(sys.executable).parent), "HOME": "/nonexistent"}
+PASSWORD = secrets.token_urlsafe(16)
+AUTH = tuple(prefect_service.auth_string(PASSWORD).split(":", 1))
 
 
 def healthy(url: str) -> bool:
@@ -53,7 +56,7 @@ def prefect(stack, tmp_path_factory) -> Iterator[tuple[str, str]]:
     logs.mkdir()
     server = subprocess.Popen(
         prefect_service.server_command(port),
-        env={**BASE_ENV, **prefect_service.server_env(state, port)},
+        env={**BASE_ENV, **prefect_service.server_env(state, port, PASSWORD)},
         stdout=(logs / "server.log").open("w"),
         stderr=subprocess.STDOUT,
     )
@@ -65,7 +68,7 @@ def prefect(stack, tmp_path_factory) -> Iterator[tuple[str, str]]:
             cwd=PROJECT_ROOT,
             env={
                 **BASE_ENV,
-                **prefect_service.serve_env(state, port, runner_port),
+                **prefect_service.serve_env(state, port, runner_port, PASSWORD),
                 "DATABASE_URL": database_url,
                 "SENTINEL_STATE_DIR": str(state),
                 "SENTINEL_TRAINING_ROWS": "20000",
@@ -89,7 +92,7 @@ def call(method: str, url: str, **kwargs) -> requests.Response:
     The server answers 503 while its SQLite database is busy, which happens on a loaded machine.
     """
     for _ in range(20):
-        response = requests.request(method, url, timeout=10, **kwargs)
+        response = requests.request(method, url, timeout=10, auth=AUTH, **kwargs)
         if response.status_code != 503:
             return response
         time.sleep(0.5)
@@ -127,7 +130,7 @@ def test_a_retrain_run_asked_for_through_the_api_registers_a_champion_and_leaves
     assert state["type"] == "COMPLETED", state
     with psycopg.connect(database_url) as conn:
         champion = registry.champion(conn)
-    assert champion is not None and champion.promoted_by == "prefect"
+    assert champion is not None and champion.promoted_by == f"prefect-api (flow run {run['name']})"
     artifacts = call(
         "POST", f"{api}/artifacts/filter", json={"artifacts": {"flow_run_id": {"any_": [run["id"]]}}}
     ).json()

@@ -24,6 +24,7 @@ CSV = (
     + "\n"
     + "".join(",".join(["1"] * 30) + f',"{label}"\n' for label in (0, 0, 1))
 ).encode()
+PINNED = Source("gdrive", FILE_ID, hashlib.sha256(CSV).hexdigest())
 
 
 class DriveStandIn:
@@ -71,7 +72,7 @@ def settings(tmp_path: Path, **changes) -> TrainingSettings:
 
 def test_a_drive_file_is_downloaded_with_gdown_cached_and_loaded(tmp_path, drive):
     configured = settings(tmp_path)
-    dataset = load(Source("gdrive", FILE_ID), configured, rows=0, seed=0, fetch=drive.fetch)
+    dataset = load(PINNED, configured, rows=0, seed=0, fetch=drive.fetch)
     assert dataset.labels.tolist() == [0, 0, 1]
     cached = gdrive.cached_path(configured.dataset_cache_dir, FILE_ID)
     assert cached.read_bytes() == CSV
@@ -81,7 +82,7 @@ def test_a_drive_file_is_downloaded_with_gdown_cached_and_loaded(tmp_path, drive
 def test_a_cached_file_is_used_without_downloading_again(tmp_path, drive):
     configured = settings(tmp_path)
     for _ in range(2):
-        load(Source("gdrive", FILE_ID), configured, rows=0, seed=0, fetch=drive.fetch)
+        load(PINNED, configured, rows=0, seed=0, fetch=drive.fetch)
     assert drive.requests == 1
 
 
@@ -122,8 +123,9 @@ def test_an_unreachable_server_is_a_failed_download(tmp_path, drive):
 
 def test_a_web_page_instead_of_the_file_is_not_a_csv(tmp_path, drive):
     drive.body = b"<!DOCTYPE html><html><body>Google Drive can't scan this file for viruses.</body></html>"
+    page = Source("gdrive", FILE_ID, hashlib.sha256(drive.body).hexdigest())
     with pytest.raises(DataError, match="not a CSV file but a web page"):
-        load(Source("gdrive", FILE_ID), settings(tmp_path), rows=0, seed=0, fetch=drive.fetch)
+        load(page, settings(tmp_path), rows=0, seed=0, fetch=drive.fetch)
 
 
 def test_something_that_is_not_a_file_id_is_refused_before_any_download(tmp_path, drive):
