@@ -49,7 +49,7 @@ RELEASE_ASSETS = {
     ("knative-extensions/eventing-kafka-broker", "eventing-kafka-source.yaml"),
     ("knative-extensions/eventing-kafka-broker", "eventing-kafka-sink.yaml"),
 }
-PUBLIC_TASKS = {"k8s:up", "k8s:status", "k8s:watch", "k8s:send", "k8s:retrain", "k8s:down"}
+PUBLIC_TASKS = {"k8s:up", "k8s:status", "k8s:watch", "k8s:send", "k8s:prefect", "k8s:retrain", "k8s:down"}
 WEBHOOK = "http://hooks.example/sentinel"
 
 
@@ -116,13 +116,24 @@ def test_kind_config_is_one_control_plane_and_at_most_one_worker_on_a_pinned_nod
     assert re.fullmatch(r"kindest/node:v\d+\.\d+\.\d+@sha256:[0-9a-f]{64}", image)
 
 
-def test_kind_maps_kourier_the_ui_and_prefect_to_the_same_ports_on_the_hosts_loopback(kind_config, taskfile_vars):
+def test_kind_maps_kourier_and_the_ui_to_the_same_ports_on_the_hosts_loopback(kind_config, taskfile_vars):
     mappings = [mapping for node in kind_config["nodes"] for mapping in node.get("extraPortMappings", [])]
     assert all(m["hostPort"] == m["containerPort"] and m["listenAddress"] == "127.0.0.1" for m in mappings)
     ports = {m["hostPort"] for m in mappings}
-    assert ports == {int(taskfile_vars[name]) for name in ("KOURIER_PORT", "UI_PORT", "PREFECT_PORT")}
+    assert ports == {int(taskfile_vars[name]) for name in ("KOURIER_PORT", "UI_PORT")}
     assert node_port("ui") == int(taskfile_vars["UI_PORT"])
-    assert node_port("prefect-server") == int(taskfile_vars["PREFECT_PORT"])
+
+
+def test_prefects_api_has_no_host_port_and_is_reached_by_port_forward_alone(kind_config, taskfile_vars, up_plan):
+    (port,) = resource("Service", "prefect-server")["spec"]["ports"]
+    assert resource("Service", "prefect-server")["spec"]["type"] == "ClusterIP" and "nodePort" not in port
+    result = subprocess.run(
+        [str(TASK), "--dry", "k8s:prefect"], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    assert f"port-forward --address 127.0.0.1 service/prefect-server {taskfile_vars['PREFECT_PORT']}:4200" in (
+        result.stderr
+    )
 
 
 # -- the tasks -------------------------------------------------------------------
@@ -181,9 +192,15 @@ def created_keys(up_plan: list[str], kind: str, name: str) -> set[str]:
     return set(re.findall(r"--from-literal=([\w.-]+)=", command))
 
 
+def created_secrets(up_plan: list[str]) -> dict[tuple[str, str], set[str]]:
+    """Every generic Secret `task k8s:up` creates, with its keys."""
+    names = {name for command in up_plan for name in re.findall(r"create secret generic ([\w.-]+)", command)}
+    return {("Secret", name): created_keys(up_plan, "secret generic", name) for name in names}
+
+
 def test_every_secret_and_config_map_reference_resolves_to_what_k8s_up_creates(up_plan):
     created = {
-        ("Secret", "sentinel-services"): created_keys(up_plan, "secret generic", "sentinel-services"),
+        **created_secrets(up_plan),
         ("ConfigMap", "sentinel-config"): created_keys(up_plan, "configmap", "sentinel-config"),
     }
     references = []
@@ -195,7 +212,8 @@ def test_every_secret_and_config_map_reference_resolves_to_what_k8s_up_creates(u
                         references.append((kind, entry["valueFrom"][ref]))
     assert references
     for kind, ref in references:
-        assert ref["key"] in created[(kind, ref["name"])], (kind, ref)
+        # An optional key may be added later (a rotation's `previous`); its Secret must exist.
+        assert ref["key"] in created[(kind, ref["name"])] or ref.get("optional"), (kind, ref)
         # Without ALERT_WEBHOOK_URL the ConfigMap has no keys: only optional references may use it.
         assert kind == "Secret" or ref.get("optional"), ref
 
@@ -418,3 +436,61 @@ def _module_level_imports(path: Path) -> set[str]:
 
     visit(ast.parse(path.read_text()).body)
     return names
+
+
+# -- hardening -------------------------------------------------------------------
+
+
+KAFKA_AUTH_KEYS = {"protocol", "sasl.mechanism", "user", "password"}  # what eventing-kafka reads
+
+
+def test_kafka_sources_and_sinks_log_in_with_the_sasl_secret_k8s_up_creates(up_plan):
+    created = created_secrets(up_plan)
+    for document in manifests():
+        if document["kind"] == "KafkaSource":
+            sasl = document["spec"]["net"]["sasl"]
+            assert sasl["enable"] is True, document["metadata"]["name"]
+            for field in ("type", "user", "password"):
+                ref = sasl[field]["secretKeyRef"]
+                assert ref["key"] in created[("Secret", ref["name"])], (document["metadata"]["name"], field)
+        if document["kind"] == "KafkaSink":
+            name = document["spec"]["auth"]["secret"]["ref"]["name"]
+            assert KAFKA_AUTH_KEYS <= created[("Secret", name)], document["metadata"]["name"]
+
+
+def test_the_kafka_secret_asks_for_sasl_scram_without_tls_inside_the_cluster(up_plan):
+    (command,) = [command for command in up_plan if "create secret generic sentinel-kafka-auth" in command]
+    assert "--from-literal=protocol=SASL_PLAINTEXT" in command
+    assert re.search(r"--from-literal=sasl\.mechanism=SCRAM-SHA-(256|512)\b", command)
+
+
+def test_prefects_auth_string_is_generated_as_user_and_password(up_plan):
+    (command,) = [command for command in up_plan if "create secret generic sentinel-prefect" in command]
+    assert re.search(r"--from-literal=auth-string=\"sentinel:\$\(.*secrets\.token_hex", command)
+
+
+# BLOCKED: this machine reaches no container registry and no GitHub release, so no digest or
+# checksum could be read here, and none may be invented. Once the digests are filled in, this
+# test passes, and strict xfail turns that into a failure that says to remove the marker.
+PINS_BLOCKED = pytest.mark.xfail(
+    strict=True, reason="BLOCKED: third-party image digests and Knative release checksums not yet filled in"
+)
+
+
+@PINS_BLOCKED
+def test_every_third_party_image_is_pinned_by_digest():
+    unpinned = [
+        container["image"]
+        for document in manifests()
+        for container in containers(document)
+        if not container["image"].startswith("dev.local/")
+        and not re.search(r"@sha256:[0-9a-f]{64}$", container["image"])
+    ]
+    assert unpinned == []
+
+
+@PINS_BLOCKED
+def test_every_knative_release_file_is_verified_by_checksum_before_it_is_applied(up_plan):
+    applied = [url for command in up_plan if " apply " in command for url in RELEASE_URL.findall(command)]
+    assert applied
+    assert all("sha256sum" in command for command in up_plan if RELEASE_URL.search(command) and " apply " in command)

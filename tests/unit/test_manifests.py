@@ -399,3 +399,141 @@ def test_the_ui_lists_each_kind_at_a_version_its_crd_serves(crds):
     }
     for listing in LISTINGS:
         assert (listing.api_version, listing.plural) in served, listing.title
+
+
+# -- hardening: network policies, service-account tokens, unprivileged pods ----------
+
+# Pods that call the Kubernetes API, and so hold a service-account token.
+TOKEN_HOLDERS = {"ui"}
+# Images that must write to their root filesystem: rpk writes /etc/redpanda/redpanda.yaml at start.
+WRITABLE_ROOTS = {"redpanda"}
+WORKLOAD_KINDS = ("Deployment", "StatefulSet", "Job")
+
+
+def pods(rendered: dict[str, list[dict[str, Any]]]) -> dict[str, tuple[dict[str, str], dict[str, Any]]]:
+    """Every pod template in the namespace by workload name: its labels (Knative's own included) and spec."""
+    found = {}
+    for documents in rendered.values():
+        for document in documents:
+            template = document.get("spec", {}).get("template", {})
+            if document["kind"] in WORKLOAD_KINDS:
+                found[document["metadata"]["name"]] = (template["metadata"]["labels"], template["spec"])
+            elif document["kind"] == "Service" and is_knative(document):
+                labels = {**template.get("metadata", {}).get("labels", {})}
+                labels["serving.knative.dev/service"] = document["metadata"]["name"]
+                found[document["metadata"]["name"]] = (labels, template["spec"])
+    return found
+
+
+def selects(selector: dict[str, Any], labels: dict[str, str]) -> bool:
+    """Kubernetes' label selector semantics, for the operators the policies use."""
+    if any(labels.get(key) != value for key, value in selector.get("matchLabels", {}).items()):
+        return False
+    for expression in selector.get("matchExpressions", []):
+        key, operator, values = expression["key"], expression["operator"], expression.get("values", [])
+        if (operator == "Exists" and key not in labels) or (operator == "In" and labels.get(key) not in values):
+            return False
+    return True
+
+
+def policies(rendered: dict[str, list[dict[str, Any]]]) -> dict[str, dict[str, Any]]:
+    return of_kind(rendered["infra"], "NetworkPolicy")
+
+
+def test_a_default_deny_policy_covers_every_pod_in_both_directions(rendered):
+    denying = [
+        policy
+        for policy in policies(rendered).values()
+        if policy["spec"]["podSelector"] == {}
+        and set(policy["spec"]["policyTypes"]) == {"Ingress", "Egress"}
+        and not policy["spec"].get("ingress")
+        and not policy["spec"].get("egress")
+    ]
+    assert len(denying) == 1
+
+
+def test_every_pod_may_resolve_names_and_nothing_else_opens_to_every_pod(rendered):
+    everyone = [policy for policy in policies(rendered).values() if policy["spec"]["podSelector"] == {}]
+    allowing = [policy for policy in everyone if policy["spec"].get("egress") or policy["spec"].get("ingress")]
+    (dns,) = allowing
+    assert {port["port"] for rule in dns["spec"]["egress"] for port in rule["ports"]} == {53}
+    assert not dns["spec"].get("ingress")
+
+
+def test_every_workload_is_selected_by_a_policy_that_opens_the_flows_it_needs(rendered):
+    opening = [policy for policy in policies(rendered).values() if policy["spec"]["podSelector"] != {}]
+    for name, (labels, _) in pods(rendered).items():
+        assert any(selects(policy["spec"]["podSelector"], labels) for policy in opening), name
+
+
+def test_functions_accept_traffic_only_from_knatives_namespaces(rendered):
+    policy = policies(rendered)["functions-from-knative"]
+    sources = {peer["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"]
+               for rule in policy["spec"]["ingress"] for peer in rule["from"]}  # fmt: skip
+    assert sources == {"knative-serving", "kourier-system", "knative-eventing"}
+
+
+def test_prefects_api_admits_only_its_worker(rendered):
+    labels, _ = pods(rendered)["prefect-server"]
+    admitting = [
+        rule
+        for policy in policies(rendered).values()
+        if policy["spec"]["podSelector"] != {} and selects(policy["spec"]["podSelector"], labels)
+        for rule in policy["spec"].get("ingress", [])
+    ]
+    assert admitting == [
+        {
+            "from": [{"podSelector": {"matchLabels": {"app.kubernetes.io/name": "prefect-worker"}}}],
+            "ports": [{"protocol": "TCP", "port": 4200}],
+        }
+    ]
+
+
+def test_no_pod_mounts_a_service_account_token_unless_it_calls_the_kubernetes_api(rendered):
+    accounts = {
+        name: account.get("automountServiceAccountToken", True)
+        for name, account in of_kind(rendered["infra"], "ServiceAccount").items()
+    }
+    assert accounts["default"] is False
+    for name, (_, spec) in pods(rendered).items():
+        mounted = spec.get("automountServiceAccountToken", accounts.get(spec.get("serviceAccountName", "default")))
+        assert mounted is (name in TOKEN_HOLDERS), name
+
+
+def test_prefects_api_is_internal_and_asks_for_the_generated_auth_string(rendered):
+    service = of_kind(rendered["infra"], "Service")["prefect-server"]
+    assert service["spec"]["type"] == "ClusterIP"
+    assert all("nodePort" not in port for port in service["spec"]["ports"])
+    deployments = of_kind(rendered["infra"], "Deployment")
+    for deployment, variable in (("prefect-server", "PREFECT_SERVER_API_AUTH_STRING"),
+                                 ("prefect-worker", "PREFECT_API_AUTH_STRING")):  # fmt: skip
+        (container,) = deployments[deployment]["spec"]["template"]["spec"]["containers"]
+        (entry,) = [entry for entry in container["env"] if entry["name"] == variable]
+        assert entry["valueFrom"]["secretKeyRef"] == {"name": "sentinel-prefect", "key": "auth-string"}
+
+
+def test_redpanda_requires_sasl_from_its_first_start(rendered):
+    (config,) = [c for c in of_kind(rendered["infra"], "ConfigMap").values() if ".bootstrap.yaml" in c["data"]]
+    bootstrap = yaml.safe_load(config["data"][".bootstrap.yaml"])
+    assert bootstrap["enable_sasl"] is True and bootstrap["superusers"] == ["sentinel"]
+    (container,) = of_kind(rendered["infra"], "StatefulSet")["redpanda"]["spec"]["template"]["spec"]["containers"]
+    (user,) = [entry for entry in container["env"] if entry["name"] == "RP_BOOTSTRAP_USER"]
+    assert user["valueFrom"]["secretKeyRef"]["name"] == "sentinel-kafka-auth"
+    assert "/etc/redpanda/.bootstrap.yaml" in {mount["mountPath"] for mount in container["volumeMounts"]}
+
+
+def test_infrastructure_pods_run_unprivileged_on_read_only_roots_where_the_image_allows(rendered):
+    workloads = {
+        document["metadata"]["name"]: document["spec"]["template"]["spec"]
+        for documents in rendered.values()
+        for document in documents
+        if document["kind"] in WORKLOAD_KINDS
+    }
+    assert {"postgres", "redis", "redpanda", "prefect-server", "prefect-worker", "ui"} <= set(workloads)
+    for name, spec in workloads.items():
+        assert spec["securityContext"]["runAsNonRoot"] is True, name
+        for container in spec["containers"]:
+            security = container["securityContext"]
+            assert security["allowPrivilegeEscalation"] is False, name
+            assert security["capabilities"]["drop"] == ["ALL"], name
+            assert security.get("readOnlyRootFilesystem", False) is (name not in WRITABLE_ROOTS), name
