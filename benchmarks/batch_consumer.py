@@ -33,9 +33,9 @@ from sentinel.stores.decisions import INSERT as INSERT_TRANSACTION
 
 BATCH = 1000
 INSERT_ALERT = """
-INSERT INTO alerts (transaction_id, user_id, decision, risk_score, model_version)
-VALUES (%(transaction_id)s, %(user_id)s, %(decision)s, %(risk_score)s, %(model_version)s)
-ON CONFLICT (transaction_id) DO NOTHING
+INSERT INTO alerts (client_id, transaction_id, user_id, decision, risk_score, model_version)
+VALUES (%(client_id)s, %(transaction_id)s, %(user_id)s, %(decision)s, %(risk_score)s, %(model_version)s)
+ON CONFLICT (client_id, transaction_id) DO NOTHING
 """
 
 
@@ -71,18 +71,22 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _store(conn: psycopg.Connection, model: OnnxModel, thresholds: Thresholds, records: list[Message]) -> int:
-    items = [transaction.validate(json.loads(record.value()), extra_fields=("received_at",)) for record in records]
+    items = [
+        transaction.validate(json.loads(record.value()), extra_fields=("received_at",), with_client=True)
+        for record in records
+    ]
     risks = model.predict(np.array([model.features_of(item) for item in items], dtype=np.float32))
     scored_at = utc_now()
     rows, alerts = [], []
     for item, risk in zip(items, risks, strict=True):
         verdict = decide(float(risk), thresholds)
         row = {
+            "client_id": item[transaction.CLIENT_FIELD],
             "transaction_id": item["transaction_id"],
             "user_id": item["user_id"],
             "amount": item["Amount"],
             "event_time": item.get("event_time"),
-            "payload": Jsonb({key: value for key, value in item.items() if key != "received_at"}),
+            "payload": Jsonb({key: value for key, value in item.items() if key not in ("received_at", "client_id")}),
             "risk_score": float(risk),
             "decision": verdict,
             "model_version": model.version,

@@ -241,12 +241,12 @@ def _produce(
             if delay > 0:
                 time.sleep(delay)
         item = {**transactions[index % len(transactions)], "transaction_id": f"{prefix}{index}"}
-        value = json.dumps({**item, "received_at": events.utc_now()}).encode()
+        value = json.dumps({**item, "received_at": events.utc_now(), "client_id": workload.BENCH_CLIENT}).encode()
         headers = [
             ("ce_specversion", b"1.0"),
             ("ce_id", item["transaction_id"].encode()),
             ("ce_type", events.TRANSACTION_RECEIVED.encode()),
-            ("ce_source", events.INGEST_SOURCE.encode()),
+            ("ce_source", events.client_source(events.INGEST_SOURCE, workload.BENCH_CLIENT).encode()),
             ("content-type", b"application/json"),
         ]
         while True:

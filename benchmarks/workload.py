@@ -24,6 +24,7 @@ from training.synthetic import demo_transactions
 
 ID_MARK = "__ID__"
 BENCH_SOURCE = "/sentinel/benchmarks"
+BENCH_CLIENT = "benchmarks"  # the client of the decisions the benchmarks sign themselves
 
 
 @dataclass(frozen=True)
@@ -63,7 +64,7 @@ def signed_scored_requests(
     def request(index: int) -> bytes:
         now = events.utc_now()
         decision = score.build(
-            {**transaction, "transaction_id": f"{id_prefix}{index}"},
+            {**transaction, "transaction_id": f"{id_prefix}{index}", "client_id": BENCH_CLIENT},
             risk_score=risk_score,
             decision="block",
             model_version=champion.version,

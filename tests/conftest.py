@@ -49,8 +49,8 @@ class Stack:
     def url(self, component: str) -> str:
         return f"http://127.0.0.1:{component_port(component, self.settings.port_base)}"
 
-    def fresh_database(self, name: str) -> str:
-        """A new, migrated, empty database on the stack's PostgreSQL; its URL."""
+    def fresh_database(self, name: str, *, migrated: bool = True) -> str:
+        """A new, empty database on the stack's PostgreSQL, migrated unless asked not to be; its URL."""
         from psycopg import connect, sql
 
         from sentinel.config import LOCAL_DATABASE_ROLE, local_database_url
@@ -65,7 +65,8 @@ class Stack:
                 sql.SQL("CREATE DATABASE {} OWNER {}").format(sql.Identifier(name), sql.Identifier(LOCAL_DATABASE_ROLE))
             )
         url = local_database_url(state, port, dbname=name)
-        database.migrate(url)
+        if migrated:
+            database.migrate(url)
         return url
 
     def sentinel(self, *arguments: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:

@@ -82,14 +82,15 @@ def a_score(
     *,
     model_version: str = "v-test",
     thresholds: dict[str, float] | None = None,
+    client_id: str = "tests",
 ) -> dict[str, Any]:
-    """The Score payload of `transaction` decided `decision` by `model_version` under its
-    `thresholds`, with a risk score the decision follows from, as score would emit it."""
+    """The Score payload of `client_id`'s `transaction` decided `decision` by `model_version`
+    under its `thresholds`, with a risk score the decision follows from, as score would emit it."""
     limits = thresholds or {"review": 0.5, "block": 0.9}
     assert decision != "review" or limits["review"] < limits["block"], f"nothing is a review under {limits}"
     risk = {"approve": limits["review"] / 2, "review": limits["review"], "block": limits["block"]}[decision]
     return score.build(
-        transaction,
+        {**transaction, "client_id": client_id},
         risk_score=risk,
         decision=decision,
         model_version=model_version,

@@ -21,11 +21,11 @@ LABELLED_TRANSACTIONS = """
 SELECT t.transaction_id, t.user_id, coalesce(t.event_time, t.received_at) AS moment, t.payload, latest.label
 FROM transactions t
 JOIN (
-    SELECT DISTINCT ON (transaction_id) transaction_id, label
+    SELECT DISTINCT ON (client_id, transaction_id) client_id, transaction_id, label
     FROM labels
-    ORDER BY transaction_id, labelled_at DESC, id DESC
-) latest USING (transaction_id)
-ORDER BY moment, t.transaction_id
+    ORDER BY client_id, transaction_id, labelled_at DESC, id DESC
+) latest USING (client_id, transaction_id)
+ORDER BY moment, t.client_id, t.transaction_id
 """
 
 

@@ -3,6 +3,7 @@
 An alert is open until someone acknowledges it (they are looking into it) and
 then closes it; an open alert can be closed at once. Each change stamps
 `updated_at`. The alert function creates alerts; only this page changes them.
+An alert is its transaction's, named like it by (client_id, transaction_id).
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ from sentinel.stores.audit import record_in
 from ui.auth import current_user
 from ui.database import Row, database, fetch_all, fetch_one
 from ui.keyset import Order, Page, fetch_page
-from ui.params import ID_PATTERN, Arguments, Cursor, safe_next
+from ui.params import Arguments, Cursor, safe_next
+from ui.transactions import audit_subject, is_identity
 
 blueprint = Blueprint("alerts", __name__)
 
@@ -28,7 +30,9 @@ DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 200
 OLDEST_FIRST = Order("created", "created_at", False, "oldest first")
 PARAMETERS = ("status", "decision", "limit", "after", "before")
-COLUMNS = "transaction_id, user_id, decision, risk_score, model_version, reasons, status, created_at, updated_at"
+COLUMNS = (
+    "client_id, transaction_id, user_id, decision, risk_score, model_version, reasons, status, created_at, updated_at"
+)
 
 
 @dataclass(frozen=True)
@@ -89,7 +93,6 @@ def list_alerts(query: AlertQuery) -> Page:
     page = fetch_page(
         columns=COLUMNS,
         table="alerts",
-        id_column="transaction_id",
         clauses=clauses,
         params=params,
         order=OLDEST_FIRST,
@@ -98,15 +101,15 @@ def list_alerts(query: AlertQuery) -> Page:
         before=query.before,
     )
     amounts = {
-        row["transaction_id"]: row
+        (row["client_id"], row["transaction_id"]): row
         for row in fetch_all(
-            "SELECT transaction_id, amount, payload->>'currency' AS currency FROM transactions"
-            " WHERE transaction_id = ANY(%s)",
-            ([row["transaction_id"] for row in page.rows],),
+            "SELECT client_id, transaction_id, amount, payload->>'currency' AS currency FROM transactions"
+            " WHERE (client_id, transaction_id) IN (SELECT * FROM unnest(%s::text[], %s::text[]))",
+            ([row["client_id"] for row in page.rows], [row["transaction_id"] for row in page.rows]),
         )
     }
     for row in page.rows:
-        found = amounts.get(row["transaction_id"], {})
+        found = amounts.get((row["client_id"], row["transaction_id"]), {})
         row.update(amount=found.get("amount"), currency=found.get("currency"))
     return page
 
@@ -120,24 +123,29 @@ def queue_sizes() -> dict[str, int]:
     return dict(row)
 
 
-def change_status(transaction_id: str, action: str, by: str) -> Row:
-    """Apply `action` to the alert, audited as `by`; 404 when there is none, 409 when its status does not allow it."""
+def change_status(client_id: str, transaction_id: str, action: str, by: str) -> Row:
+    """Apply `action` to the client's alert, audited as `by`; 404 when there is none, 409 when
+    its status does not allow it."""
     transition = TRANSITIONS[action]
+    subject = audit_subject(client_id, transaction_id)
+    identity = (client_id, transaction_id)
     with database().connection() as conn:
         with conn.transaction():
             changed = conn.execute(
                 "UPDATE alerts SET status = %s, updated_at = now()"
-                " WHERE transaction_id = %s AND status = ANY(%s) RETURNING status",
-                (transition.to, transaction_id, list(transition.allowed_from)),
+                " WHERE client_id = %s AND transaction_id = %s AND status = ANY(%s) RETURNING status",
+                (transition.to, *identity, list(transition.allowed_from)),
             ).fetchone()
             if changed is not None:
-                record_in(conn, by, f"alert.{action}", transaction_id, {"status": transition.to})
+                record_in(conn, by, f"alert.{action}", subject, {"status": transition.to})
         if changed is not None:
-            return {"transaction_id": transaction_id, "status": transition.to}
-        current = conn.execute("SELECT status FROM alerts WHERE transaction_id = %s", (transaction_id,)).fetchone()
+            return {"client_id": client_id, "transaction_id": transaction_id, "status": transition.to}
+        current = conn.execute(
+            "SELECT status FROM alerts WHERE client_id = %s AND transaction_id = %s", identity
+        ).fetchone()
     if current is None:
-        abort(404, f"There is no alert for transaction {transaction_id!r}.")
-    raise Conflict(f"The alert for {transaction_id} is {current[0]}; it cannot be {transition.to} now.")
+        abort(404, f"There is no alert for transaction {subject!r}.")
+    raise Conflict(f"The alert for {subject} is {current[0]}; it cannot be {transition.to} now.")
 
 
 @blueprint.get("/alerts")
@@ -154,13 +162,13 @@ def index() -> str:
     )
 
 
-@blueprint.post("/alerts/<transaction_id>/<any(acknowledge, close):action>")
-def act(transaction_id: str, action: str) -> Response:
-    if not ID_PATTERN.fullmatch(transaction_id):
-        abort(404, f"There is no alert for transaction {transaction_id!r}.")
+@blueprint.post("/alerts/<client_id>/<transaction_id>/<any(acknowledge, close):action>")
+def act(client_id: str, transaction_id: str, action: str) -> Response:
+    if not is_identity(client_id, transaction_id):
+        abort(404, f"There is no alert for transaction {audit_subject(client_id, transaction_id)!r}.")
     form = Arguments(request.form, ("csrf_token", "next"))
-    change_status(transaction_id, action, current_user().name)
-    flash(f"Alert for {transaction_id} {TRANSITIONS[action].to}.", "success")
+    change_status(client_id, transaction_id, action, current_user().name)
+    flash(f"Alert for {audit_subject(client_id, transaction_id)} {TRANSITIONS[action].to}.", "success")
     return redirect(safe_next(form.raw("next"), url_for("alerts.index")), code=303)
 
 
@@ -177,4 +185,7 @@ def api_list() -> Response:
 
 
 def _api_row(row: Row) -> Row:
-    return {**row, "url": url_for("transactions.detail", transaction_id=row["transaction_id"])}
+    return {
+        **row,
+        "url": url_for("transactions.detail", client_id=row["client_id"], transaction_id=row["transaction_id"]),
+    }

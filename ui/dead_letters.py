@@ -119,12 +119,13 @@ class Reading:
         }
 
     def transaction_of(self, letter: DeadLetter) -> str | None:
-        """The transaction the letter is about, when the UI knows it."""
+        """The transaction id the letter is about, when the UI knows it. A letter does not say
+        which client sent it, so its link names the id alone (/transactions/<id> resolves it)."""
         return letter.subject if letter.subject in self.known_transactions else None
 
     def _row(self, letter: DeadLetter) -> dict[str, Any]:
         transaction = self.transaction_of(letter)
-        link = url_for("transactions.api_detail", transaction_id=transaction) if transaction else None
+        link = url_for("transactions.api_by_id", transaction_id=transaction) if transaction else None
         return {**letter.to_json(), "transaction_url": link}
 
 

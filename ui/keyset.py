@@ -2,7 +2,9 @@
 
 Unlike OFFSET, which reads and throws away every row before the page, a keyset
 page is one index range scan wherever it is, so the thousandth page of a million
-rows costs what the first does. Ties on the sort column are broken by the row id.
+rows costs what the first does. Ties on the sort column are broken by the row's
+identity, (client_id, transaction_id): a transaction id is unique per client only.
+The indexes end in those two columns, so the row comparison is an index range.
 """
 
 from __future__ import annotations
@@ -43,13 +45,13 @@ class Order:
             raise BadRequest("the page position is not one this list gave out")
         return value
 
-    def cursor_at(self, row: Row, id_column: str) -> Cursor:
+    def cursor_at(self, row: Row) -> Cursor:
         value = row[self.column]
         if isinstance(value, datetime):
             text = value.isoformat()
         else:
             text = repr(value) if isinstance(value, float) else str(value)
-        return Cursor(self.name, text, row[id_column])
+        return Cursor(self.name, text, row["client_id"], row["transaction_id"])
 
 
 @dataclass(frozen=True)
@@ -63,7 +65,6 @@ def fetch_page(
     *,
     columns: str,
     table: str,
-    id_column: str,
     clauses: list[str],
     params: dict[str, Any],
     order: Order,
@@ -76,16 +77,20 @@ def fetch_page(
     descending = order.descending != backwards
     clauses = list(clauses)
     if cursor is not None:
-        # The first clause lets the index range start at the cursor; the row
-        # comparison breaks ties between rows with the same sort value.
+        # The first clause lets the index range start at the cursor even where a filter's
+        # index leads with another column; the row comparison breaks ties between rows
+        # with the same sort value by their identity, in the indexes' column order.
         comparison = "<" if descending else ">"
         clauses.append(f"{order.column} {comparison}= %(cursor_value)s")
-        clauses.append(f"({order.column}, {id_column}) {comparison} (%(cursor_value)s, %(cursor_id)s)")
-        params = {**params, "cursor_value": order.value(cursor), "cursor_id": cursor.id}
+        clauses.append(
+            f"({order.column}, client_id, transaction_id) {comparison}"
+            " (%(cursor_value)s, %(cursor_client)s, %(cursor_id)s)"
+        )
+        params = {**params, "cursor_value": order.value(cursor), "cursor_client": cursor.client, "cursor_id": cursor.id}
     direction = "DESC" if descending else "ASC"
     rows = fetch_all(
         f"SELECT {columns} FROM {table} {where(clauses)}"
-        f" ORDER BY {order.column} {direction}, {id_column} {direction} LIMIT %(limit)s",
+        f" ORDER BY {order.column} {direction}, client_id {direction}, transaction_id {direction} LIMIT %(limit)s",
         {**params, "limit": limit + 1},
     )
     more = len(rows) > limit
@@ -96,8 +101,8 @@ def fetch_page(
     has_next = True if backwards else more
     return Page(
         rows=rows,
-        previous=order.cursor_at(rows[0], id_column) if rows and has_previous else None,
-        next=order.cursor_at(rows[-1], id_column) if rows and has_next else None,
+        previous=order.cursor_at(rows[0]) if rows and has_previous else None,
+        next=order.cursor_at(rows[-1]) if rows and has_next else None,
     )
 
 

@@ -21,7 +21,8 @@ from typing import Any
 from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import BadRequest
 
-# The transaction schema's rule for transaction and user ids; model versions follow it too.
+# The transaction schema's rule for transaction and user ids; model versions and client ids
+# (API key client names, and '-' for rows stored before ids were scoped per client) fit it too.
 ID_PATTERN = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 ID_RULE = "1-64 characters of A-Z a-z 0-9 . _ : -"
 MAX_VALUE_LENGTH = 512
@@ -124,7 +125,8 @@ def ordered_pair(low_name: str, low: Any, high_name: str, high: Any, *, strict: 
 
 @dataclass(frozen=True)
 class Cursor:
-    """Where a page of a keyset-paginated list starts: the sort key's value and id of the row beside it.
+    """Where a page of a keyset-paginated list starts: the sort key's value and the identity
+    (client and transaction id) of the row beside it.
 
     It travels in the URL as an opaque token naming the sort it belongs to, so a
     token from another ordering is refused instead of skipping rows.
@@ -132,23 +134,24 @@ class Cursor:
 
     sort: str
     value: str
+    client: str
     id: str
 
     def encode(self) -> str:
-        document = json.dumps([self.sort, self.value, self.id], separators=(",", ":"))
+        document = json.dumps([self.sort, self.value, self.client, self.id], separators=(",", ":"))
         return base64.urlsafe_b64encode(document.encode()).decode().rstrip("=")
 
     @classmethod
     def decode(cls, name: str, token: str, sort: str) -> Cursor:
         try:
             document = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
-            token_sort, value, row_id = document
+            token_sort, value, client, row_id = document
             if not all(isinstance(part, str) for part in document):
                 raise ValueError
         except (ValueError, TypeError, binascii.Error):
             raise BadRequest(f"{name} is not a page position this list gave out") from None
         if token_sort != sort:
             raise BadRequest(f"{name} belongs to another sort order; start again from the first page")
-        if not ID_PATTERN.fullmatch(row_id):
+        if not (ID_PATTERN.fullmatch(client) and ID_PATTERN.fullmatch(row_id)):
             raise BadRequest(f"{name} is not a page position this list gave out")
-        return cls(sort, value, row_id)
+        return cls(sort, value, client, row_id)

@@ -1,6 +1,10 @@
 """Scored transactions: the filtered, sorted list with live updates, the detail page, and labels.
 
-The list pages by keyset (the sort value and id of the row at the page's edge),
+A transaction id is unique per client only, so a transaction is named by both:
+/transactions/<client_id>/<transaction_id>. The id alone (/transactions/<id>, the
+list's `transaction` filter) finds it whichever client sent it: one, several or none.
+
+The list pages by keyset (the sort value and identity of the row at the page's edge),
 not by offset, so the thousandth page costs what the first does. New decisions
 reach an open list through /partials/transactions, which returns the rows stored
 since a moment the page gave out, rendered by the same template as the list.
@@ -51,11 +55,11 @@ ORDERS: dict[str, Order] = {
 }
 DEFAULT_SORT = "-time"
 
-FILTER_PARAMETERS = ("decision", "min_risk", "max_risk", "user", "since", "until", "model")
+FILTER_PARAMETERS = ("transaction", "decision", "min_risk", "max_risk", "user", "since", "until", "model")
 LIST_PARAMETERS = (*FILTER_PARAMETERS, "sort", "limit", "after", "before")
 
 LIST_COLUMNS = (
-    "transaction_id, user_id, amount, payload->>'currency' AS currency, risk_score, decision,"
+    "client_id, transaction_id, user_id, amount, payload->>'currency' AS currency, risk_score, decision,"
     " model_version, thresholds, scored_at, persisted_at"
 )
 
@@ -64,6 +68,7 @@ LIST_COLUMNS = (
 class Filters:
     """What the analyst narrowed the list to; every field is optional."""
 
+    transaction: str | None = None  # a transaction id, whichever client sent it
     decision: str | None = None
     min_risk: float | None = None
     max_risk: float | None = None
@@ -75,6 +80,7 @@ class Filters:
     @classmethod
     def read(cls, arguments: Arguments) -> Filters:
         filters = cls(
+            transaction=arguments.identifier("transaction"),
             decision=arguments.choice("decision", DECISIONS),
             min_risk=arguments.number("min_risk", low=0, high=1),
             max_risk=arguments.number("max_risk", low=0, high=1),
@@ -95,6 +101,7 @@ class Filters:
         """SQL conditions and their parameters; each one has an index to use."""
         clauses, params = [], {}
         for name, clause in (
+            ("transaction", "transaction_id = %(transaction)s"),
             ("decision", "decision = %(decision)s"),
             ("min_risk", "risk_score >= %(min_risk)s"),
             ("max_risk", "risk_score <= %(max_risk)s"),
@@ -112,6 +119,7 @@ class Filters:
     def args(self) -> dict[str, str]:
         """The filters as URL parameters, in the form the filter form shows them."""
         values: dict[str, Any] = {
+            "transaction": self.transaction,
             "decision": self.decision,
             "min_risk": None if self.min_risk is None else repr(self.min_risk),
             "max_risk": None if self.max_risk is None else repr(self.max_risk),
@@ -189,7 +197,6 @@ def list_transactions(query: ListQuery) -> Page:
     return fetch_page(
         columns=LIST_COLUMNS,
         table="transactions",
-        id_column="transaction_id",
         clauses=clauses,
         params=params,
         order=query.order,
@@ -218,40 +225,63 @@ def model_versions() -> list[str]:
     return [row["version"] for row in fetch_all("SELECT version FROM models ORDER BY created_at DESC")]
 
 
-def get_transaction(transaction_id: str) -> Row | None:
+def is_identity(client_id: str, transaction_id: str) -> bool:
+    """Whether the pair could name a stored transaction at all (else there is no need to ask)."""
+    return bool(ID_PATTERN.fullmatch(client_id) and ID_PATTERN.fullmatch(transaction_id))
+
+
+def audit_subject(client_id: str, transaction_id: str) -> str:
+    """How the audit log names a transaction (and its alert and labels): `client/id`."""
+    return f"{client_id}/{transaction_id}"
+
+
+def clients_with(transaction_id: str) -> list[str]:
+    """The clients that sent a transaction with this id: none, one, or (at most two, enough to tell) several."""
     if not ID_PATTERN.fullmatch(transaction_id):
+        return []
+    rows = fetch_all(
+        "SELECT client_id FROM transactions WHERE transaction_id = %s ORDER BY client_id LIMIT 2", (transaction_id,)
+    )
+    return [row["client_id"] for row in rows]
+
+
+def get_transaction(client_id: str, transaction_id: str) -> Row | None:
+    if not is_identity(client_id, transaction_id):
         return None
-    return fetch_one("SELECT * FROM transactions WHERE transaction_id = %s", (transaction_id,))
-
-
-def alert_of(transaction_id: str) -> Row | None:
-    return fetch_one("SELECT * FROM alerts WHERE transaction_id = %s", (transaction_id,))
-
-
-def labels_of(transaction_id: str) -> list[Row]:
-    return fetch_all(
-        "SELECT id, label, source, labelled_by, labelled_at, note FROM labels"
-        " WHERE transaction_id = %s ORDER BY labelled_at DESC, id DESC",
-        (transaction_id,),
+    return fetch_one(
+        "SELECT * FROM transactions WHERE client_id = %s AND transaction_id = %s", (client_id, transaction_id)
     )
 
 
-def add_label(transaction_id: str, label: str, labelled_by: str, note: str | None) -> Row:
+def alert_of(client_id: str, transaction_id: str) -> Row | None:
+    return fetch_one("SELECT * FROM alerts WHERE client_id = %s AND transaction_id = %s", (client_id, transaction_id))
+
+
+def labels_of(client_id: str, transaction_id: str) -> list[Row]:
+    return fetch_all(
+        "SELECT id, label, source, labelled_by, labelled_at, note FROM labels"
+        " WHERE client_id = %s AND transaction_id = %s ORDER BY labelled_at DESC, id DESC",
+        (client_id, transaction_id),
+    )
+
+
+def add_label(client_id: str, transaction_id: str, label: str, labelled_by: str, note: str | None) -> Row:
     """Store an analyst's label, and its audit row in the same transaction."""
     with database().connection() as conn, conn.transaction():
         added = conn.execute(
-            "INSERT INTO labels (transaction_id, label, source, labelled_by, note)"
-            " VALUES (%s, %s, 'analyst', %s, %s) RETURNING id, labelled_at",
-            (transaction_id, label, labelled_by, note),
+            "INSERT INTO labels (client_id, transaction_id, label, source, labelled_by, note)"
+            " VALUES (%s, %s, %s, 'analyst', %s, %s) RETURNING id, labelled_at",
+            (client_id, transaction_id, label, labelled_by, note),
         ).fetchone()
-        record_in(conn, labelled_by, "label.add", transaction_id, {"label": label, "note": note})
+        subject = audit_subject(client_id, transaction_id)
+        record_in(conn, labelled_by, "label.add", subject, {"label": label, "note": note})
     return added
 
 
 @blueprint.app_template_global()
 def newest_first_after(row: Row) -> str:
     """The `after` token of the newest-first page that starts below this row (for live lists)."""
-    return ORDERS[DEFAULT_SORT].cursor_at(row, "transaction_id").encode()
+    return ORDERS[DEFAULT_SORT].cursor_at(row).encode()
 
 
 def features(transaction: Row) -> list[tuple[str, Any]]:
@@ -261,7 +291,7 @@ def features(transaction: Row) -> list[tuple[str, Any]]:
 
 def other_fields(transaction: Row) -> list[tuple[str, Any]]:
     """The payload's fields that neither the features nor the page's own columns show."""
-    shown = {*FEATURE_NAMES, "transaction_id", "user_id", "event_time"}
+    shown = {*FEATURE_NAMES, "client_id", "transaction_id", "user_id", "event_time"}
     return [(name, value) for name, value in transaction["payload"].items() if name not in shown]
 
 
@@ -294,33 +324,35 @@ def live() -> str:
 
 
 @blueprint.get("/transactions/<transaction_id>")
-def detail(transaction_id: str) -> str:
-    transaction = get_transaction(transaction_id)
-    if transaction is None:
-        abort(404, f"There is no transaction {transaction_id!r}.")
+def by_id(transaction_id: str) -> Response:
+    return _resolve(transaction_id, ".detail", ".index")
+
+
+@blueprint.get("/transactions/<client_id>/<transaction_id>")
+def detail(client_id: str, transaction_id: str) -> str:
+    transaction = _existing(client_id, transaction_id)
     return render_template(
         "transactions/detail.html",
         transaction=transaction,
         features=features(transaction),
         other_fields=other_fields(transaction),
-        alert=alert_of(transaction_id),
-        labels=labels_of(transaction_id),
+        alert=alert_of(client_id, transaction_id),
+        labels=labels_of(client_id, transaction_id),
     )
 
 
-@blueprint.post("/transactions/<transaction_id>/labels")
-def label(transaction_id: str) -> Response:
-    if get_transaction(transaction_id) is None:
-        abort(404, f"There is no transaction {transaction_id!r}.")
+@blueprint.post("/transactions/<client_id>/<transaction_id>/labels")
+def label(client_id: str, transaction_id: str) -> Response:
+    _existing(client_id, transaction_id)
     form = Arguments(request.form, ("csrf_token", "label", "note"))
     chosen = form.choice("label", LABELS)
     note = form.text("note", max_length=500)
     if chosen is None:
         raise BadRequest("label is required: fraud or legitimate")
     analyst = current_user().name  # the author is whoever is logged in, never what a form says
-    add_label(transaction_id, chosen, analyst, note)
+    add_label(client_id, transaction_id, chosen, analyst, note)
     flash(f"Labelled {chosen} by {analyst}.", "success")
-    return redirect(url_for("transactions.detail", transaction_id=transaction_id), code=303)
+    return redirect(url_for(".detail", client_id=client_id, transaction_id=transaction_id), code=303)
 
 
 # -- API -------------------------------------------------------------------
@@ -338,22 +370,44 @@ def api_list() -> Response:
 
 
 @blueprint.get("/api/transactions/<transaction_id>")
-def api_detail(transaction_id: str) -> Response:
-    transaction = get_transaction(transaction_id)
-    if transaction is None:
-        abort(404, f"There is no transaction {transaction_id!r}.")
+def api_by_id(transaction_id: str) -> Response:
+    return _resolve(transaction_id, ".api_detail", ".api_list")
+
+
+@blueprint.get("/api/transactions/<client_id>/<transaction_id>")
+def api_detail(client_id: str, transaction_id: str) -> Response:
+    transaction = _existing(client_id, transaction_id)
     return jsonify(
         transaction=_api_row(transaction),
-        alert=alert_of(transaction_id),
-        labels=labels_of(transaction_id),
+        alert=alert_of(client_id, transaction_id),
+        labels=labels_of(client_id, transaction_id),
     )
 
 
 def _api_row(row: Row) -> Row:
-    return {**row, "url": url_for(".detail", transaction_id=row["transaction_id"])}
+    return {**row, "url": url_for(".detail", client_id=row["client_id"], transaction_id=row["transaction_id"])}
 
 
 # -- helpers ---------------------------------------------------------------
+
+
+def _existing(client_id: str, transaction_id: str) -> Row:
+    """The client's transaction; a 404 when it has none with that id."""
+    transaction = get_transaction(client_id, transaction_id)
+    if transaction is None:
+        abort(404, f"There is no transaction {transaction_id!r} of client {client_id!r}.")
+    return transaction
+
+
+def _resolve(transaction_id: str, detail_endpoint: str, list_endpoint: str) -> Response:
+    """A transaction named by its id alone: to its page when one client sent that id,
+    to the list of them when several did, a 404 when none did."""
+    clients = clients_with(transaction_id)
+    if not clients:
+        abort(404, f"There is no transaction {transaction_id!r}.")
+    if len(clients) == 1:
+        return redirect(url_for(detail_endpoint, client_id=clients[0], transaction_id=transaction_id))
+    return redirect(url_for(list_endpoint, transaction=transaction_id))
 
 
 def _url_time(value: datetime | None) -> str | None:

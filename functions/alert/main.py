@@ -33,8 +33,8 @@ from sentinel.stores.model_thresholds import ModelThresholds
 
 class Alerts(Protocol):
     def add(self, alert: AlertDocument) -> bool: ...
-    def webhook_delivered(self, transaction_id: str) -> bool: ...
-    def mark_webhook_delivered(self, transaction_id: str) -> None: ...
+    def webhook_delivered(self, client_id: str, transaction_id: str) -> bool: ...
+    def mark_webhook_delivered(self, client_id: str, transaction_id: str) -> None: ...
     def close(self) -> None: ...
 
 
@@ -80,15 +80,17 @@ class Alert(Function):
         """Every effect of one alert; True when this call created its row."""
         created = self._alerts.add(alert)
         self._stream.publish(alert)
-        if self._webhook is not None and not self._alerts.webhook_delivered(alert["transaction_id"]):
+        identity = (alert["client_id"], alert["transaction_id"])
+        if self._webhook is not None and not self._alerts.webhook_delivered(*identity):
             self._webhook.post(alert)
-            self._alerts.mark_webhook_delivered(alert["transaction_id"])
+            self._alerts.mark_webhook_delivered(*identity)
         return created
 
 
 def alert_of(decision: score.Score) -> AlertDocument:
     """The alert for a review or block decision, as stored, streamed and posted."""
     return {
+        "client_id": decision["client_id"],
         "transaction_id": decision["transaction_id"],
         "user_id": decision["user_id"],
         "decision": decision["decision"],

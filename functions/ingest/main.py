@@ -5,7 +5,9 @@ original Sentinel API (`POST /api/v1/transactions` with a plain JSON transaction
 request is validated as a whole before anything is emitted, so a bad batch leaves no
 trace. Every request needs an API key with the ingest scope (401/403 otherwise).
 Each new transaction is emitted to K_SINK as `dev.sentinel.transaction.received`;
-the answer is 202 with what was accepted and what was a duplicate. While the pipeline
+the answer is 202 with what was accepted and what was a duplicate. Transaction ids are
+the client's own (the client of its API key): a retry with the same payload is a
+duplicate, the same id with another payload a 409. While the pipeline
 is too far behind (functions/ingest/admission.py) the answer is 503 with Retry-After,
 before anything else is done.
 
@@ -24,7 +26,9 @@ from sentinel.config import Settings
 from sentinel.core import events, transaction
 from sentinel.core.api_keys import INGEST, Caller
 from sentinel.core.errors import ClientError, Problem, Unavailable
+from sentinel.core.idempotency import conflict_message, fingerprint
 from sentinel.core.integrity import SigningKeys
+from sentinel.core.transaction import CLIENT_FIELD
 from sentinel.serving.callers import Limits, required
 from sentinel.serving.event_integrity import received_keys, signed_json_event
 from sentinel.serving.function import Function, Reply
@@ -39,9 +43,9 @@ ORIGINAL_API_PATH = "/api/v1/transactions"
 
 
 class Claims(Protocol):
-    """Who owns a transaction id: see sentinel.stores.dedup."""
+    """Who owns a client's transaction id, and with which payload: see sentinel.stores.dedup."""
 
-    def claim(self, transaction_id: str) -> Claim: ...
+    def claim(self, client_id: str, transaction_id: str, fingerprint: str) -> Claim: ...
     def confirm(self, claim: Claim) -> None: ...
     def release(self, claim: Claim) -> None: ...
     def close(self) -> None: ...
@@ -94,7 +98,8 @@ class Ingest(Function):
         transactions = self._validated(received)
         if self._sink is None:
             raise Unavailable("ingest is not bound to a sink: K_SINK is not set")
-        accepted, duplicates = self._admit(transactions, self._sink)
+        client_id = required(caller, INGEST).client_id
+        accepted, duplicates = self._admit(transactions, client_id, self._sink)
         return Reply.of_document({"accepted": accepted, "duplicates": duplicates}, 202)
 
     def _validated(self, received: Sequence[Event]) -> list[transaction.Transaction]:
@@ -119,21 +124,27 @@ class Ingest(Function):
             raise ClientError("invalid request: nothing was accepted", problems=problems)
         return valid
 
-    def _admit(self, transactions: list[transaction.Transaction], sink: Sink) -> tuple[list[str], list[str]]:
+    def _admit(
+        self, transactions: list[transaction.Transaction], client_id: str, sink: Sink
+    ) -> tuple[list[str], list[str]]:
+        """Emit each transaction the client has not submitted before. A retry (same id, same
+        payload) is answered as a duplicate; the same id with another payload is a 409."""
         accepted: list[str] = []
         duplicates: list[str] = []
         received_at = self._clock()
         for item in transactions:
-            claim = self._claims.claim(item["transaction_id"])
+            claim = self._claims.claim(client_id, item["transaction_id"], fingerprint(item))
             if claim.outcome is Outcome.DUPLICATE:
                 duplicates.append(item["transaction_id"])
                 continue
+            if claim.outcome is Outcome.CONFLICT:
+                raise ClientError(conflict_message(client_id, item["transaction_id"]), status=409)
             if claim.outcome is Outcome.IN_FLIGHT:
                 raise ClientError(
                     f"transaction {item['transaction_id']} is being accepted by another request; retry", status=409
                 )
             try:
-                sink.emit(received_event(item, received_at, self._keys))
+                sink.emit(received_event({**item, CLIENT_FIELD: client_id}, received_at, self._keys))
             except BaseException:
                 self._claims.release(claim)
                 raise

@@ -17,7 +17,7 @@ Run by functions-framework: `functions-framework --target handle --source functi
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -27,15 +27,18 @@ from sentinel.config import Settings
 from sentinel.core import events, score, transaction
 from sentinel.core.api_keys import SCORE, Caller
 from sentinel.core.decision import ThresholdOverrides, decide, thresholds_for
-from sentinel.core.errors import Unavailable
+from sentinel.core.errors import ClientError, Problem, Unavailable
+from sentinel.core.idempotency import conflict_message, fingerprint
 from sentinel.core.integrity import SigningKeys
 from sentinel.core.model import OnnxModel
+from sentinel.core.transaction import CLIENT_FIELD
 from sentinel.serving.callers import Limits, must_hold, required
 from sentinel.serving.event_integrity import received_keys, require_signature, scored_keys, signed_json_event
 from sentinel.serving.function import Function, Reply
 from sentinel.serving.http_handler import http_handler
 from sentinel.serving.sink import Sink, SinkClient
 from sentinel.stores import redis_client
+from sentinel.stores.inline_decisions import InlineDecisions, Remembered
 from sentinel.stores.rate_limits import RateLimits
 
 NO_OVERRIDES = ThresholdOverrides()
@@ -51,6 +54,14 @@ class Models(Protocol):
     def stop(self) -> None: ...
 
 
+class InlineAnswers(Protocol):
+    """The decisions given inline, for retries: see sentinel.stores.inline_decisions."""
+
+    def recall(self, client_id: str, transaction_id: str) -> Remembered | None: ...
+    def remember(self, client_id: str, transaction_id: str, fingerprint: str, decision: dict[str, Any]) -> None: ...
+    def close(self) -> None: ...
+
+
 class Score(Function):
     name = "score"
     accepts = (events.TRANSACTION_RECEIVED, events.TRANSACTION_CREATED)
@@ -63,6 +74,7 @@ class Score(Function):
         *,
         overrides: ThresholdOverrides = NO_OVERRIDES,
         limits: Limits | None = None,
+        inline: InlineAnswers | None = None,
         received_keys: SigningKeys,
         scored_keys: SigningKeys,
         clock: Callable[[], str] = events.utc_now,
@@ -70,6 +82,7 @@ class Score(Function):
         """`received_keys` verify what ingest sent; `scored_keys` sign the decisions."""
         self._models = models
         self._limits = limits
+        self._inline = inline
         self._received_keys = received_keys
         self._scored_keys = scored_keys
         self._sink = sink
@@ -83,6 +96,8 @@ class Score(Function):
         self._models.stop()
         if self._sink:
             self._sink.close()
+        if self._inline:
+            self._inline.close()
 
     def ready(self) -> str | None:
         if self._sink is None:
@@ -101,25 +116,49 @@ class Score(Function):
     def handle(self, received: Sequence[Event], caller: Caller | None = None) -> Reply:
         if any(event.type == events.TRANSACTION_CREATED for event in received):
             required(caller, SCORE)  # a decision inline is for holders of a score key only
-        items = []
-        for event in received:
-            data = self.data_of(event)
-            stamped: tuple[str, ...] = ()
-            if event.type == events.TRANSACTION_RECEIVED:
-                stamped = ("received_at",)
-                if caller is None or not caller.may(SCORE):  # only ingest, or a score key holder, sends these
-                    require_signature(event, data, self._received_keys)
-            items.append(transaction.validate(data, extra_fields=stamped))
+        items = [self._transaction_of(event, caller) for event in received]
         # One model for the whole request: a promotion meanwhile affects only later requests.
         model = self._models.current()
         if model is None:
             raise Unavailable(self._models.missing_reason)
         if self._sink is None:
             raise Unavailable("score is not bound to a sink: K_SINK is not set")
-        scored = self._decide(items, model) if items else []
-        for event in scored:
+        answers: list[Event | None] = [self._recalled(item) if inline else None for item, inline in items]
+        fresh = [index for index, answer in enumerate(answers) if answer is None]
+        decided = self._decide([items[index][0] for index in fresh], model) if fresh else []
+        for index, event in zip(fresh, decided, strict=True):
             self._sink.emit(event)
-        return Reply.of_events(scored)
+            item, inline = items[index]
+            if inline and self._inline:
+                self._inline.remember(item[CLIENT_FIELD], item["transaction_id"], item_fingerprint(item), event.json())
+            answers[index] = event
+        return Reply.of_events([answer for answer in answers if answer is not None])
+
+    def _transaction_of(self, event: Event, caller: Caller | None) -> tuple[transaction.Transaction, bool]:
+        """The transaction an event carries, with its client, and whether it was asked for inline.
+
+        A received event names its client, under ingest's signature; only a holder of a
+        score key may send one unsigned, and then only for its own client."""
+        data = self.data_of(event)
+        if event.type == events.TRANSACTION_CREATED:
+            return {**transaction.validate(data), CLIENT_FIELD: required(caller, SCORE).client_id}, True
+        if caller is None or not caller.may(SCORE):
+            require_signature(event, data, self._received_keys)
+        item = transaction.validate(data, extra_fields=("received_at",), with_client=True)
+        if caller is not None and caller.may(SCORE) and item[CLIENT_FIELD] != caller.client_id:
+            message = f"the key {caller.name!r} may send received events only for its own client, {caller.client_id}"
+            raise ClientError(message, status=403, problems=[Problem(CLIENT_FIELD, message)])
+        return item, False
+
+    def _recalled(self, item: transaction.Transaction) -> Event | None:
+        """The decision given before for this client's transaction, if any: a retry gets it again.
+        The same id with another payload is a 409."""
+        remembered = self._inline.recall(item[CLIENT_FIELD], item["transaction_id"]) if self._inline else None
+        if remembered is None:
+            return None
+        if remembered.fingerprint != item_fingerprint(item):
+            raise ClientError(conflict_message(item[CLIENT_FIELD], item["transaction_id"]), status=409)
+        return signed_scored_event(remembered.decision, self._scored_keys)
 
     def _decide(self, items: list[transaction.Transaction], model: OnnxModel) -> list[Event]:
         risks = model.predict(np.array([model.features_of(item) for item in items], dtype=np.float32))
@@ -143,6 +182,11 @@ class Score(Function):
         ]
 
 
+def item_fingerprint(item: transaction.Transaction) -> str:
+    """The fingerprint of the transaction as its client sent it (sentinel.core.idempotency)."""
+    return fingerprint({name: value for name, value in item.items() if name != CLIENT_FIELD})
+
+
 def signed_scored_event(decision: score.Score, keys: SigningKeys) -> Event:
     """The decision as persist and alert take it, signed with the scored key so they know score made it."""
     attributes = events.transaction_attributes(events.TRANSACTION_SCORED, events.SCORE_SOURCE, decision)
@@ -150,11 +194,13 @@ def signed_scored_event(decision: score.Score, keys: SigningKeys) -> Event:
 
 
 def new(settings: Settings) -> Score:
+    redis = redis_client.connect(settings.redis_url)  # one connection pool for rates and inline decisions
     return Score(
         Champion.connect(settings.database_url),
         SinkClient(settings.k_sink) if settings.k_sink else None,
         overrides=ThresholdOverrides(settings.review_threshold, settings.block_threshold),
-        limits=RateLimits(redis_client.connect(settings.redis_url), settings.key_rate_per_s),
+        limits=RateLimits(redis, settings.key_rate_per_s),
+        inline=InlineDecisions(redis, ttl_seconds=settings.dedup_ttl_seconds),
         received_keys=received_keys(settings),
         scored_keys=scored_keys(settings),
     )

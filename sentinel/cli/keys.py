@@ -37,11 +37,16 @@ def keys() -> None:
     type=click.IntRange(min=1),
     help="Requests a second the key may make to ingest and to score. Default: SENTINEL_KEY_RATE_PER_S.",
 )
-def create(name: str, scopes: tuple[str, ...], rate: int | None) -> None:
+@click.option(
+    "--client",
+    help="Whose transaction ids the key submits (ids are unique per client). Default: NAME."
+    " Give a new key the old one's client to rotate it.",
+)
+def create(name: str, scopes: tuple[str, ...], rate: int | None, client: str | None) -> None:
     """Create a key called NAME. The key is printed once, alone on the last line: keep it safe."""
     store = _store()
     try:
-        key = store.create(name, scopes or ("ingest",), by=acting_user("keys create"), rate_per_s=rate)
+        key = store.create(name, scopes or ("ingest",), by=acting_user("keys create"), rate_per_s=rate, client=client)
     except ClientError as error:
         console.print(f"[red]✗ {error.message}[/red]")
         sys.exit(2)
@@ -61,11 +66,12 @@ def list_(include_revoked: bool) -> None:
     finally:
         store.close()
     table = Table(box=None)
-    for column in ("name", "scopes", "rate/s", "created", "revoked"):
+    for column in ("name", "client", "scopes", "rate/s", "created", "revoked"):
         table.add_column(column)
     for record in records:
         table.add_row(
             record.name,
+            record.client,
             ", ".join(record.scopes),
             str(record.rate_per_s or "default"),
             record.created_at.isoformat(timespec="seconds"),

@@ -137,7 +137,9 @@ def demo(count: int, rate: float) -> None:
     deadline = time.monotonic() + 60
     with console.status("waiting for the pipeline to store every decision"):
         while True:
-            totals = pipeline_totals(settings.database_url, report.accepted_ids)
+            # The demo client's own transactions, unless another key sent them (SENTINEL_API_KEY).
+            client = None if settings.api_key else client_key.NAME
+            totals = pipeline_totals(settings.database_url, report.accepted_ids, client_id=client)
             if totals["persisted"] >= report.accepted or time.monotonic() > deadline:
                 break
             time.sleep(0.5)

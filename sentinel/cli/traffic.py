@@ -75,11 +75,13 @@ def decisions(limit: int, decision: str | None) -> None:
     """The latest stored decisions, newest first."""
     rows = latest_decisions(Settings.from_env().database_url, limit=limit, decision=decision)
     table = Table(box=None)
-    for column in ("transaction", "user", "amount", "risk", "decision", "model", "scored at", "ingest→stored"):
+    columns = ("client", "transaction", "user", "amount", "risk", "decision", "model", "scored at", "ingest→stored")
+    for column in columns:
         table.add_column(column)
     colours = {"approve": "green", "review": "yellow", "block": "red"}
     for row in rows:
         table.add_row(
+            row["client_id"],
             row["transaction_id"],
             row["user_id"],
             f"{row['amount']:.2f}",

@@ -1,6 +1,7 @@
 """API keys: what a caller presents, what is stored of it, and what it may do.
 
-A key is 32 random bytes, shown to its owner once. Only its SHA-256 is stored: a
+A key belongs to a client, whose transaction ids are its own: two clients may use the
+same id for different transactions. A key is 32 random bytes, shown to its owner once. Only its SHA-256 is stored: a
 key carries 256 bits of entropy, so a fast hash cannot be searched backwards and
 needs no salt or slow key-derivation function (those protect low-entropy
 passwords). A key holds scopes, each a thing it may do.
@@ -20,7 +21,10 @@ INGEST = "ingest"  # submit transactions to ingest
 SCORE = "score"  # ask score for a decision directly
 READ = "read"  # read the UI's JSON API
 SCOPES = (INGEST, SCORE, READ)
-_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")  # key and client names
+NAME_RULE = "1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit"
+# The client of rows stored before transaction ids were scoped per client: no name can be it.
+UNKNOWN_CLIENT = "-"
 
 
 @dataclass(frozen=True)
@@ -30,6 +34,12 @@ class Caller:
     name: str
     scopes: frozenset[str]
     rate_per_s: int | None = None  # None: the deployment's default (SENTINEL_KEY_RATE_PER_S)
+    client: str | None = None  # None: the key's own name
+
+    @property
+    def client_id(self) -> str:
+        """Whose transaction ids this caller's are."""
+        return self.client or self.name
 
     def may(self, scope: str) -> bool:
         return scope in self.scopes
@@ -43,11 +53,9 @@ def key_hash(key: str) -> str:
     return hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
 
 
-def checked_name(name: str) -> str:
-    if not _NAME.fullmatch(name):
-        raise ClientError(
-            f"invalid key name {name!r}: 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit"
-        )
+def checked_name(name: str, what: str = "key name") -> str:
+    if not NAME_PATTERN.fullmatch(name):
+        raise ClientError(f"invalid {what} {name!r}: {NAME_RULE}")
     return name
 
 

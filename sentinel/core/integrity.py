@@ -73,11 +73,17 @@ def canonical(attributes: Mapping[str, str], data: Any) -> bytes:
         attributes.get("source"),
         attributes.get("id"),
         attributes.get("subject"),
-        _numbers_as_floats(data),
+        data,
     ]
-    return json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode(
-        "utf-8", "surrogatepass"
-    )
+    return canonical_json(fields)
+
+
+def canonical_json(value: Any) -> bytes:
+    """`value` as JSON with sorted member names, no whitespace and every number as a float:
+    the same bytes for the same values, however they were written on the way."""
+    return json.dumps(
+        _numbers_as_floats(value), sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    ).encode("utf-8", "surrogatepass")
 
 
 def _mac(key: str, message: bytes) -> str:

@@ -12,11 +12,13 @@ from __future__ import annotations
 from typing import Any
 
 from sentinel.core import transaction
+from sentinel.core.api_keys import NAME_PATTERN, NAME_RULE
 from sentinel.core.decision import DECISIONS
 from sentinel.core.errors import ClientError, Problem
 
 Score = dict[str, Any]
 
+_STAMPED = ("received_at", transaction.CLIENT_FIELD)  # what ingest adds to the client's transaction
 MAX_REASONS = 32
 MAX_REASON_LENGTH = 256
 
@@ -34,6 +36,7 @@ def build(
 ) -> Score:
     """`threshold_overrides`: those of `thresholds` the operator set instead of the model's own."""
     return {
+        "client_id": item[transaction.CLIENT_FIELD],
         "transaction_id": item["transaction_id"],
         "user_id": item["user_id"],
         "Amount": item["Amount"],
@@ -44,7 +47,7 @@ def build(
         "threshold_overrides": threshold_overrides or {},
         "received_at": received_at,
         "scored_at": scored_at,
-        "transaction": {key: value for key, value in item.items() if key != "received_at"},
+        "transaction": {key: value for key, value in item.items() if key not in _STAMPED},
     }
 
 
@@ -53,6 +56,9 @@ def parse(data: Any) -> Score:
     if not isinstance(data, dict):
         raise ClientError("scored event data must be a JSON object")
     problems: list[Problem] = []
+    client = data.get(transaction.CLIENT_FIELD)
+    if not isinstance(client, str) or not NAME_PATTERN.fullmatch(client):
+        problems.append(Problem(transaction.CLIENT_FIELD, f"must be a client name: {NAME_RULE}"))
     for name in ("transaction_id", "user_id", "model_version"):
         value = data.get(name)
         if not isinstance(value, str) or not transaction.ID_PATTERN.fullmatch(value):

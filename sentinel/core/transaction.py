@@ -17,6 +17,7 @@ import re
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
+from sentinel.core.api_keys import NAME_PATTERN, NAME_RULE
 from sentinel.core.errors import ClientError, Problem
 
 Transaction = dict[str, Any]
@@ -79,16 +80,20 @@ class DateTime(NamedTuple):
     offset_minutes: int
 
 
-def validate(data: Any, *, extra_fields: tuple[str, ...] = ()) -> Transaction:
+CLIENT_FIELD = "client_id"  # whose transaction it is: ingest adds it from the caller's key
+
+
+def validate(data: Any, *, extra_fields: tuple[str, ...] = (), with_client: bool = False) -> Transaction:
     """Return the transaction with numbers as floats, or raise ClientError naming every problem.
 
-    `extra_fields` are further timestamp fields a later stage adds (ingest's `received_at`).
+    `extra_fields` are further timestamp fields a later stage adds (ingest's `received_at`);
+    `with_client`: the data also names its client, as ingest's received events do.
     """
     if not isinstance(data, dict):
         raise ClientError("the transaction must be a JSON object", problems=[Problem(None, f"got {_json_type(data)}")])
 
     problems: list[Problem] = []
-    allowed = {*REQUIRED_FIELDS, *OPTIONAL_FIELDS, *extra_fields}
+    allowed = {*REQUIRED_FIELDS, *OPTIONAL_FIELDS, *extra_fields, *([CLIENT_FIELD] if with_client else [])}
     for name in sorted((name for name in data if name not in allowed), key=str):
         problems.append(Problem(shown(name), "unknown field"))
     for name in REQUIRED_FIELDS:
@@ -135,6 +140,13 @@ def validate(data: Any, *, extra_fields: tuple[str, ...] = ()) -> Transaction:
                 problems.append(Problem(name, problem))
             else:
                 clean[name] = data[name]
+
+    if with_client:
+        client = data.get(CLIENT_FIELD)
+        if isinstance(client, str) and NAME_PATTERN.fullmatch(client):
+            clean[CLIENT_FIELD] = client
+        else:
+            problems.append(Problem(CLIENT_FIELD, f"must be a client name: {NAME_RULE}"))
 
     if problems:
         raise ClientError("invalid transaction", problems=problems)

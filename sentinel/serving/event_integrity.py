@@ -84,7 +84,11 @@ class ScoredEvents:
                 problems=[Problem("model_version", "unknown")],
             )
         problems = consistency.problems(
-            decision, event_id=event.id, subject=event.subject, model_thresholds=model_thresholds
+            decision,
+            event_id=event.id,
+            subject=event.subject,
+            source=event.source,
+            model_thresholds=model_thresholds,
         )
         if problems:
             raise ClientError(f"scored event {event.id} is inconsistent", problems=problems)

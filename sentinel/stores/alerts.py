@@ -1,6 +1,6 @@
 """Where an alert is recorded: the `alerts` table and the Redis alerts stream, each once per transaction.
 
-- PostgreSQL: one `alerts` row per transaction_id (insert-if-absent), which also
+- PostgreSQL: one `alerts` row per (client_id, transaction_id) (insert-if-absent), which also
   remembers whether the operator's webhook has taken the alert;
 - the Redis stream: a marker key and the XADD happen in one Lua script, so a
   transaction is added to the stream exactly once, however often it is redelivered.
@@ -21,9 +21,9 @@ from sentinel.stores.database import create_pool
 AlertDocument = dict[str, Any]  # an alert as it is stored, streamed and posted
 
 INSERT_ALERT = """
-INSERT INTO alerts (transaction_id, user_id, decision, risk_score, model_version, reasons)
-VALUES (%(transaction_id)s, %(user_id)s, %(decision)s, %(risk_score)s, %(model_version)s, %(reasons)s)
-ON CONFLICT (transaction_id) DO NOTHING
+INSERT INTO alerts (client_id, transaction_id, user_id, decision, risk_score, model_version, reasons)
+VALUES (%(client_id)s, %(transaction_id)s, %(user_id)s, %(decision)s, %(risk_score)s, %(model_version)s, %(reasons)s)
+ON CONFLICT (client_id, transaction_id) DO NOTHING
 """
 
 _STREAM_ONCE = """
@@ -48,16 +48,20 @@ class AlertStore:
         with self._pool.connection() as conn:
             return conn.execute(INSERT_ALERT, {**alert, "reasons": Jsonb(alert["reasons"])}).rowcount == 1
 
-    def webhook_delivered(self, transaction_id: str) -> bool:
+    def webhook_delivered(self, client_id: str, transaction_id: str) -> bool:
         with self._pool.connection() as conn:
             row = conn.execute(
-                "SELECT webhook_delivered_at FROM alerts WHERE transaction_id = %s", (transaction_id,)
+                "SELECT webhook_delivered_at FROM alerts WHERE client_id = %s AND transaction_id = %s",
+                (client_id, transaction_id),
             ).fetchone()
         return row is not None and row[0] is not None
 
-    def mark_webhook_delivered(self, transaction_id: str) -> None:
+    def mark_webhook_delivered(self, client_id: str, transaction_id: str) -> None:
         with self._pool.connection() as conn:
-            conn.execute("UPDATE alerts SET webhook_delivered_at = now() WHERE transaction_id = %s", (transaction_id,))
+            conn.execute(
+                "UPDATE alerts SET webhook_delivered_at = now() WHERE client_id = %s AND transaction_id = %s",
+                (client_id, transaction_id),
+            )
 
     def close(self) -> None:
         self._pool.close()
@@ -79,7 +83,7 @@ class AlertStream:
 
     def publish(self, alert: AlertDocument) -> None:
         self._add_once(
-            keys=[STREAMED_PREFIX + alert["transaction_id"], self.stream],
+            keys=[f"{STREAMED_PREFIX}{alert['client_id']}:{alert['transaction_id']}", self.stream],
             args=[self._marker_ttl, self._max_length, alert["transaction_id"], orjson.dumps(alert)],
         )
 

@@ -19,6 +19,7 @@ class KeyRecord:
     """What is known of a key without the key itself."""
 
     name: str
+    client: str
     scopes: tuple[str, ...]
     rate_per_s: int | None
     created_at: datetime
@@ -36,19 +37,32 @@ class ApiKeyStore:
     def close(self) -> None:
         self._pool.close()
 
-    def create(self, name: str, scopes: list[str] | tuple[str, ...], *, by: str, rate_per_s: int | None = None) -> str:
-        """A new key for `name`, returned once: only its hash is stored. Audited as done `by`."""
+    def create(
+        self,
+        name: str,
+        scopes: list[str] | tuple[str, ...],
+        *,
+        by: str,
+        rate_per_s: int | None = None,
+        client: str | None = None,
+    ) -> str:
+        """A new key for `name`, returned once: only its hash is stored. Audited as done `by`.
+
+        `client` (default: `name`) owns the transaction ids the key submits; a new key for the
+        same client, to rotate one, keeps them."""
         checked = sorted(checked_scopes(scopes))
+        client = checked_name(client or name, "client name")
         if rate_per_s is not None and rate_per_s < 1:
             raise ClientError(f"a key's rate must be at least 1 request a second, not {rate_per_s}")
         key = new_key()
         try:
             with self._pool.connection() as conn, conn.transaction():
                 conn.execute(
-                    "INSERT INTO api_keys (name, key_hash, scopes, rate_per_s) VALUES (%s, %s, %s, %s)",
-                    (checked_name(name), key_hash(key), checked, rate_per_s),
+                    "INSERT INTO api_keys (name, client, key_hash, scopes, rate_per_s) VALUES (%s, %s, %s, %s, %s)",
+                    (checked_name(name), client, key_hash(key), checked, rate_per_s),
                 )
-                record_in(conn, by, "key.create", name, {"scopes": checked, "rate_per_s": rate_per_s})
+                details = {"client": client, "scopes": checked, "rate_per_s": rate_per_s}
+                record_in(conn, by, "key.create", name, details)
         except psycopg.errors.UniqueViolation:
             raise ClientError(
                 f"a live key named {name!r} exists; revoke it first or choose another name", status=409
@@ -69,11 +83,14 @@ class ApiKeyStore:
                 return False
             if known:
                 raise ClientError(f"this {name!r} key was revoked: make a new one", status=409)
-            conn.execute("UPDATE api_keys SET revoked_at = now() WHERE name = %s AND revoked_at IS NULL", (name,))
+            replaced = conn.execute(
+                "UPDATE api_keys SET revoked_at = now() WHERE name = %s AND revoked_at IS NULL", (name,)
+            ).rowcount
             conn.execute(
-                "INSERT INTO api_keys (name, key_hash, scopes) VALUES (%s, %s, %s)",
-                (checked_name(name), hashed, checked),
+                "INSERT INTO api_keys (name, client, key_hash, scopes) VALUES (%s, %s, %s, %s)",
+                (checked_name(name), name, hashed, checked),
             )
+            record_in(conn, by, "key.register", name, {"scopes": checked, "replaced_a_live_key": replaced == 1})
         return True
 
     def revoke(self, name: str, *, by: str) -> bool:
@@ -90,14 +107,16 @@ class ApiKeyStore:
         where = "" if include_revoked else "WHERE revoked_at IS NULL"
         with self._pool.connection() as conn:
             rows = conn.execute(
-                f"SELECT name, scopes, rate_per_s, created_at, revoked_at FROM api_keys {where} ORDER BY created_at, id"
+                "SELECT name, client, scopes, rate_per_s, created_at, revoked_at"
+                f" FROM api_keys {where} ORDER BY created_at, id"
             ).fetchall()
-        return [KeyRecord(name, tuple(scopes), rate, created, revoked) for name, scopes, rate, created, revoked in rows]
+        return [KeyRecord(name, client, tuple(scopes), *rest) for name, client, scopes, *rest in rows]
 
     def caller(self, hashed: str) -> Caller | None:
         """The caller whose live key has this hash, or None."""
         with self._pool.connection() as conn:
             row = conn.execute(
-                "SELECT name, scopes, rate_per_s FROM api_keys WHERE key_hash = %s AND revoked_at IS NULL", (hashed,)
+                "SELECT name, scopes, rate_per_s, client FROM api_keys WHERE key_hash = %s AND revoked_at IS NULL",
+                (hashed,),
             ).fetchone()
-        return Caller(row[0], frozenset(row[1]), row[2]) if row else None
+        return Caller(row[0], frozenset(row[1]), row[2], row[3]) if row else None

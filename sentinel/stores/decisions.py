@@ -1,7 +1,7 @@
 """The `transactions` table: every scored decision, stored once, and read back for reports.
 
-KafkaSource delivers at least once, so the insert is keyed on transaction_id and a
-repeat is a no-op. Concurrent requests share transactions and so commits
+KafkaSource delivers at least once, so the insert is keyed on (client_id,
+transaction_id) and a repeat is a no-op. Concurrent requests share transactions and so commits
 (sentinel.stores.group_commit); each call returns only once its rows are committed.
 """
 
@@ -21,13 +21,13 @@ from sentinel.stores.group_commit import GroupCommitter
 
 INSERT = """
 INSERT INTO transactions (
-    transaction_id, user_id, amount, event_time, payload, risk_score, decision,
+    client_id, transaction_id, user_id, amount, event_time, payload, risk_score, decision,
     model_version, thresholds, received_at, scored_at
 ) VALUES (
-    %(transaction_id)s, %(user_id)s, %(amount)s, %(event_time)s, %(payload)s, %(risk_score)s,
+    %(client_id)s, %(transaction_id)s, %(user_id)s, %(amount)s, %(event_time)s, %(payload)s, %(risk_score)s,
     %(decision)s, %(model_version)s, %(thresholds)s, %(received_at)s, %(scored_at)s
 )
-ON CONFLICT (transaction_id) DO NOTHING
+ON CONFLICT (client_id, transaction_id) DO NOTHING
 RETURNING transaction_id
 """
 
@@ -53,6 +53,7 @@ def row(score: Score) -> dict[str, Any]:
     """The `transactions` row of a decision."""
     item = score["transaction"]
     return {
+        "client_id": score["client_id"],
         "transaction_id": score["transaction_id"],
         "user_id": score["user_id"],
         "amount": item["Amount"],
@@ -69,7 +70,7 @@ def row(score: Score) -> dict[str, Any]:
 
 def latest_decisions(database_url: str, *, limit: int = 20, decision: str | None = None) -> list[dict[str, Any]]:
     query = (
-        "SELECT transaction_id, user_id, amount, risk_score, decision, model_version, scored_at,"
+        "SELECT client_id, transaction_id, user_id, amount, risk_score, decision, model_version, scored_at,"
         " persisted_at - received_at AS latency"
         " FROM transactions {where} ORDER BY scored_at DESC LIMIT %(limit)s"
     ).format(where="WHERE decision = %(decision)s" if decision else "")
@@ -77,15 +78,24 @@ def latest_decisions(database_url: str, *, limit: int = 20, decision: str | None
         return conn.execute(query, {"limit": limit, "decision": decision}).fetchall()
 
 
-def pipeline_totals(database_url: str, transaction_ids: list[str] | None = None) -> dict[str, int]:
-    """Stored decisions by kind, and alerts, optionally only for the given transactions."""
-    where = "WHERE transaction_id = ANY(%(ids)s)" if transaction_ids is not None else ""
+def pipeline_totals(
+    database_url: str, transaction_ids: list[str] | None = None, *, client_id: str | None = None
+) -> dict[str, int]:
+    """Stored decisions by kind, and alerts, optionally only for the given transactions and
+    only for one client's (a transaction id is unique per client, not across clients)."""
+    clauses = []
+    if transaction_ids is not None:
+        clauses.append("transaction_id = ANY(%(ids)s)")
+    if client_id is not None:
+        clauses.append("client_id = %(client)s")
+    where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+    params = {"ids": transaction_ids, "client": client_id}
     with connect(database_url) as conn:
         totals = dict.fromkeys(DECISIONS, 0)
         for decision, count in conn.execute(
-            f"SELECT decision, count(*) FROM transactions {where} GROUP BY decision", {"ids": transaction_ids}
+            f"SELECT decision, count(*) FROM transactions {where} GROUP BY decision", params
         ):
             totals[decision] = count
         totals["persisted"] = sum(totals[decision] for decision in DECISIONS)
-        totals["alerts"] = conn.execute(f"SELECT count(*) FROM alerts {where}", {"ids": transaction_ids}).fetchone()[0]
+        totals["alerts"] = conn.execute(f"SELECT count(*) FROM alerts {where}", params).fetchone()[0]
     return totals

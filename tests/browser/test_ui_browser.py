@@ -30,12 +30,13 @@ def _send(stack, transactions: list[dict[str, Any]]) -> None:
 
 
 def _stored(stack, transaction_ids: list[str]) -> list[dict[str, Any]]:
+    """This run's stored decisions; each names the client its transaction is of (the stack key's)."""
+    columns = ("client_id", "transaction_id", "user_id", "decision")
     with psycopg.connect(stack.settings.database_url) as conn:
         cursor = conn.execute(
-            "SELECT transaction_id, user_id, decision FROM transactions WHERE transaction_id = ANY(%s)",
-            (transaction_ids,),
+            f"SELECT {', '.join(columns)} FROM transactions WHERE transaction_id = ANY(%s)", (transaction_ids,)
         )
-        rows = [dict(zip(("transaction_id", "user_id", "decision"), row, strict=True)) for row in cursor]
+        rows = [dict(zip(columns, row, strict=True)) for row in cursor]
     return sorted(rows, key=lambda row: row["transaction_id"])
 
 
@@ -83,10 +84,11 @@ def test_filtering_by_user_and_decision_keeps_the_filters_in_the_url(page, scree
 
 
 def test_open_a_detail_and_label_it(page, screenshot, ui_url, decisions, stack, analyst):
-    target = decisions[3]["transaction_id"]
+    client, target = decisions[3]["client_id"], decisions[3]["transaction_id"]
     page.goto(f"{ui_url}/transactions?user={decisions[3]['user_id']}")
     page.get_by_role("link", name=target, exact=True).click()
-    page.wait_for_url(f"{ui_url}/transactions/{target}")
+    page.wait_for_url(f"{ui_url}/transactions/{client}/{target}")
+    assert page.locator("#client").inner_text() == client
     assert page.get_by_role("heading", name=target).is_visible()
     assert page.get_by_text("The values the model scored").is_visible()
     screenshot("transaction-detail")
@@ -100,7 +102,8 @@ def test_open_a_detail_and_label_it(page, screenshot, ui_url, decisions, stack, 
 
     with psycopg.connect(stack.settings.database_url) as conn:
         stored = conn.execute(
-            "SELECT label, source, labelled_by, note FROM labels WHERE transaction_id = %s", (target,)
+            "SELECT label, source, labelled_by, note FROM labels WHERE client_id = %s AND transaction_id = %s",
+            (client, target),
         ).fetchall()
     assert stored == [("fraud", "analyst", analyst[0], "confirmed with the cardholder")]
     assert page.problems == []
@@ -123,26 +126,40 @@ def test_a_new_decision_appears_without_reloading(page, screenshot, ui_url, deci
 
 
 def test_acknowledge_and_close_an_alert(page, screenshot, ui_url, decisions, stack):
-    flagged = [item["transaction_id"] for item in decisions if item["decision"] != "approve"]
+    flagged = [(item["client_id"], item["transaction_id"]) for item in decisions if item["decision"] != "approve"]
     assert flagged, "the fraud-like transactions should have raised alerts"
     target = flagged[0]
-    wait_for(lambda: _alert_status(stack, target) == "open", timeout=30, what=f"the alert for {target}")
+    wait_for(lambda: _alert_status(stack, *target) == "open", timeout=30, what=f"the alert for {target}")
     page.goto(f"{ui_url}/alerts?limit=200")
     screenshot("alerts")
-    page.get_by_role("button", name=f"Acknowledge alert {target}").click()
+    page.get_by_role("button", name=f"Acknowledge alert {'/'.join(target)}").click()
     page.wait_for_selector(".flash-success")
-    assert _alert_status(stack, target) == "acknowledged"
+    assert _alert_status(stack, *target) == "acknowledged"
     page.goto(f"{ui_url}/alerts?status=acknowledged&limit=200")
-    page.get_by_role("button", name=f"Close alert {target}").click()
+    page.get_by_role("button", name=f"Close alert {'/'.join(target)}").click()
     page.wait_for_selector(".flash-success")
-    assert _alert_status(stack, target) == "closed"
+    assert _alert_status(stack, *target) == "closed"
     assert page.problems == []
 
 
-def _alert_status(stack, transaction_id: str) -> str | None:
+def _alert_status(stack, client_id: str, transaction_id: str) -> str | None:
     with psycopg.connect(stack.settings.database_url) as conn:
-        row = conn.execute("SELECT status FROM alerts WHERE transaction_id = %s", (transaction_id,)).fetchone()
+        row = conn.execute(
+            "SELECT status FROM alerts WHERE client_id = %s AND transaction_id = %s", (client_id, transaction_id)
+        ).fetchone()
     return row[0] if row else None
+
+
+def test_searching_a_transaction_id_finds_it(page, screenshot, ui_url, decisions):
+    client, target = decisions[5]["client_id"], decisions[5]["transaction_id"]
+    page.goto(f"{ui_url}/transactions")
+    page.get_by_label("Transaction id").fill(target)
+    page.get_by_role("button", name="Apply").click()
+    page.wait_for_url(re.compile(r"transaction=" + re.escape(target)))
+    assert _shown_ids(page) == {target}
+    assert page.locator(f'tr[data-id="{target}"]').get_attribute("data-client") == client
+    screenshot("transactions-search")
+    assert page.problems == []
 
 
 def test_the_overview_draws_its_charts_from_local_assets(page, screenshot, ui_url, decisions):

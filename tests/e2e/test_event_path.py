@@ -25,6 +25,7 @@ from support import (
 )
 
 from sentinel.core import events
+from sentinel.stack import client_key
 from sentinel.stores import redis_client
 from sentinel.stores.alerts import STREAMED_PREFIX
 from sentinel.stores.dedup import KEY_PREFIX
@@ -118,7 +119,7 @@ def test_a_fraud_like_transaction_raises_exactly_one_alert(stack, fraud_like):
     ]
     assert len(entries) == 1
     assert json.loads(entries[0][b"alert"])["decision"] == "block"
-    assert client.exists(STREAMED_PREFIX + transaction["transaction_id"])
+    assert client.exists(f"{STREAMED_PREFIX}{client_key.NAME}:{transaction['transaction_id']}")
 
 
 def test_an_approved_transaction_raises_no_alert(stack):
@@ -160,7 +161,7 @@ def test_a_bad_transaction_gets_a_400_naming_the_field_and_leaves_no_trace(stack
     assert response.status_code == 400
     assert field in {problem["field"] for problem in response.json()["problems"]}
     client = redis_client.connect(stack.settings.redis_url)
-    assert not client.exists(KEY_PREFIX + transaction["transaction_id"])
+    assert not client.exists(f"{KEY_PREFIX}{client_key.NAME}:{transaction['transaction_id']}")
     assert (
         records_about(stack.settings.kafka_bootstrap_servers, "sentinel.transactions", transaction["transaction_id"])
         == []

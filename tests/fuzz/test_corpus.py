@@ -9,7 +9,7 @@ fuzz run or a bug report finds; docs/bad-input.md says what each class gets.
 from pathlib import Path
 
 import pytest
-from in_memory import BUILDERS, answer
+from in_memory import BUILDERS, answer, served_functions
 
 CORPUS = Path(__file__).parent / "corpus"
 
@@ -19,6 +19,15 @@ def request_of(path: Path) -> tuple[str, dict[str, str], bytes]:
     first, *lines = head.decode("latin-1").split("\n")
     headers = dict(line.split(": ", 1) for line in lines)
     return first.removeprefix("POST "), headers, body
+
+
+@pytest.fixture
+def served():
+    """Functions of their own for each case: cases may reuse a transaction id with another payload."""
+    functions = served_functions()
+    yield functions
+    for function in functions.values():
+        function.stop()
 
 
 @pytest.mark.parametrize("case", sorted(CORPUS.glob("*.http")), ids=lambda case: case.stem)

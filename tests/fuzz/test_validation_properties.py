@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 from strategies import any_text, json_documents, timestamps, transaction_shaped, valid_transactions
 
 from sentinel.core import score, transaction
+from sentinel.core.api_keys import NAME_PATTERN
 from sentinel.core.decision import DECISIONS
 from sentinel.core.errors import ClientError
 
@@ -69,7 +70,7 @@ def test_a_storable_timestamp_is_parsed_to_its_instant(text):
 def scores(draw):
     item = draw(valid_transactions())
     return score.build(
-        item,
+        {**item, "client_id": draw(st.sampled_from(["demo", "shop-7", "a.b_c"]))},
         risk_score=draw(st.floats(0, 1)),
         decision=draw(st.sampled_from(DECISIONS)),
         model_version=draw(st.sampled_from(["v0001", "v0042"])),
@@ -85,7 +86,7 @@ def test_every_score_that_score_builds_is_parsed(data):
 
 
 SCORE_FIELDS = [
-    *("transaction_id", "user_id", "Amount", "risk_score", "decision", "model_version"),
+    *("client_id", "transaction_id", "user_id", "Amount", "risk_score", "decision", "model_version"),
     *("thresholds", "received_at", "scored_at", "reasons", "transaction"),
 ]
 
@@ -96,6 +97,7 @@ def test_a_score_with_a_field_forged_is_refused_unless_it_is_still_storable(data
     if parsed is not None:
         assert transaction.parse_timestamp(parsed["received_at"]) and transaction.parse_timestamp(parsed["scored_at"])
         assert transaction.ID_PATTERN.fullmatch(parsed["model_version"])
+        assert NAME_PATTERN.fullmatch(parsed["client_id"])
         orjson.dumps(parsed)
 
 

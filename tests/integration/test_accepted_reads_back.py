@@ -65,7 +65,7 @@ def accepted_scores(draw: st.DrawFn) -> score.Score:
     item = transaction.validate({**drawn, "transaction_id": f"{next(_serial)}-{drawn['transaction_id']}"[:64]})
     risk = draw(st.floats(0, 1))
     return score.build(
-        item,
+        {**item, "client_id": "reads-back"},
         risk_score=risk,
         decision=decide(risk, Thresholds(**THRESHOLDS)),
         model_version="v0001",

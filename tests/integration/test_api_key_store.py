@@ -81,3 +81,15 @@ def test_creating_and_revoking_a_key_is_audited_with_who_did_it(stack, store):
     finally:
         audit.close()
     assert entries == [("key.revoke", name), ("key.create", name)]
+
+
+def test_a_key_names_its_own_client_unless_given_another_so_a_replacement_keeps_the_ids(store):
+    old_name, new_name = a_name(), a_name()
+    old = store.create(old_name, ["ingest"], by="tests")
+    new = store.create(new_name, ["ingest"], by="tests", client=old_name)
+    assert store.caller(key_hash(old)).client_id == store.caller(key_hash(new)).client_id == old_name
+
+
+def test_a_client_name_follows_the_key_name_rule(store):
+    with pytest.raises(ClientError, match="invalid client name"):
+        store.create(a_name(), ["ingest"], by="tests", client="-")

@@ -30,6 +30,8 @@ from functions.score import main as score_function
 from sentinel.codec import http
 from sentinel.codec.event import Event
 from sentinel.core import events
+from sentinel.core.idempotency import fingerprint
+from sentinel.stack import client_key
 from sentinel.stores import redis_client
 from sentinel.stores.api_keys import ApiKeyStore
 from sentinel.stores.dedup import KEY_PREFIX
@@ -119,8 +121,9 @@ def test_a_transaction_id_is_remembered_only_once_emitted(stack, settings, runni
     ingest = running(ingest_function.new, dataclasses.replace(settings, k_sink=ingress_sink(stack)))
     ingest.post(created_event(transaction))
     client = redis_client.connect(settings.redis_url)
-    assert client.get(KEY_PREFIX + transaction["transaction_id"]) == b"emitted"
-    assert client.ttl(KEY_PREFIX + transaction["transaction_id"]) > settings.dedup_ttl_seconds - 60
+    key = f"{KEY_PREFIX}{client_key.NAME}:{transaction['transaction_id']}"
+    assert client.get(key) == b"emitted:" + fingerprint(transaction).encode()
+    assert client.ttl(key) > settings.dedup_ttl_seconds - 60
 
 
 # -- score ------------------------------------------------------------------

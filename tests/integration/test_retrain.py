@@ -127,12 +127,13 @@ def test_the_holdout_cannot_be_changed_in_place(conn):
         conn.execute("UPDATE holdout SET labels = ''::bytea")
 
 
-def label(conn: psycopg.Connection, transaction: dict, *labels: str) -> None:
+def label(conn: psycopg.Connection, transaction: dict, *labels: str, client_id: str = "shop") -> None:
     conn.execute(
-        "INSERT INTO transactions (transaction_id, user_id, amount, event_time, payload, risk_score, decision,"
-        " model_version, thresholds, received_at, scored_at)"
-        " VALUES (%s, %s, %s, %s, %s, 0.1, 'approve', 'v0001', '{}', now(), now())",
+        "INSERT INTO transactions (client_id, transaction_id, user_id, amount, event_time, payload, risk_score,"
+        " decision, model_version, thresholds, received_at, scored_at)"
+        " VALUES (%s, %s, %s, %s, %s, %s, 0.1, 'approve', 'v0001', '{}', now(), now())",
         (
+            client_id,
             transaction["transaction_id"],
             transaction["user_id"],
             transaction["Amount"],
@@ -142,8 +143,8 @@ def label(conn: psycopg.Connection, transaction: dict, *labels: str) -> None:
     )
     for value in labels:
         conn.execute(
-            "INSERT INTO labels (transaction_id, label, labelled_by) VALUES (%s, %s, 'analyst')",
-            (transaction["transaction_id"], value),
+            "INSERT INTO labels (client_id, transaction_id, label, labelled_by) VALUES (%s, %s, %s, 'analyst')",
+            (client_id, transaction["transaction_id"], value),
         )
 
 
@@ -160,6 +161,20 @@ def test_labelled_history_takes_the_latest_label_of_each_labelled_transaction(co
     assert dataset.user_ids.tolist() == [first["user_id"], second["user_id"], third["user_id"]]
     assert dataset.features[0, 0] == pytest.approx(first["Time"])
     assert dataset.event_times is not None
+
+
+def test_a_label_belongs_to_its_clients_transaction_only(conn, settings):
+    """Two clients may use one transaction id: a label on one is not a label on the other."""
+    mine, theirs = demo_transactions(2, seed=8, fraud_share=0.0)
+    theirs = {**theirs, "transaction_id": mine["transaction_id"]}
+    label(conn, mine, "fraud", client_id="shop-a")
+    label(conn, theirs, client_id="shop-b")
+    label(conn, demo_transactions(1, seed=9, fraud_share=0.0)[0], "legitimate")
+
+    dataset = load(Source("postgres"), settings, rows=0, seed=0)
+
+    assert sorted(dataset.labels.tolist()) == [0, 1]
+    assert mine["user_id"] in dataset.user_ids.tolist() and theirs["user_id"] not in dataset.user_ids.tolist()
 
 
 def test_labelled_history_without_fraud_has_no_positive_class(conn, settings):

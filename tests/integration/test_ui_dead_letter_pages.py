@@ -81,9 +81,9 @@ def client_for(stack, database_url, letters: Letters):
 def add_transaction(db, transaction_id: str) -> None:
     now = datetime.now(UTC)
     db.execute(
-        "INSERT INTO transactions (transaction_id, user_id, amount, event_time, payload, risk_score, decision,"
-        " model_version, thresholds, received_at, scored_at, persisted_at)"
-        " VALUES (%s, 'u-1', 10, %s, %s, 0.1, 'approve', 'v0001', %s, %s, %s, %s)",
+        "INSERT INTO transactions (client_id, transaction_id, user_id, amount, event_time, payload, risk_score,"
+        " decision, model_version, thresholds, received_at, scored_at, persisted_at)"
+        " VALUES ('demo', %s, 'u-1', 10, %s, %s, 0.1, 'approve', 'v0001', %s, %s, %s, %s)",
         (transaction_id, now, Jsonb({}), Jsonb({"review": 0.5, "block": 0.8}), now, now, now),
     )
 

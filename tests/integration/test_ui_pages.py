@@ -25,6 +25,7 @@ pytestmark = pytest.mark.stack
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 THRESHOLDS = {"review": 0.5, "block": 0.8}
+CLIENT = "demo"  # the client of every row a test adds unless it says otherwise
 
 
 @pytest.fixture(scope="module")
@@ -56,8 +57,9 @@ def client(analyst, db):
     return analyst
 
 
-def add_transaction(db, transaction_id: str, **fields: Any) -> dict[str, Any]:
+def add_transaction(db, transaction_id: str, *, client_id: str = CLIENT, **fields: Any) -> dict[str, Any]:
     row = {
+        "client_id": client_id,
         "transaction_id": transaction_id,
         "user_id": "u-1",
         "amount": 10.0,
@@ -72,10 +74,11 @@ def add_transaction(db, transaction_id: str, **fields: Any) -> dict[str, Any]:
     payload.update({f"V{i}": i / 100 for i in range(1, 29)})
     payload.update(row["payload"])
     db.execute(
-        "INSERT INTO transactions (transaction_id, user_id, amount, event_time, payload, risk_score, decision,"
-        " model_version, thresholds, received_at, scored_at, persisted_at)"
-        " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+        "INSERT INTO transactions (client_id, transaction_id, user_id, amount, event_time, payload, risk_score,"
+        " decision, model_version, thresholds, received_at, scored_at, persisted_at)"
+        " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
         (
+            client_id,
             transaction_id,
             row["user_id"],
             row["amount"],
@@ -93,12 +96,20 @@ def add_transaction(db, transaction_id: str, **fields: Any) -> dict[str, Any]:
     return row
 
 
-def add_alert(db, transaction_id: str, *, status: str = "open", created_at: datetime | None = None, **fields) -> None:
-    add_transaction(db, transaction_id, decision=fields.get("decision", "block"), risk_score=0.9)
+def add_alert(
+    db,
+    transaction_id: str,
+    *,
+    client_id: str = CLIENT,
+    status: str = "open",
+    created_at: datetime | None = None,
+    **fields,
+) -> None:
+    add_transaction(db, transaction_id, client_id=client_id, decision=fields.get("decision", "block"), risk_score=0.9)
     db.execute(
-        "INSERT INTO alerts (transaction_id, user_id, decision, risk_score, model_version, status, created_at,"
-        " updated_at) VALUES (%s, 'u-1', %s, 0.9, 'v0001', %s, %s, %s)",
-        (transaction_id, fields.get("decision", "block"), status, created_at or NOW, created_at or NOW),
+        "INSERT INTO alerts (client_id, transaction_id, user_id, decision, risk_score, model_version, status,"
+        " created_at, updated_at) VALUES (%s, %s, 'u-1', %s, 0.9, 'v0001', %s, %s, %s)",
+        (client_id, transaction_id, fields.get("decision", "block"), status, created_at or NOW, created_at or NOW),
     )
 
 
@@ -127,6 +138,21 @@ def text(response) -> str:
 
 def row_ids(response) -> list[str]:
     return re.findall(r'<tr data-id="([^"]+)"', response.get_data(as_text=True))
+
+
+def row_identities(response) -> list[tuple[str, str]]:
+    """The (client, transaction id) of each row of a list page, in order."""
+    return [
+        (client, transaction_id)
+        for transaction_id, client in re.findall(
+            r'<tr data-id="([^"]+)" data-client="([^"]+)"', response.get_data(as_text=True)
+        )
+    ]
+
+
+def next_link(response) -> str | None:
+    following = re.search(r'rel="next" data-pager="next" href="([^"]+)"', response.get_data(as_text=True))
+    return html.unescape(following.group(1)) if following else None
 
 
 # -- empty database ------------------------------------------------------------
@@ -224,8 +250,7 @@ def test_pages_cover_every_row_once_even_with_ties(client, db, sort):
         response = client.get(url)
         ids = row_ids(response)
         seen += ids
-        following = re.search(r'rel="next" data-pager="next" href="([^"]+)"', response.get_data(as_text=True))
-        url = html.unescape(following.group(1)) if following else None
+        url = next_link(response)
         if url:
             assert parse_qs(urlsplit(url).query)["decision"] == ["approve"]  # filters survive paging
     assert sorted(seen) == sorted(f"t-{index:02d}" for index in range(23))
@@ -278,7 +303,7 @@ def test_the_detail_page_shows_every_field_feature_and_the_decision(client, db):
         model_version="v0003",
         payload={"currency": "EUR", "merchant_id": "m-55"},
     )
-    page = text(client.get("/transactions/t-42"))
+    page = text(client.get("/transactions/demo/t-42"))
     for shown in ("t-42", "u-7", "99.95 EUR", "0.6123", "review", "v0003", "risk ≥ 0.5000", "risk ≥ 0.8000"):
         assert shown in page
     assert "merchant_id" in page and "m-55" in page and "currency" in page
@@ -292,52 +317,62 @@ def test_the_detail_page_shows_every_field_feature_and_the_decision(client, db):
 def test_the_detail_page_shows_the_alert_and_the_label_history(client, db):
     add_alert(db, "t-7", status="acknowledged")
     db.execute(
-        "INSERT INTO labels (transaction_id, label, labelled_by, labelled_at, note) VALUES"
-        " ('t-7', 'legitimate', 'ana', now() - interval '1 hour', 'first look'),"
-        " ('t-7', 'fraud', 'bo', now(), 'chargeback came in')"
+        "INSERT INTO labels (client_id, transaction_id, label, labelled_by, labelled_at, note) VALUES"
+        " ('demo', 't-7', 'legitimate', 'ana', now() - interval '1 hour', 'first look'),"
+        " ('demo', 't-7', 'fraud', 'bo', now(), 'chargeback came in')"
     )
-    page = text(client.get("/transactions/t-7"))
+    page = text(client.get("/transactions/demo/t-7"))
     assert "acknowledged" in page
     assert page.index("chargeback came in") < page.index("first look")  # latest first
     assert "labelled fraud" in page
-    assert 'action="/alerts/t-7/close"' in page and 'action="/alerts/t-7/acknowledge"' not in page
+    assert 'action="/alerts/demo/t-7/close"' in page and 'action="/alerts/demo/t-7/acknowledge"' not in page
 
 
 def test_an_unknown_transaction_is_a_404(client, db):
+    add_transaction(db, "t-1", client_id="bank-a")
     response = client.get("/transactions/t-missing")
     assert response.status_code == 404
     assert "There is no transaction 't-missing'" in text(response)
     assert client.get("/api/transactions/t-missing").json["status"] == 404
+    other_client = client.get("/transactions/bank-b/t-1")
+    assert other_client.status_code == 404
+    assert "There is no transaction 't-1' of client 'bank-b'" in text(other_client)
+    assert client.get("/api/transactions/bank-b/t-1").json["status"] == 404
 
 
 def test_the_api_detail_has_the_transaction_its_alert_and_labels(client, db):
     add_alert(db, "t-9")
-    db.execute("INSERT INTO labels (transaction_id, label, labelled_by) VALUES ('t-9', 'fraud', 'ana')")
-    document = client.get("/api/transactions/t-9").json
-    assert document["transaction"]["transaction_id"] == "t-9"
+    db.execute(
+        "INSERT INTO labels (client_id, transaction_id, label, labelled_by) VALUES ('demo', 't-9', 'fraud', 'ana')"
+    )
+    document = client.get("/api/transactions/demo/t-9").json
+    assert (document["transaction"]["client_id"], document["transaction"]["transaction_id"]) == ("demo", "t-9")
+    assert document["transaction"]["url"] == "/transactions/demo/t-9"
     assert document["transaction"]["payload"]["V3"] == 0.03
     assert document["transaction"]["thresholds"] == THRESHOLDS
     assert document["transaction"]["scored_at"].startswith(NOW.strftime("%Y-%m-%dT"))
-    assert document["alert"]["status"] == "open"
+    assert (document["alert"]["client_id"], document["alert"]["status"]) == ("demo", "open")
     assert [label["label"] for label in document["labels"]] == ["fraud"]
 
 
 def test_labelling_writes_the_labels_table_as_the_logged_in_analyst(client, db):
     add_transaction(db, "t-5")
-    token = csrf_token(client, "/transactions/t-5")
+    token = csrf_token(client, "/transactions/demo/t-5")
     response = client.post(
-        "/transactions/t-5/labels", data={"csrf_token": token, "label": "fraud", "note": "card reported stolen"}
+        "/transactions/demo/t-5/labels", data={"csrf_token": token, "label": "fraud", "note": "card reported stolen"}
     )
     assert response.status_code == 303
-    assert response.headers["Location"] == "/transactions/t-5"
-    stored = db.execute("SELECT label, source, labelled_by, note FROM labels WHERE transaction_id = 't-5'").fetchall()
-    name = stored[0][2]
-    assert stored == [("fraud", "analyst", name, "card reported stolen")] and name.startswith("analyst-")
-    assert f"Labelled fraud by {name}." in text(client.get("/transactions/t-5"))
+    assert response.headers["Location"] == "/transactions/demo/t-5"
+    stored = db.execute(
+        "SELECT client_id, label, source, labelled_by, note FROM labels WHERE transaction_id = 't-5'"
+    ).fetchall()
+    name = stored[0][3]
+    assert stored == [("demo", "fraud", "analyst", name, "card reported stolen")] and name.startswith("analyst-")
+    assert f"Labelled fraud by {name}." in text(client.get("/transactions/demo/t-5"))
     audited = db.execute(
         "SELECT actor, subject, details->>'label' FROM audit_log WHERE action = 'label.add' ORDER BY id DESC LIMIT 1"
     ).fetchone()
-    assert audited == (name, "t-5", "fraud")
+    assert audited == (name, "demo/t-5", "fraud")
 
 
 @pytest.mark.parametrize(
@@ -352,8 +387,8 @@ def test_labelling_writes_the_labels_table_as_the_logged_in_analyst(client, db):
 )
 def test_a_bad_label_form_is_refused_with_the_reason(client, db, form, status, reason):
     add_transaction(db, "t-5")
-    token = csrf_token(client, "/transactions/t-5")
-    response = client.post("/transactions/t-5/labels", data={"csrf_token": token, **form})
+    token = csrf_token(client, "/transactions/demo/t-5")
+    response = client.post("/transactions/demo/t-5/labels", data={"csrf_token": token, **form})
     assert response.status_code == status
     assert reason in text(response)
     assert db.execute("SELECT count(*) FROM labels").fetchone()[0] == 0
@@ -361,23 +396,148 @@ def test_a_bad_label_form_is_refused_with_the_reason(client, db, form, status, r
 
 def test_labelling_an_unknown_transaction_is_a_404(client, db):
     add_transaction(db, "t-5")
-    token = csrf_token(client, "/transactions/t-5")
-    response = client.post("/transactions/t-6/labels", data={"csrf_token": token, "label": "fraud"})
-    assert response.status_code == 404
+    token = csrf_token(client, "/transactions/demo/t-5")
+    assert client.post("/transactions/demo/t-6/labels", data={"csrf_token": token, "label": "fraud"}).status_code == 404
+    assert (
+        client.post("/transactions/bank-b/t-5/labels", data={"csrf_token": token, "label": "fraud"}).status_code == 404
+    )
+    assert db.execute("SELECT count(*) FROM labels").fetchone()[0] == 0
 
 
 def test_every_value_is_escaped(client, db):
     add_transaction(db, "t-x", payload={"merchant_id": "<script>alert(1)</script>", "currency": "<b>"})
     db.execute(
-        "INSERT INTO labels (transaction_id, label, labelled_by, note)"
-        " VALUES ('t-x', 'fraud', '<i>eve</i>', '<img src=x>')"
+        "INSERT INTO labels (client_id, transaction_id, label, labelled_by, note)"
+        " VALUES ('demo', 't-x', 'fraud', '<i>eve</i>', '<img src=x>')"
     )
-    body = client.get("/transactions/t-x").get_data(as_text=True)
+    body = client.get("/transactions/demo/t-x").get_data(as_text=True)
     assert "<script>alert(1)</script>" not in body
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in body
     assert "<img src=x>" not in body and "<i>eve</i>" not in body and "<b>" not in body
     listing = client.get("/transactions").get_data(as_text=True)
     assert "10.00 &lt;b&gt;" in listing
+
+
+# -- the same transaction id from several clients -------------------------------------
+
+
+def test_two_clients_with_the_same_id_are_two_transactions_each_with_its_own_page(client, db):
+    add_transaction(db, "t-1", client_id="bank-a", user_id="u-a", amount=11, scored_at=NOW - timedelta(minutes=2))
+    add_transaction(db, "t-1", client_id="bank-b", user_id="u-b", amount=22)
+    listing = client.get("/transactions")
+    assert row_identities(listing) == [("bank-b", "t-1"), ("bank-a", "t-1")]
+    assert 'href="/transactions/bank-a/t-1"' in text(listing) and 'href="/transactions/bank-b/t-1"' in text(listing)
+    page_a, page_b = text(client.get("/transactions/bank-a/t-1")), text(client.get("/transactions/bank-b/t-1"))
+    assert "u-a" in page_a and "11.00" in page_a and "u-b" not in page_a
+    assert "u-b" in page_b and "22.00" in page_b and "u-a" not in page_b
+
+
+def test_the_id_alone_leads_to_the_one_client_that_sent_it_or_to_the_list_of_several(client, db):
+    add_transaction(db, "t-once", client_id="bank-a")
+    add_transaction(db, "t-twice", client_id="bank-a")
+    add_transaction(db, "t-twice", client_id="bank-b")
+    assert client.get("/transactions/t-once").headers["Location"] == "/transactions/bank-a/t-once"
+    assert client.get("/transactions/t-twice").headers["Location"] == "/transactions?transaction=t-twice"
+    assert client.get("/api/transactions/t-once").headers["Location"] == "/api/transactions/bank-a/t-once"
+    assert client.get("/transactions/t-never").status_code == 404
+
+
+def test_searching_by_id_finds_it_whichever_client_sent_it(client, db):
+    add_transaction(db, "t-1", client_id="bank-a", scored_at=NOW - timedelta(minutes=2))
+    add_transaction(db, "t-1", client_id="bank-b")
+    add_transaction(db, "t-2", client_id="bank-a")
+    assert row_identities(client.get("/transactions?transaction=t-1")) == [("bank-b", "t-1"), ("bank-a", "t-1")]
+    items = client.get("/api/transactions?transaction=t-1").json["items"]
+    assert [(item["client_id"], item["url"]) for item in items] == [
+        ("bank-b", "/transactions/bank-b/t-1"),
+        ("bank-a", "/transactions/bank-a/t-1"),
+    ]
+    assert "No transactions match these filters" in text(client.get("/transactions?transaction=t-3"))
+
+
+def test_labelling_one_clients_transaction_leaves_the_other_clients_unlabelled(client, db):
+    add_transaction(db, "t-1", client_id="bank-a")
+    add_transaction(db, "t-1", client_id="bank-b")
+    token = csrf_token(client, "/transactions/bank-a/t-1")
+    response = client.post("/transactions/bank-a/t-1/labels", data={"csrf_token": token, "label": "fraud"})
+    assert response.headers["Location"] == "/transactions/bank-a/t-1"
+    assert db.execute("SELECT client_id, transaction_id, label FROM labels").fetchall() == [("bank-a", "t-1", "fraud")]
+    assert "labelled fraud" in text(client.get("/transactions/bank-a/t-1"))
+    assert "Not labelled yet." in text(client.get("/transactions/bank-b/t-1"))
+    assert client.get("/api/transactions/bank-b/t-1").json["labels"] == []
+    subject = db.execute("SELECT subject FROM audit_log WHERE action = 'label.add' ORDER BY id DESC LIMIT 1").fetchone()
+    assert subject == ("bank-a/t-1",)
+
+
+@pytest.mark.parametrize("sort", ["-time", "time", "-risk", "risk", "-amount", "amount"])
+def test_pages_cover_every_row_once_when_ties_span_clients(client, db, sort):
+    # Three clients send the same eight ids, and four ids share each sort value: twelve rows
+    # tie on it, and three of those on the id too, which only the client tells apart.
+    expected = set()
+    for index in range(8):
+        for client_id in ("bank-a", "bank-b", "bank-c"):
+            add_transaction(
+                db,
+                f"t-{index}",
+                client_id=client_id,
+                scored_at=NOW - timedelta(seconds=index // 4),
+                risk_score=(index // 4) / 10,
+                amount=index // 4,
+            )
+            expected.add((client_id, f"t-{index}"))
+    seen, url = [], f"/transactions?sort={sort}&limit=5"
+    while url:
+        response = client.get(url)
+        seen += row_identities(response)
+        url = next_link(response)
+    assert len(seen) == len(expected) == 24
+    assert set(seen) == expected
+
+
+def test_previous_returns_the_same_rows_when_ties_span_clients(client, db):
+    for client_id in ("bank-a", "bank-b", "bank-c", "bank-d", "bank-e"):
+        add_transaction(db, "t-1", client_id=client_id)
+    first = client.get("/api/transactions?limit=2").json
+    second = client.get(first["next"]).json
+    back = client.get(second["previous"]).json
+    assert [item["client_id"] for item in back["items"]] == [item["client_id"] for item in first["items"]]
+    third = client.get(second["next"]).json
+    assert [item["client_id"] for item in first["items"] + second["items"] + third["items"]] == [
+        "bank-e",
+        "bank-d",
+        "bank-c",
+        "bank-b",
+        "bank-a",
+    ]
+
+
+def test_alert_pages_cover_every_alert_once_when_ties_span_clients(client, db):
+    for client_id in ("bank-a", "bank-b", "bank-c", "bank-d", "bank-e"):
+        for transaction_id in ("t-1", "t-2"):
+            add_alert(db, transaction_id, client_id=client_id, created_at=NOW - timedelta(minutes=5))
+    seen, url = [], "/alerts?limit=3"
+    while url:
+        response = client.get(url)
+        seen += row_identities(response)
+        url = next_link(response)
+    assert seen == sorted((c, t) for c in ("bank-a", "bank-b", "bank-c", "bank-d", "bank-e") for t in ("t-1", "t-2"))
+
+
+def test_closing_one_clients_alert_leaves_the_other_clients_open(client, db):
+    add_alert(db, "t-1", client_id="bank-a")
+    add_alert(db, "t-1", client_id="bank-b")
+    listing = text(client.get("/alerts"))
+    assert 'action="/alerts/bank-a/t-1/close"' in listing and 'action="/alerts/bank-b/t-1/close"' in listing
+    token = csrf_token(client, "/alerts")
+    assert client.post("/alerts/bank-a/t-1/close", data={"csrf_token": token}).status_code == 303
+    statuses = db.execute("SELECT client_id, status FROM alerts ORDER BY client_id").fetchall()
+    assert statuses == [("bank-a", "closed"), ("bank-b", "open")]
+    subject = db.execute(
+        "SELECT subject FROM audit_log WHERE action = 'alert.close' ORDER BY id DESC LIMIT 1"
+    ).fetchone()
+    assert subject == ("bank-a/t-1",)
+    items = client.get("/api/alerts").json["items"]
+    assert [(item["client_id"], item["url"]) for item in items] == [("bank-b", "/transactions/bank-b/t-1")]
 
 
 # -- alerts --------------------------------------------------------------------------
@@ -399,14 +559,14 @@ def test_the_alert_queue_is_open_alerts_oldest_first(client, db):
 def test_acknowledge_then_close_an_alert(client, db):
     add_alert(db, "t-1", created_at=NOW - timedelta(minutes=10))
     token = csrf_token(client, "/alerts")
-    response = client.post("/alerts/t-1/acknowledge", data={"csrf_token": token, "next": "/alerts?decision=block"})
+    response = client.post("/alerts/demo/t-1/acknowledge", data={"csrf_token": token, "next": "/alerts?decision=block"})
     assert response.status_code == 303
     assert response.headers["Location"] == "/alerts?decision=block"
     status, updated = db.execute("SELECT status, updated_at FROM alerts WHERE transaction_id = 't-1'").fetchone()
     assert status == "acknowledged"
     assert updated > NOW - timedelta(minutes=1)
     assert row_ids(client.get("/alerts?status=acknowledged")) == ["t-1"]
-    assert client.post("/alerts/t-1/close", data={"csrf_token": token}).status_code == 303
+    assert client.post("/alerts/demo/t-1/close", data={"csrf_token": token}).status_code == 303
     assert db.execute("SELECT status FROM alerts WHERE transaction_id = 't-1'").fetchone()[0] == "closed"
 
 
@@ -420,8 +580,8 @@ def test_acknowledge_then_close_an_alert(client, db):
 )
 def test_an_alert_cannot_move_backwards(client, db, status, action, code, reason):
     add_alert(db, "t-1", status=status)
-    token = csrf_token(client, "/transactions/t-1")
-    response = client.post(f"/alerts/t-1/{action}", data={"csrf_token": token})
+    token = csrf_token(client, "/transactions/demo/t-1")
+    response = client.post(f"/alerts/demo/t-1/{action}", data={"csrf_token": token})
     assert response.status_code == code
     assert reason in text(response)
 
@@ -429,8 +589,9 @@ def test_an_alert_cannot_move_backwards(client, db, status, action, code, reason
 def test_acting_on_a_missing_alert_is_a_404_and_next_never_leaves_the_site(client, db):
     add_alert(db, "t-1")
     token = csrf_token(client, "/alerts")
-    assert client.post("/alerts/t-2/close", data={"csrf_token": token}).status_code == 404
-    response = client.post("/alerts/t-1/close", data={"csrf_token": token, "next": "//evil.example/"})
+    assert client.post("/alerts/demo/t-2/close", data={"csrf_token": token}).status_code == 404
+    assert client.post("/alerts/bank-b/t-1/close", data={"csrf_token": token}).status_code == 404
+    response = client.post("/alerts/demo/t-1/close", data={"csrf_token": token, "next": "//evil.example/"})
     assert response.headers["Location"] == "/alerts"
 
 

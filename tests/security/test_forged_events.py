@@ -123,7 +123,7 @@ def test_a_forged_approve_written_before_the_genuine_block_does_not_replace_it(s
 
 
 def received(transaction: dict) -> Event:
-    data = {**transaction, "received_at": events.utc_now()}
+    data = {**transaction, "received_at": events.utc_now(), "client_id": "demo"}
     return json_event(events.transaction_attributes(events.TRANSACTION_RECEIVED, "/attacker", data), data)
 
 

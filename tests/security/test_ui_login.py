@@ -25,6 +25,7 @@ pytestmark = pytest.mark.stack
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 TIMEOUT = 15
+CLIENT = "sec-tests"  # the client whose transactions these tests add
 
 
 @pytest.fixture(scope="module")
@@ -61,14 +62,15 @@ def analyst(stack, ui) -> tuple[str, requests.Session]:
 
 
 def an_alert(db) -> str:
-    """A block decision with an open alert, as persist and alert store them; its transaction id."""
+    """A block decision of CLIENT with an open alert, as persist and alert store them; its transaction id."""
     transaction_id = f"t-sec-{uuid.uuid4().hex[:12]}"
     now = datetime.now(UTC)
     db.execute(
-        "INSERT INTO transactions (transaction_id, user_id, amount, event_time, payload, risk_score, decision,"
-        " model_version, thresholds, received_at, scored_at)"
-        " VALUES (%s, 'u-sec', 99.0, %s, %s, 0.97, 'block', 'v-sec', %s, %s, %s)",
+        "INSERT INTO transactions (client_id, transaction_id, user_id, amount, event_time, payload, risk_score,"
+        " decision, model_version, thresholds, received_at, scored_at)"
+        " VALUES (%s, %s, 'u-sec', 99.0, %s, %s, 0.97, 'block', 'v-sec', %s, %s, %s)",
         (
+            CLIENT,
             transaction_id,
             now,
             Jsonb({"transaction_id": transaction_id}),
@@ -78,19 +80,23 @@ def an_alert(db) -> str:
         ),
     )
     db.execute(
-        "INSERT INTO alerts (transaction_id, user_id, decision, risk_score, model_version)"
-        " VALUES (%s, 'u-sec', 'block', 0.97, 'v-sec')",
-        (transaction_id,),
+        "INSERT INTO alerts (client_id, transaction_id, user_id, decision, risk_score, model_version)"
+        " VALUES (%s, %s, 'u-sec', 'block', 0.97, 'v-sec')",
+        (CLIENT, transaction_id),
     )
     return transaction_id
 
 
 def alert_status(db, transaction_id: str) -> str:
-    return db.execute("SELECT status FROM alerts WHERE transaction_id = %s", (transaction_id,)).fetchone()[0]
+    return db.execute(
+        "SELECT status FROM alerts WHERE client_id = %s AND transaction_id = %s", (CLIENT, transaction_id)
+    ).fetchone()[0]
 
 
 def labels(db, transaction_id: str) -> list[tuple]:
-    return db.execute("SELECT label, labelled_by FROM labels WHERE transaction_id = %s", (transaction_id,)).fetchall()
+    return db.execute(
+        "SELECT label, labelled_by FROM labels WHERE client_id = %s AND transaction_id = %s", (CLIENT, transaction_id)
+    ).fetchall()
 
 
 def test_pages_without_a_login_redirect_to_the_login_page(ui):
@@ -105,7 +111,7 @@ def test_closing_an_alert_without_a_login_is_refused(ui, db):
     transaction_id = an_alert(db)
     stranger = requests.Session()
     response = stranger.post(
-        f"{ui}/alerts/{transaction_id}/close", data={"csrf_token": csrf(stranger, ui)}, timeout=TIMEOUT
+        f"{ui}/alerts/{CLIENT}/{transaction_id}/close", data={"csrf_token": csrf(stranger, ui)}, timeout=TIMEOUT
     )
     assert response.status_code == 401
     assert alert_status(db, transaction_id) == "open"
@@ -145,7 +151,7 @@ def test_a_label_is_by_the_logged_in_analyst_whatever_the_form_says(ui, db, anal
     """Attack: an analyst labels a transaction under a colleague's name."""
     name, session = analyst
     transaction_id = an_alert(db)
-    path = f"{ui}/transactions/{transaction_id}/labels"
+    path = f"{ui}/transactions/{CLIENT}/{transaction_id}/labels"
     forged = session.post(
         path, data={"csrf_token": csrf(session, ui), "label": "legitimate", "analyst": "the-boss"}, timeout=TIMEOUT
     )
@@ -163,7 +169,9 @@ def test_a_csrf_token_from_another_session_is_refused(stack, ui, db, analyst):
     attacker = logged_in(ui, attacker_name, attacker_password)
     transaction_id = an_alert(db)
     for token in (csrf(attacker, ui), csrf(requests.Session(), ui)):
-        response = victim.post(f"{ui}/alerts/{transaction_id}/close", data={"csrf_token": token}, timeout=TIMEOUT)
+        response = victim.post(
+            f"{ui}/alerts/{CLIENT}/{transaction_id}/close", data={"csrf_token": token}, timeout=TIMEOUT
+        )
         assert response.status_code == 400
         assert "csrf" in response.text.lower()
     assert alert_status(db, transaction_id) == "open"
@@ -249,17 +257,17 @@ def test_an_analyst_logs_in_labels_and_closes_an_alert_and_the_audit_log_says_so
     name, session = analyst
     transaction_id = an_alert(db)
     labelled = session.post(
-        f"{ui}/transactions/{transaction_id}/labels", data={"csrf_token": csrf(session, ui), "label": "fraud"}
+        f"{ui}/transactions/{CLIENT}/{transaction_id}/labels", data={"csrf_token": csrf(session, ui), "label": "fraud"}
     )
     assert labelled.status_code == 200 and f"Labelled fraud by {name}." in labelled.text
-    closed = session.post(f"{ui}/alerts/{transaction_id}/close", data={"csrf_token": csrf(session, ui)})
+    closed = session.post(f"{ui}/alerts/{CLIENT}/{transaction_id}/close", data={"csrf_token": csrf(session, ui)})
     assert closed.status_code == 200
     assert alert_status(db, transaction_id) == "closed"
     assert session.get(f"{ui}/api/alerts?status=closed", timeout=TIMEOUT).status_code == 200
     audited = stack.sentinel("audit", "--actor", name, "--json")
     entries = [json.loads(line) for line in audited.stdout.splitlines()]
     assert [(entry["action"], entry["subject"]) for entry in entries] == [
-        ("alert.close", transaction_id),
-        ("label.add", transaction_id),
+        ("alert.close", f"{CLIENT}/{transaction_id}"),
+        ("label.add", f"{CLIENT}/{transaction_id}"),
         ("login", name),
     ]

@@ -48,3 +48,8 @@ def test_a_key_needs_a_scope():
 def test_a_caller_may_do_what_its_scopes_name_and_nothing_else():
     caller = Caller("client", frozenset({"ingest"}))
     assert caller.may("ingest") and not caller.may("score")
+
+
+def test_a_caller_is_its_own_client_unless_its_key_names_another():
+    assert Caller("shop-key-2", frozenset({"ingest"})).client_id == "shop-key-2"
+    assert Caller("shop-key-2", frozenset({"ingest"}), client="shop").client_id == "shop"

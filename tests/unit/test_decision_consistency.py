@@ -4,16 +4,18 @@ import pytest
 from support import a_score, a_transaction
 
 from sentinel.core import consistency
+from sentinel.core.events import SCORE_SOURCE, client_source
 
 MODEL = {"review": 0.5, "block": 0.9}
 
 
-def problems_of(decision, *, event_id=None, subject=None, model=MODEL):
+def problems_of(decision, *, event_id=None, subject=None, source=None, model=MODEL):
     transaction_id = decision["transaction_id"]
     return consistency.problems(
         decision,
         event_id=event_id or transaction_id,
         subject=subject or transaction_id,
+        source=source or client_source(SCORE_SOURCE, decision["client_id"]),
         model_thresholds=model,
     )
 
@@ -27,6 +29,13 @@ def test_a_decision_as_score_makes_it_is_consistent(decision):
 def test_an_event_about_another_transaction_than_its_id_says_is_refused(attribute):
     [problem] = problems_of(a_score(a_transaction()), **{attribute: "t-someone-else"})
     assert problem.field == attribute.removeprefix("event_")
+
+
+def test_an_event_whose_source_names_another_client_is_refused():
+    """A decision is about its client's transaction: score's source for that client says so."""
+    decision = a_score(a_transaction(), client_id="shop-a")
+    [problem] = problems_of(decision, source=client_source(SCORE_SOURCE, "shop-b"))
+    assert problem.field == "source"
 
 
 def test_an_approve_above_the_block_threshold_is_refused():

@@ -6,6 +6,8 @@ request that got past validation would fail with a 503, not pass by accident.
 
 from __future__ import annotations
 
+import base64
+import json
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -30,8 +32,8 @@ def client(tmp_path):
     return fake_login(app, accounts)
 
 
-def _cursor(sort: str, value: str = "2026-01-01T00:00:00+00:00", row_id: str = "t-1") -> str:
-    return Cursor(sort, value, row_id).encode()
+def _cursor(sort: str, value: str = "2026-01-01T00:00:00+00:00", row_id: str = "t-1", client: str = "demo") -> str:
+    return Cursor(sort, value, client, row_id).encode()
 
 
 BAD_TRANSACTION_QUERIES = [
@@ -61,6 +63,9 @@ BAD_TRANSACTION_QUERIES = [
     (f"sort=-risk&after={_cursor('-risk', 'nan')}", "the page position is not one this list gave out"),
     (f"sort=amount&after={_cursor('amount', 'lots')}", "the page position is not one this list gave out"),
     (f"after={_cursor('-time', row_id='<b>')}", "after is not a page position this list gave out"),
+    (f"after={_cursor('-time', client='a b')}", "after is not a page position this list gave out"),
+    ("transaction=%3Cscript%3E", "transaction must be 1-64 characters"),
+    ("transaction=" + "t" * 65, "transaction must be 1-64 characters"),
     (f"after={_cursor('-time')}&before={_cursor('-time')}", "give after or before, not both"),
     ("decison=block", "unknown parameter 'decison'"),
     ("decision=block&decision=review", "decision is given 2 times; give it once"),
@@ -129,7 +134,10 @@ def test_a_bad_overview_window_is_a_400(client, path, query, reason):
     [
         "/transactions/has%20space",
         "/transactions/" + "x" * 65,
+        "/transactions/demo/has%20space",
+        "/transactions/a%20b/t-1",
         "/api/transactions/%3Cscript%3E",
+        "/api/transactions/demo/%3Cscript%3E",
         "/models/v%3B1",
         "/api/models/v%3B1",
     ],
@@ -153,8 +161,8 @@ def test_an_unknown_page_is_a_404_page_and_an_unknown_api_path_is_json(client):
     ("method", "path", "allowed"),
     [
         ("post", "/transactions", "GET"),
-        ("get", "/alerts/t-1/close", "POST"),
-        ("get", "/transactions/t-1/labels", "POST"),
+        ("get", "/alerts/demo/t-1/close", "POST"),
+        ("get", "/transactions/demo/t-1/labels", "POST"),
         ("delete", "/api/models", "GET"),
     ],
 )
@@ -164,7 +172,9 @@ def test_a_wrong_method_is_a_405_that_names_the_right_one(client, method, path, 
     assert allowed in response.headers["Allow"]
 
 
-@pytest.mark.parametrize("path", ["/transactions/t-1/labels", "/alerts/t-1/acknowledge", "/alerts/t-1/close"])
+@pytest.mark.parametrize(
+    "path", ["/transactions/demo/t-1/labels", "/alerts/demo/t-1/acknowledge", "/alerts/demo/t-1/close"]
+)
 def test_a_post_without_a_csrf_token_is_refused(client, path):
     response = client.post(path, data={"label": "fraud", "analyst": "ana"})
     assert response.status_code == 400
@@ -174,13 +184,13 @@ def test_a_post_without_a_csrf_token_is_refused(client, path):
 
 
 def test_a_post_with_a_forged_csrf_token_is_refused(client):
-    response = client.post("/alerts/t-1/close", data={"csrf_token": "forged"})
+    response = client.post("/alerts/demo/t-1/close", data={"csrf_token": "forged"})
     assert response.status_code == 400
     assert "The form could not be accepted" in response.get_data(as_text=True)
 
 
 def test_an_unknown_alert_action_is_a_404(client):
-    assert client.post("/alerts/t-1/reopen").status_code == 404
+    assert client.post("/alerts/demo/t-1/reopen").status_code == 404
 
 
 def test_pages_carry_a_content_security_policy(client):
@@ -216,10 +226,21 @@ def test_the_secret_key_comes_from_the_environment_when_set(tmp_path, monkeypatc
 
 
 def test_a_cursor_round_trips_and_a_tampered_one_is_refused():
-    cursor = Cursor("-risk", "0.25", "t-1")
+    cursor = Cursor("-risk", "0.25", "demo", "t-1")
     assert Cursor.decode("after", cursor.encode(), "-risk") == cursor
     with pytest.raises(BadRequest):
         Cursor.decode("after", cursor.encode()[:-3], "-risk")
+
+
+def test_a_cursor_names_the_row_by_client_and_transaction_id():
+    decoded = Cursor.decode("after", Cursor("-time", "2026-01-01T00:00:00", "-", "t-1").encode(), "-time")
+    assert (decoded.client, decoded.id) == ("-", "t-1")  # '-': a row stored before ids were per client
+
+
+def test_a_cursor_from_before_ids_were_per_client_is_refused():
+    token = base64.urlsafe_b64encode(json.dumps(["-time", "2026-01-01T00:00:00", "t-1"]).encode()).decode()
+    with pytest.raises(BadRequest, match="not a page position this list gave out"):
+        Cursor.decode("after", token, "-time")
 
 
 def test_values_are_formatted_for_people():
@@ -241,5 +262,13 @@ def test_values_are_formatted_for_people():
 def test_filters_survive_in_links_exactly_as_given():
     from ui.transactions import Filters
 
-    filters = Filters(min_risk=0.1234567, max_risk=1.0, since=datetime(2026, 1, 31, 9, 30, tzinfo=UTC), user="u-1")
-    assert filters.args() == {"min_risk": "0.1234567", "max_risk": "1.0", "user": "u-1", "since": "2026-01-31T09:30:00"}
+    filters = Filters(
+        transaction="t-1", min_risk=0.1234567, max_risk=1.0, since=datetime(2026, 1, 31, 9, 30, tzinfo=UTC), user="u-1"
+    )
+    assert filters.args() == {
+        "transaction": "t-1",
+        "min_risk": "0.1234567",
+        "max_risk": "1.0",
+        "user": "u-1",
+        "since": "2026-01-31T09:30:00",
+    }

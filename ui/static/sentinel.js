@@ -43,7 +43,9 @@
       let added = 0;
       for (const row of rows) {
         if (row.dataset.persisted > since) since = row.dataset.persisted;
-        if (body.querySelector(`tr[data-id="${CSS.escape(row.dataset.id)}"]`)) continue;
+        // A transaction is its client's: the same id from two clients is two rows.
+        const shown = `tr[data-client="${CSS.escape(row.dataset.client)}"][data-id="${CSS.escape(row.dataset.id)}"]`;
+        if (body.querySelector(shown)) continue;
         body.prepend(row);
         added += 1;
       }

@@ -46,8 +46,8 @@ def created(transaction: dict[str, Any], event_id: str = "e-1", event_type: str 
 
 
 def received(transaction: dict[str, Any], keys: SigningKeys = RECEIVED_KEYS) -> Event:
-    """The event ingest emits for `transaction`, signed with `keys`."""
-    data = {**transaction, "received_at": NOW}
+    """The event ingest emits for CLIENT's `transaction`, signed with `keys`."""
+    data = {**transaction, "received_at": NOW, "client_id": CLIENT.client_id}
     return signed_json_event(
         events.transaction_attributes(events.TRANSACTION_RECEIVED, events.INGEST_SOURCE, data), data, keys
     )
@@ -62,7 +62,7 @@ def scored(
     """The event score emits for `transaction` decided as `decision`, signed with `keys`."""
     return signed_scored_event(
         score.build(
-            transaction,
+            {**transaction, "client_id": CLIENT.client_id},
             risk_score=RISK_OF[decision] if risk_score is None else risk_score,
             decision=decision,
             model_version="v0003",
@@ -112,28 +112,34 @@ class MemorySink:
 
 @dataclass
 class MemoryClaims:
-    """De-duplication: claimed, then confirmed as emitted or released (sentinel.stores.dedup)."""
+    """De-duplication: claimed, then confirmed as emitted or released (sentinel.stores.dedup).
 
-    emitted: set[str] = field(default_factory=set)
-    pending: dict[str, str] = field(default_factory=dict)
+    `emitted` holds each confirmed (client, transaction id) with its payload's fingerprint."""
+
+    emitted: dict[tuple[str, str], str] = field(default_factory=dict)
+    pending: dict[tuple[str, str], str] = field(default_factory=dict)
     closed: bool = False
 
-    def claim(self, transaction_id: str) -> Claim:
-        if transaction_id in self.emitted:
-            return Claim(transaction_id, Outcome.DUPLICATE)
-        if transaction_id in self.pending:
-            return Claim(transaction_id, Outcome.IN_FLIGHT)
-        self.pending[transaction_id] = token = uuid.uuid4().hex
-        return Claim(transaction_id, Outcome.NEW, token)
+    def claim(self, client_id: str, transaction_id: str, fingerprint: str) -> Claim:
+        key = (client_id, transaction_id)
+        if key in self.emitted:
+            same = self.emitted[key] == fingerprint
+            return Claim(client_id, transaction_id, fingerprint, Outcome.DUPLICATE if same else Outcome.CONFLICT)
+        if key in self.pending:
+            return Claim(client_id, transaction_id, fingerprint, Outcome.IN_FLIGHT)
+        self.pending[key] = token = uuid.uuid4().hex
+        return Claim(client_id, transaction_id, fingerprint, Outcome.NEW, token)
 
     def confirm(self, claim: Claim) -> None:
-        if self.pending.get(claim.transaction_id) == claim.token:
-            del self.pending[claim.transaction_id]
-            self.emitted.add(claim.transaction_id)
+        key = (claim.client_id, claim.transaction_id)
+        if self.pending.get(key) == claim.token:
+            del self.pending[key]
+            self.emitted[key] = claim.fingerprint
 
     def release(self, claim: Claim) -> None:
-        if self.pending.get(claim.transaction_id) == claim.token:
-            del self.pending[claim.transaction_id]
+        key = (claim.client_id, claim.transaction_id)
+        if self.pending.get(key) == claim.token:
+            del self.pending[key]
 
     def close(self) -> None:
         self.closed = True
@@ -162,7 +168,7 @@ class MemoryAlerts:
     """The `alerts` table: one row per transaction_id, and whether the webhook took it."""
 
     rows: dict[str, dict[str, Any]] = field(default_factory=dict)
-    webhook_taken: set[str] = field(default_factory=set)
+    webhook_taken: set[tuple[str, str]] = field(default_factory=set)
     closed: bool = False
 
     def add(self, alert: dict[str, Any]) -> bool:
@@ -170,11 +176,11 @@ class MemoryAlerts:
         self.rows.setdefault(alert["transaction_id"], alert)
         return created
 
-    def webhook_delivered(self, transaction_id: str) -> bool:
-        return transaction_id in self.webhook_taken
+    def webhook_delivered(self, client_id: str, transaction_id: str) -> bool:
+        return (client_id, transaction_id) in self.webhook_taken
 
-    def mark_webhook_delivered(self, transaction_id: str) -> None:
-        self.webhook_taken.add(transaction_id)
+    def mark_webhook_delivered(self, client_id: str, transaction_id: str) -> None:
+        self.webhook_taken.add((client_id, transaction_id))
 
     def close(self) -> None:
         self.closed = True

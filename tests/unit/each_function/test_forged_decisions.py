@@ -7,6 +7,7 @@ either is stored, alerted or emitted.
 
 import pytest
 from fakes import (
+    CLIENT,
     NOW,
     RECEIVED_KEYS,
     SCORED_KEYS,
@@ -190,9 +191,17 @@ def test_a_received_event_signed_by_ingest_is_scored_and_the_decision_signed_for
     assert transaction["transaction_id"] in decisions.rows
 
 
-def test_a_caller_holding_a_score_key_may_send_an_unsigned_received_event(scorer):
+def test_a_caller_holding_a_score_key_may_send_an_unsigned_received_event_for_its_own_client(scorer):
     unsigned = json_event(received(a_transaction()).attributes, received(a_transaction()).json())
-    assert len(scorer.handle([unsigned], Caller("analyst", frozenset({SCORE}))).events) == 1
+    assert len(scorer.handle([unsigned], Caller(CLIENT.client_id, frozenset({SCORE}))).events) == 1
+
+
+def test_a_caller_holding_a_score_key_may_not_send_one_for_another_client(scorer):
+    """Else it could store decisions under another client's transaction ids before that client does."""
+    unsigned = json_event(received(a_transaction()).attributes, received(a_transaction()).json())
+    with pytest.raises(ClientError) as refused:
+        scorer.handle([unsigned], Caller("another-client", frozenset({SCORE})))
+    assert refused.value.status == 403
 
 
 def test_a_caller_with_only_an_ingest_key_may_not(scorer):

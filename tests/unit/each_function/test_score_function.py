@@ -14,8 +14,9 @@ RECEIVED = "2026-12-01T11:59:59.900000+00:00"
 
 
 def received(transaction, event_id="e-1"):
-    data = {**transaction, "received_at": RECEIVED}
-    attributes = {"type": events.TRANSACTION_RECEIVED, "source": "/sentinel/ingest", "id": event_id}
+    data = {**transaction, "received_at": RECEIVED, "client_id": CLIENT.client_id}
+    source = events.client_source(events.INGEST_SOURCE, CLIENT.client_id)
+    attributes = {"type": events.TRANSACTION_RECEIVED, "source": source, "id": event_id}
     return signed_json_event(attributes, data, RECEIVED_KEYS)
 
 
@@ -50,7 +51,7 @@ def test_the_scored_event_is_keyed_by_its_user_and_carries_a_valid_score(scorer)
     decision = score.parse(event.json())
     assert (event.type, event.source, event.subject) == (
         events.TRANSACTION_SCORED,
-        events.SCORE_SOURCE,
+        events.client_source(events.SCORE_SOURCE, CLIENT.client_id),
         transaction["transaction_id"],
     )
     assert event.attributes["partitionkey"] == "u-7"
