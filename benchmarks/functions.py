@@ -22,7 +22,8 @@ from typing import Any
 from benchmarks import loadgen, processes, stack, workload, wrk
 from benchmarks.report import Table, percentiles_ms, ratio, save
 from sentinel.serving.event_integrity import scored_keys
-from sentinel.stores import registry
+from sentinel.stack.signing_secrets import with_signing_secrets
+from sentinel.stores import database, registry
 
 SHARE_TARGET = 0.70
 P99_TARGET_MS = 10.0
@@ -99,9 +100,10 @@ def _start_subjects(bench: stack.BenchStack, group: processes.Group) -> dict[str
 
     transaction = workload.transactions(1)[0]
     created = workload.created(transaction, api_key=bench.api_key)
-    champion = registry.champion(bench.settings.database_url)
+    with database.connect(bench.settings.database_url) as conn:
+        champion = registry.champion(conn)
     assert champion is not None, "the benchmark stack has no champion model"
-    keys = scored_keys(bench.settings)
+    keys = scored_keys(with_signing_secrets(bench.settings))  # the stack's, which persist and alert check
 
     def blocks(process: processes.Started) -> Callable[[str], loadgen.Request]:
         def requests(id_prefix: str) -> loadgen.Request:

@@ -17,7 +17,7 @@ Run by functions-framework: `functions-framework --target handle --source functi
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any, Protocol
+from typing import Protocol
 
 import numpy as np
 
@@ -57,8 +57,8 @@ class Models(Protocol):
 class InlineAnswers(Protocol):
     """The decisions given inline, for retries: see sentinel.stores.inline_decisions."""
 
-    def recall(self, client_id: str, transaction_id: str) -> Remembered | None: ...
-    def remember(self, client_id: str, transaction_id: str, fingerprint: str, decision: dict[str, Any]) -> None: ...
+    def keep_first(self, client_id: str, transaction_id: str, kept: Remembered) -> Remembered | None: ...
+    def forget(self, client_id: str, transaction_id: str, kept: Remembered) -> None: ...
     def close(self) -> None: ...
 
 
@@ -123,16 +123,33 @@ class Score(Function):
             raise Unavailable(self._models.missing_reason)
         if self._sink is None:
             raise Unavailable("score is not bound to a sink: K_SINK is not set")
-        answers: list[Event | None] = [self._recalled(item) if inline else None for item, inline in items]
-        fresh = [index for index, answer in enumerate(answers) if answer is None]
-        decided = self._decide([items[index][0] for index in fresh], model) if fresh else []
-        for index, event in zip(fresh, decided, strict=True):
-            self._sink.emit(event)
-            item, inline = items[index]
-            if inline and self._inline:
-                self._inline.remember(item[CLIENT_FIELD], item["transaction_id"], item_fingerprint(item), event.json())
-            answers[index] = event
-        return Reply.of_events([answer for answer in answers if answer is not None])
+        decisions = self._decide([item for item, _ in items], model) if items else []
+        answers = [
+            self._answer(decision, inline, self._sink) for decision, (_, inline) in zip(decisions, items, strict=True)
+        ]
+        return Reply.of_events(answers)
+
+    def _answer(self, decision: score.Score, inline: bool, sink: Sink) -> Event:
+        """Emit the decision, and answer with it. A transaction asked for inline before is
+        answered with the first decision, not emitted again; the same id with another
+        payload is a 409."""
+        event = signed_scored_event(decision, self._scored_keys)
+        if not (inline and self._inline):
+            sink.emit(event)
+            return event
+        client_id, transaction_id = decision[CLIENT_FIELD], decision["transaction_id"]
+        kept = Remembered(fingerprint(decision["transaction"]), decision)
+        first = self._inline.keep_first(client_id, transaction_id, kept)
+        if first is not None:
+            if first.fingerprint != kept.fingerprint:
+                raise ClientError(conflict_message(client_id, transaction_id), status=409)
+            return signed_scored_event(first.decision, self._scored_keys)
+        try:
+            sink.emit(event)
+        except BaseException:
+            self._inline.forget(client_id, transaction_id, kept)
+            raise
+        return event
 
     def _transaction_of(self, event: Event, caller: Caller | None) -> tuple[transaction.Transaction, bool]:
         """The transaction an event carries, with its client, and whether it was asked for inline.
@@ -150,41 +167,23 @@ class Score(Function):
             raise ClientError(message, status=403, problems=[Problem(CLIENT_FIELD, message)])
         return item, False
 
-    def _recalled(self, item: transaction.Transaction) -> Event | None:
-        """The decision given before for this client's transaction, if any: a retry gets it again.
-        The same id with another payload is a 409."""
-        remembered = self._inline.recall(item[CLIENT_FIELD], item["transaction_id"]) if self._inline else None
-        if remembered is None:
-            return None
-        if remembered.fingerprint != item_fingerprint(item):
-            raise ClientError(conflict_message(item[CLIENT_FIELD], item["transaction_id"]), status=409)
-        return signed_scored_event(remembered.decision, self._scored_keys)
-
-    def _decide(self, items: list[transaction.Transaction], model: OnnxModel) -> list[Event]:
+    def _decide(self, items: list[transaction.Transaction], model: OnnxModel) -> list[score.Score]:
         risks = model.predict(np.array([model.features_of(item) for item in items], dtype=np.float32))
         thresholds = thresholds_for(model.record.thresholds, self._overrides)
         now = self._clock()
         return [
-            signed_scored_event(
-                score.build(
-                    item,
-                    risk_score=float(risk),
-                    decision=decide(float(risk), thresholds),
-                    model_version=model.version,
-                    thresholds=thresholds.to_json(),
-                    received_at=item.get("received_at", now),
-                    scored_at=now,
-                    threshold_overrides=self._overrides.to_json(),
-                ),
-                self._scored_keys,
+            score.build(
+                item,
+                risk_score=float(risk),
+                decision=decide(float(risk), thresholds),
+                model_version=model.version,
+                thresholds=thresholds.to_json(),
+                received_at=item.get("received_at", now),
+                scored_at=now,
+                threshold_overrides=self._overrides.to_json(),
             )
             for item, risk in zip(items, risks, strict=True)
         ]
-
-
-def item_fingerprint(item: transaction.Transaction) -> str:
-    """The fingerprint of the transaction as its client sent it (sentinel.core.idempotency)."""
-    return fingerprint({name: value for name, value in item.items() if name != CLIENT_FIELD})
 
 
 def signed_scored_event(decision: score.Score, keys: SigningKeys) -> Event:

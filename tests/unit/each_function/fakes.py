@@ -26,6 +26,7 @@ from sentinel.core.integrity import SigningKeys
 from sentinel.core.transaction import FEATURE_NAMES
 from sentinel.serving.event_integrity import ScoredEvents, signed_json_event
 from sentinel.stores.dedup import Claim, Outcome
+from sentinel.stores.inline_decisions import Remembered
 
 NOW = "2026-12-01T12:00:00.000000+00:00"
 
@@ -281,3 +282,24 @@ class MemoryBacklog:
 
     def close(self) -> None:
         pass
+
+
+@dataclass
+class MemoryInlineDecisions:
+    """The decisions score gave inline, by (client, transaction id): see sentinel.stores.inline_decisions."""
+
+    kept: dict[tuple[str, str], Remembered] = field(default_factory=dict)
+    closed: bool = False
+
+    def keep_first(self, client_id: str, transaction_id: str, kept: Remembered) -> Remembered | None:
+        first = self.kept.get((client_id, transaction_id))
+        if first is None:
+            self.kept[(client_id, transaction_id)] = kept
+        return first
+
+    def forget(self, client_id: str, transaction_id: str, kept: Remembered) -> None:
+        if self.kept.get((client_id, transaction_id)) == kept:
+            del self.kept[(client_id, transaction_id)]
+
+    def close(self) -> None:
+        self.closed = True
