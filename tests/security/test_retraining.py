@@ -10,10 +10,6 @@ their own on the test stack's PostgreSQL.
 
 from __future__ import annotations
 
-import secrets
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,112 +17,39 @@ from pathlib import Path
 import psycopg
 import pytest
 import requests
-from support import free_port, wait_for
+from prefect_servers import PrefectApi, prefect_with_flows
 
-from sentinel.config import PROJECT_ROOT
 from sentinel.stores import holdout, registry
 from training import prefect_service
 
 pytestmark = pytest.mark.stack
 
-BASE_ENV = {"PATH": str(Path(sys.executable).parent), "HOME": "/nonexistent"}
 SECRET_LINE = "TOP-SECRET-first-line-of-a-private-file"
-FINISHED = ("COMPLETED", "FAILED", "CRASHED", "CANCELLED")
 
 
 @dataclass(frozen=True)
-class Prefect:
-    api: str
-    auth: tuple[str, str]
+class Retraining:
+    """Prefect's API, the registry the flows train into, and the flow server's state directory."""
+
+    api: PrefectApi
     database_url: str
     state: Path
 
-    def call(self, method: str, path: str, *, auth: tuple[str, str] | None = None, **kwargs) -> requests.Response:
-        """One API call as the holder of the auth string, repeated while the busy server answers 503."""
-        for _ in range(20):
-            response = requests.request(method, f"{self.api}{path}", timeout=10, auth=auth or self.auth, **kwargs)
-            if response.status_code != 503:
-                return response
-            time.sleep(0.5)
-        return response
-
     def run_retrain(self, parameters: dict) -> dict:
         """Ask for a retrain run with `parameters`; the finished run."""
-        wanted = {"deployments": {"name": {"any_": [prefect_service.RETRAIN_DEPLOYMENT]}}}
-        (deployment,) = self.call("POST", "/deployments/filter", json=wanted).json()
-        response = self.call(
-            "POST", f"/deployments/{deployment['id']}/create_flow_run", json={"parameters": parameters}
-        )
-        assert response.status_code == 201, response.text
-        run_id = response.json()["id"]
-
-        def finished() -> dict | None:
-            run = self.call("GET", f"/flow_runs/{run_id}").json()
-            return run if run["state"]["type"] in FINISHED else None
-
-        return wait_for(finished, timeout=300, every=1, what="the retrain run to finish")
-
-
-def stop(process: subprocess.Popen) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
-
-
-def healthy(url: str) -> bool:
-    try:
-        return requests.get(url, timeout=3).status_code == 200
-    except requests.RequestException:
-        return False
+        return self.api.run(prefect_service.RETRAIN_DEPLOYMENT, parameters)
 
 
 @pytest.fixture(scope="module")
-def prefect(stack, tmp_path_factory) -> Iterator[Prefect]:
+def prefect(stack, tmp_path_factory) -> Iterator[Retraining]:
     state = tmp_path_factory.mktemp("state")
     (state / "data").mkdir()
-    password = secrets.token_urlsafe(16)
     database_url = stack.fresh_database("retraining_security_tests")
-    port, runner_port = free_port(), free_port()
-    logs = state / "logs"
-    logs.mkdir()
-    processes = [
-        subprocess.Popen(
-            prefect_service.server_command(port),
-            env={**BASE_ENV, **prefect_service.server_env(state, port, password)},
-            stdout=(logs / "server.log").open("w"),
-            stderr=subprocess.STDOUT,
-        )
-    ]
-    try:
-        wait_for(lambda: healthy(prefect_service.server_health_url(port)), timeout=180, what="the Prefect server")
-        processes.append(
-            subprocess.Popen(
-                prefect_service.serve_command(),
-                cwd=PROJECT_ROOT,
-                env={
-                    **BASE_ENV,
-                    **prefect_service.serve_env(state, port, runner_port, password),
-                    "DATABASE_URL": database_url,
-                    "SENTINEL_STATE_DIR": str(state),
-                    "SENTINEL_TRAINING_ROWS": "20000",
-                    "PREFECT_RUNNER_POLL_FREQUENCY": "2",
-                },
-                stdout=(logs / "serve.log").open("w"),
-                stderr=subprocess.STDOUT,
-            )
-        )
-        wait_for(lambda: healthy(prefect_service.serve_health_url(runner_port)), timeout=180, what="the flow server")
-        user, _, secret = prefect_service.auth_string(password).partition(":")
-        yield Prefect(prefect_service.api_url(port), (user, secret), database_url, state)
-    finally:
-        for process in reversed(processes):
-            stop(process)
+    with prefect_with_flows(state, database_url) as api:
+        yield Retraining(api, database_url, state)
 
 
-def registered(prefect: Prefect) -> list[str]:
+def registered(prefect: Retraining) -> list[str]:
     with psycopg.connect(prefect.database_url) as conn:
         return [record.version for record in registry.models(conn)]
 
@@ -139,13 +62,13 @@ def refused(run: dict) -> str:
 
 def test_the_api_refuses_a_caller_without_the_auth_string(prefect):
     """Attack: start a flow run through Prefect's API without credentials."""
-    response = requests.post(f"{prefect.api}/deployments/filter", json={}, timeout=10)
+    response = requests.post(f"{prefect.api.url}/deployments/filter", json={}, timeout=10)
     assert response.status_code == 401
 
 
 def test_the_api_refuses_a_wrong_auth_string(prefect):
     """Attack: guess Prefect's credentials."""
-    assert prefect.call("POST", "/deployments/filter", json={}, auth=("sentinel", "guess")).status_code == 401
+    assert prefect.api.call("POST", "/deployments/filter", json={}, auth=("sentinel", "guess")).status_code == 401
 
 
 def test_a_file_outside_the_data_directory_is_refused_without_echoing_it(prefect, tmp_path):
