@@ -133,8 +133,8 @@ class Score(Function):
         """Emit the decision, and answer with it. A transaction asked for inline before is
         answered with the first decision, not emitted again; the same id with another
         payload is a 409."""
-        event = signed_scored_event(decision, self._scored_keys)
         if not (inline and self._inline):
+            event = signed_scored_event(decision, self._scored_keys)
             sink.emit(event)
             return event
         client_id, transaction_id = decision[CLIENT_FIELD], decision["transaction_id"]
@@ -144,6 +144,7 @@ class Score(Function):
             if first.fingerprint != kept.fingerprint:
                 raise ClientError(conflict_message(client_id, transaction_id), status=409)
             return signed_scored_event(first.decision, self._scored_keys)
+        event = signed_scored_event(decision, self._scored_keys)
         try:
             sink.emit(event)
         except BaseException:

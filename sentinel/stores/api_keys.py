@@ -26,6 +26,9 @@ class KeyRecord:
     revoked_at: datetime | None
 
 
+REVOKE_LIVE_KEY = "UPDATE api_keys SET revoked_at = now() WHERE name = %s AND revoked_at IS NULL"
+
+
 class ApiKeyStore:
     def __init__(self, pool: ConnectionPool) -> None:
         self._pool = pool
@@ -83,9 +86,7 @@ class ApiKeyStore:
                 return False
             if known:
                 raise ClientError(f"this {name!r} key was revoked: make a new one", status=409)
-            replaced = conn.execute(
-                "UPDATE api_keys SET revoked_at = now() WHERE name = %s AND revoked_at IS NULL", (name,)
-            ).rowcount
+            replaced = conn.execute(REVOKE_LIVE_KEY, (name,)).rowcount
             conn.execute(
                 "INSERT INTO api_keys (name, client, key_hash, scopes) VALUES (%s, %s, %s, %s)",
                 (checked_name(name), name, hashed, checked),
@@ -96,9 +97,7 @@ class ApiKeyStore:
     def revoke(self, name: str, *, by: str) -> bool:
         """Revoke the live key named `name`; False when there is none. Audited as done `by`."""
         with self._pool.connection() as conn, conn.transaction():
-            cursor = conn.execute(
-                "UPDATE api_keys SET revoked_at = now() WHERE name = %s AND revoked_at IS NULL", (name,)
-            )
+            cursor = conn.execute(REVOKE_LIVE_KEY, (name,))
             if cursor.rowcount == 1:
                 record_in(conn, by, "key.revoke", name)
             return cursor.rowcount == 1

@@ -1,7 +1,7 @@
 """alert, in memory: one alert for every review or block, in the table, the stream and the webhook."""
 
 import pytest
-from fakes import MemoryAlerts, MemoryStream, MemoryWebhook, scored, scored_events
+from fakes import MemoryStream, MemoryWebhook, scored, scored_events
 from support import a_transaction
 
 from functions.alert.main import Alert
@@ -10,11 +10,6 @@ from sentinel.core.errors import Unavailable
 
 def decided(decision):
     return scored(a_transaction(Amount=1234.5), decision)
-
-
-@pytest.fixture
-def alerts():
-    return MemoryAlerts()
 
 
 @pytest.fixture

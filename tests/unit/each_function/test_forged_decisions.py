@@ -14,7 +14,6 @@ from fakes import (
     MemoryAlerts,
     MemoryDecisions,
     MemoryModels,
-    MemorySink,
     MemoryStream,
     MemoryWebhook,
     received,
@@ -43,18 +42,8 @@ def forged(transaction, decision="approve", **attributes):
 
 
 @pytest.fixture
-def decisions():
-    return MemoryDecisions()
-
-
-@pytest.fixture
 def persist(decisions):
     return Persist(decisions, scored_events())
-
-
-@pytest.fixture
-def alerts():
-    return MemoryAlerts()
 
 
 @pytest.fixture
@@ -162,11 +151,6 @@ def test_without_the_scored_key_persist_and_alert_are_not_ready_and_answer_503(n
 
 
 # -- score -------------------------------------------------------------------------
-
-
-@pytest.fixture
-def sink():
-    return MemorySink()
 
 
 @pytest.fixture

@@ -1,7 +1,7 @@
 """ingest sheds load: while too many accepted transactions are not stored yet, it answers 503 with Retry-After."""
 
 import pytest
-from fakes import CLIENT, NOW, RECEIVED_KEYS, MemoryBacklog, MemoryClaims, MemorySink, created
+from fakes import CLIENT, NOW, RECEIVED_KEYS, MemoryBacklog, MemorySink, created
 from support import a_transaction
 
 from functions.ingest.admission import Admission
@@ -12,11 +12,6 @@ from sentinel.core.errors import Unavailable
 @pytest.fixture
 def backlog():
     return MemoryBacklog()
-
-
-@pytest.fixture
-def claims():
-    return MemoryClaims()
 
 
 @pytest.fixture

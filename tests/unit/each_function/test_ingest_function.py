@@ -1,23 +1,13 @@
 """ingest, in memory: transactions in, `received` events to the sink, duplicates dropped."""
 
 import pytest
-from fakes import CLIENT, NOW, RECEIVED_KEYS, MemoryClaims, MemorySink, created
+from fakes import CLIENT, NOW, RECEIVED_KEYS, created
 from support import a_transaction
 
 from functions.ingest.main import Ingest
 from sentinel.core import events
 from sentinel.core.api_keys import Caller
 from sentinel.core.errors import ClientError, Unavailable
-
-
-@pytest.fixture
-def sink():
-    return MemorySink()
-
-
-@pytest.fixture
-def claims():
-    return MemoryClaims()
 
 
 @pytest.fixture

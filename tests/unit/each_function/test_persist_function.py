@@ -1,18 +1,13 @@
 """persist, in memory: every scored decision stored once."""
 
 import pytest
-from fakes import MemoryDecisions, created, scored, scored_events
+from fakes import created, scored, scored_events
 from support import a_transaction
 
 from functions.persist.main import Persist
 from sentinel.codec.event import json_event
 from sentinel.core import events
 from sentinel.core.errors import ClientError
-
-
-@pytest.fixture
-def decisions():
-    return MemoryDecisions()
 
 
 @pytest.fixture

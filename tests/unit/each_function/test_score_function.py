@@ -1,7 +1,7 @@
 """score, in memory: a decision for every transaction, emitted to the sink and returned."""
 
 import pytest
-from fakes import CLIENT, NOW, RECEIVED_KEYS, SCORED_KEYS, AmountModel, MemoryModels, MemorySink, created
+from fakes import CLIENT, NOW, RECEIVED_KEYS, SCORED_KEYS, AmountModel, MemoryModels, created
 from support import a_transaction
 
 from functions.score.main import Score
@@ -18,16 +18,6 @@ def received(transaction, event_id="e-1"):
     source = events.client_source(events.INGEST_SOURCE, CLIENT.client_id)
     attributes = {"type": events.TRANSACTION_RECEIVED, "source": source, "id": event_id}
     return signed_json_event(attributes, data, RECEIVED_KEYS)
-
-
-@pytest.fixture
-def sink():
-    return MemorySink()
-
-
-@pytest.fixture
-def models():
-    return MemoryModels()
 
 
 @pytest.fixture

@@ -8,8 +8,6 @@ from fakes import (
     SCORED_KEYS,
     AmountModel,
     MemoryInlineDecisions,
-    MemoryModels,
-    MemorySink,
     created,
 )
 from support import a_transaction
@@ -17,16 +15,6 @@ from support import a_transaction
 from functions.score.main import Score
 from sentinel.core.api_keys import Caller
 from sentinel.core.errors import ClientError
-
-
-@pytest.fixture
-def sink():
-    return MemorySink()
-
-
-@pytest.fixture
-def models():
-    return MemoryModels()
 
 
 @pytest.fixture
