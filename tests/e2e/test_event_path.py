@@ -112,11 +112,16 @@ def test_a_fraud_like_transaction_raises_exactly_one_alert(stack, fraud_like):
     [alert] = wait_for(lambda: alert_rows(stack, transaction["transaction_id"]), what="alert row")
     assert (alert["decision"], alert["status"]) == ("block", "open")
     client = redis_client.connect(stack.settings.redis_url)
-    entries = [
-        fields
-        for _, fields in client.xrange(stack.settings.alerts_stream)
-        if fields[b"transaction_id"].decode() == transaction["transaction_id"]
-    ]
+
+    def streamed() -> list[dict]:
+        return [
+            fields
+            for _, fields in client.xrange(stack.settings.alerts_stream)
+            if fields[b"transaction_id"].decode() == transaction["transaction_id"]
+        ]
+
+    # alert adds the row, then the stream entry: the row can be seen a moment before the entry.
+    entries = wait_for(streamed, what="the alert on the stream")
     assert len(entries) == 1
     assert json.loads(entries[0][b"alert"])["decision"] == "block"
     assert client.exists(f"{STREAMED_PREFIX}{client_key.NAME}:{transaction['transaction_id']}")
