@@ -1,14 +1,16 @@
 """Benchmark 2, function overhead: score's synchronous decisions per second and latency next to a
 no-op functions-framework handler, same machine, same load generator (wrk), same concurrency.
 
-Every function is started exactly as the stack starts it (functions-framework, one
-gunicorn worker, its default threads) against the benchmark stack's PostgreSQL and
+Every function is started exactly as the stack starts it (functions-framework --asgi,
+one worker, the threads its manifest pins) against the benchmark stack's PostgreSQL and
 Redis, with the stack's dispatchers stopped so nothing else runs. Score is measured
 twice: emitting to a null sink that answers 202 at once (its own cost: in the
 cluster the KafkaSink receiver runs in other pods), and emitting to the local
 KafkaSink ingress (the whole synchronous path on these two cores). Ingest, persist
 and alert are measured the same way, for the capacity model. Then score and the
 no-op take an open-loop load at half of score's maximum, for latency under load.
+The no-op is also run on uvicorn's pure-Python parts and on the gunicorn threads the
+functions ran on before --asgi: the servers compared side by side.
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ from sentinel.stores import database, registry
 SHARE_TARGET = 0.70
 P99_TARGET_MS = 10.0
 NOOP = "no-op handler"
+NOOP_PURE_PYTHON = "no-op, uvicorn's h11 and asyncio"
+NOOP_THREADS = "no-op, gunicorn threads (before --asgi)"
 SCORE = "score → null sink"
 SCORE_INGRESS = "score → KafkaSink ingress"
 ALONE_RATE = 20.0  # requests/s: far below capacity, so nothing queues
@@ -91,10 +95,11 @@ def _start_subjects(bench: stack.BenchStack, group: processes.Group) -> dict[str
     ingress = bench.pid("kafka-sink-ingress")
 
     def function(name: str, label: str, **env: str) -> processes.Started:
-        # The no-op runs with score's environment: the same settings, nothing it reads.
-        base = bench.function_env("score" if name == "noop" else name)
+        # A no-op runs with score's environment: the same settings, nothing it reads.
+        noop = name in processes.NOOP_COMMANDS
+        base = bench.function_env("score" if noop else name)
         started = group.start(label, processes.function_command(name), {**base, **env})
-        if name != "noop":
+        if not noop:
             processes.wait_ready(f"{started.url}health/readiness")
         return started
 
@@ -116,6 +121,8 @@ def _start_subjects(bench: stack.BenchStack, group: processes.Group) -> dict[str
     persist, alert = function("persist", "persist"), function("alert", "alert")
     subjects = [
         Subject(NOOP, function("noop", "noop"), created),
+        Subject(NOOP_PURE_PYTHON, function("noop-pure-python", "noop-pure-python"), created),
+        Subject(NOOP_THREADS, function("noop-threads", "noop-threads", THREADS="8"), created),
         Subject(SCORE, function("score", "score-null-sink", K_SINK=sink.url), created, charged=(sink.process.pid,)),
         Subject(SCORE_INGRESS, function("score", "score-ingress"), created, charged=(ingress,) if ingress else ()),
         Subject(

@@ -12,12 +12,13 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from benchmarks import noop
+from eventing import topology
 from sentinel.config import PROJECT_ROOT
 from sentinel.stack import health
 
 BIN_DIR = Path(sys.executable).parent
 PYTHON = str(BIN_DIR / "python")
-NOOP_SOURCE = PROJECT_ROOT / "benchmarks" / "noop" / "main.py"
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
@@ -70,10 +71,23 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+FUNCTIONS_FRAMEWORK = str(BIN_DIR / "functions-framework")
+# The no-op handler on each server the function benchmark compares: the functions' own
+# (--asgi: uvicorn with httptools and uvloop), uvicorn's pure-Python parts, and the
+# gunicorn threads the functions ran on before.
+NOOP_COMMANDS = {
+    "noop": [FUNCTIONS_FRAMEWORK, "--target", "handle", "--source", str(noop.SOURCE), "--asgi"],
+    "noop-pure-python": [PYTHON, "-m", "benchmarks.noop.pure_python"],
+    "noop-threads": [FUNCTIONS_FRAMEWORK, "--target", "handle", "--source", str(noop.THREADED_SOURCE)],
+}
+
+
 def function_command(name: str) -> list[str]:
-    """How the stack and the images start function `name` (or "noop", the benchmark's no-op handler)."""
-    source = NOOP_SOURCE if name == "noop" else PROJECT_ROOT / "functions" / name / "main.py"
-    return [str(BIN_DIR / "functions-framework"), "--target", "handle", "--source", str(source)]
+    """How the stack and the images start function `name`, or the no-op `name` of NOOP_COMMANDS."""
+    if name in NOOP_COMMANDS:
+        return NOOP_COMMANDS[name]
+    executable, *arguments = topology.load().functions[name].command
+    return [str(BIN_DIR / executable), *arguments]
 
 
 def start(name: str, command: list[str], env: dict[str, str], port: int, log_dir: Path) -> Started:

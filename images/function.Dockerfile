@@ -15,7 +15,7 @@ ARG FUNCTION
 RUN test -n "$FUNCTION" || { echo "build with --build-arg FUNCTION=ingest|score|persist|alert" >&2; exit 1; }
 RUN groupadd --gid 10001 sentinel && useradd --uid 10001 --gid 10001 --no-create-home --home-dir /tmp sentinel
 COPY --from=dependencies /opt/venv /opt/venv
-# functions-framework reads its --target and --source from these.
+# functions-framework reads its --target and --source from these; --asgi serves them from an event loop.
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONPATH=/app \
     PYTHONDONTWRITEBYTECODE=1 \
@@ -36,4 +36,4 @@ COPY functions/${FUNCTION}/ functions/${FUNCTION}/
 RUN python -m compileall -q sentinel functions
 USER 10001:10001
 EXPOSE 8080
-CMD ["functions-framework"]
+CMD ["functions-framework", "--asgi"]

@@ -74,6 +74,9 @@ class Settings:
     alerts_stream: str = "sentinel:alerts"
     alerts_stream_maxlen: int = 100_000
     max_body_bytes: int = 1024 * 1024
+    # Threads that run a function's `handle` in one server process (SENTINEL_FUNCTION_THREADS);
+    # the event loop itself answers probes and refusals (sentinel.serving.http_handler).
+    function_threads: int = 8
     # Transactions admitted by ingest and not stored yet, across every instance; at this many
     # ingest answers 503 with Retry-After (sentinel.stores.backlog). 0 admits everything.
     ingest_max_backlog: int = 500
@@ -148,6 +151,7 @@ class Settings:
             port_base=port_base,
             dedup_ttl_seconds=int(env.get("SENTINEL_DEDUP_TTL_SECONDS", 7 * 24 * 3600)),
             alerts_stream_maxlen=int(env.get("SENTINEL_ALERTS_STREAM_MAXLEN", 100_000)),
+            function_threads=int(env.get("SENTINEL_FUNCTION_THREADS", 8)),
             ingest_max_backlog=int(env.get("SENTINEL_INGEST_MAX_BACKLOG", 500)),
             bootstrap_training_rows=int(env.get("SENTINEL_BOOTSTRAP_ROWS", 150_000)),
             redis_maxmemory=env.get("SENTINEL_REDIS_MAXMEMORY") or "512mb",

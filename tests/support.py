@@ -16,10 +16,13 @@ from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import unquote
 
-import flask
+import httpx2
 import requests
 from cloudevents.conversion import to_binary, to_structured
 from cloudevents.http import CloudEvent
+from starlette.applications import Starlette
+from starlette.routing import Route
+from starlette.testclient import TestClient
 
 from sentinel.codec import http
 from sentinel.codec.event import Event, json_event
@@ -242,22 +245,37 @@ class InProcess:
             self.function = new(chosen)
             return self.function
 
-        self._app = flask.Flask("tests")
         new_callers = stored_callers if callers is None else lambda _settings, _name: callers
-        self._handler = http_handler(build, settings=lambda: settings, new_callers=new_callers)
+        self._client = asgi_client(http_handler(build, settings=lambda: settings, new_callers=new_callers))
 
     def post(self, event: CloudEvent | Event, path: str = "/"):
         headers, body = http.binary(event) if isinstance(event, Event) else to_binary(event)
-        return self.request(path, data=body, headers=headers)
+        return self.request(path, content=body, headers=headers)
 
-    def request(self, path: str = "/", method: str = "POST", **kwargs):
-        kwargs["headers"] = {**bearer(self._api_key), **kwargs.get("headers", {})}
-        with self._app.test_request_context(path, method=method, **kwargs):
-            return self._handler(flask.request)
+    def request(self, path: str = "/", method: str = "POST", **kwargs) -> httpx2.Response:
+        headers = {**bearer(self._api_key), **kwargs.pop("headers", {})}
+        return self._client.request(
+            method, path, headers={name: _raw(value) for name, value in headers.items()}, **kwargs
+        )
 
     def stop(self) -> None:
+        self._client.close()
         if self.function is not None:
             self.function.stop()
+
+
+def _raw(header_value: str) -> bytes:
+    """A header value as a client puts it on the wire: Latin-1 where it can be (as HTTP/1.1 reads it), else UTF-8."""
+    try:
+        return header_value.encode("latin-1")
+    except UnicodeEncodeError:
+        return header_value.encode()
+
+
+def asgi_client(handler: Callable[[Any], Any]) -> TestClient:
+    """`handler` served in memory as functions-framework's --asgi mode serves it: every path, every method."""
+    methods = ["GET", "POST", "PUT", "DELETE", "OPTIONS", "HEAD", "PATCH"]
+    return TestClient(Starlette(routes=[Route("/{path:path}", handler, methods=methods)]))
 
 
 # -- a scriptable HTTP sink ---------------------------------------------------

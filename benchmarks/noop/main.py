@@ -1,13 +1,13 @@
 """The no-op baseline of the function benchmark: a functions-framework CloudEvent handler that does nothing.
 
-Served exactly as the functions are (`functions-framework --target handle`), so the
-difference between it and score is what score itself costs.
+Served exactly as the functions are (`functions-framework --target handle --asgi`), so
+the difference between it and score is what score itself costs.
 """
 
-import functions_framework
 from cloudevents.http import CloudEvent
+from functions_framework import aio
 
 
-@functions_framework.cloud_event
-def handle(event: CloudEvent) -> None:
+@aio.cloud_event
+async def handle(event: CloudEvent) -> None:
     return None

@@ -1,6 +1,9 @@
-"""Reading a request body with a size limit, for every HTTP server Sentinel runs."""
+"""Reading a request body with a size limit, for every HTTP server Sentinel runs:
+from a WSGI request (the UI, the KafkaSink ingress) or from an ASGI stream (the functions)."""
 
 from __future__ import annotations
+
+from collections.abc import AsyncIterator
 
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Request
@@ -26,6 +29,19 @@ def read_body(request: Request, max_bytes: int) -> bytes:
     except RequestEntityTooLarge:
         raise _too_large(max_bytes) from None
     return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+async def read_streamed_body(declared: int | None, chunks: AsyncIterator[bytes], max_bytes: int) -> bytes:
+    """The whole body of an ASGI request; a 413 ClientError as soon as it is over `max_bytes`."""
+    if declared is not None and declared > max_bytes:
+        raise _too_large(max_bytes)
+    received, size = [], 0
+    async for chunk in chunks:
+        size += len(chunk)
+        if size > max_bytes:
+            raise _too_large(max_bytes)
+        received.append(chunk)
+    return received[0] if len(received) == 1 else b"".join(received)
 
 
 def _too_large(max_bytes: int) -> ClientError:

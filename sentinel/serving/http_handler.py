@@ -1,34 +1,44 @@
-"""A function behind functions-framework: HTTP in, decoded events to `handle`, its reply out.
+"""A function behind functions-framework's ASGI mode: HTTP in, decoded events to `handle`, its reply out.
 
-    handle = http_handler(new)      # in functions/<name>/main.py; run with --target handle
+    handle = http_handler(new)      # in functions/<name>/main.py
+    functions-framework --target handle --source functions/<name>/main.py --asgi
 
 The function is built by `new(settings)` and started on the first request, not at
 import: functions-framework serves through gunicorn, which imports the module in its
-master process and forks workers, so nothing may be opened before the fork. The
-handler answers the health probes (GET /health/readiness, /health/liveness), reads
-the events in any CloudEvents content mode, and turns every failure into a JSON
-answer (sentinel.serving.failures), never a traceback. For a function that
-identifies its callers, the API key is checked (sentinel.serving.callers) and the
-function's `admit` consulted before the body is read, so a refusal costs little.
+master process and forks a worker, so nothing may be opened before the fork.
+
+One event loop reads every request; the function's own code, which blocks (PostgreSQL,
+Redis, the broker, ONNX), runs in threads. Two pools keep a refusal from waiting
+behind accepted work: `admit` (the API key, the rate, the backlog: in memory nearly
+always) and the readiness check run in a small gate pool, and only admitted requests
+reach the pool that decodes their events and calls `handle`
+(SENTINEL_FUNCTION_THREADS threads). The loop answers the liveness probe itself, reads
+the body (up to the size limit) without holding a thread, and turns every failure into
+a JSON answer (sentinel.serving.failures), never a traceback.
 """
 
 from __future__ import annotations
 
+import asyncio
 import atexit
 import logging
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
 
-import flask
-import functions_framework
 import orjson
+from functions_framework import aio
+from starlette.requests import Request
+from starlette.responses import Response
 
 from sentinel.codec import http
 from sentinel.codec.event import Event, json_document, json_event
 from sentinel.config import Settings
+from sentinel.core.api_keys import Caller
 from sentinel.core.errors import ClientError, Unavailable
-from sentinel.serving.body import read_body
+from sentinel.serving.body import read_streamed_body
 from sentinel.serving.callers import Callers
 from sentinel.serving.failures import answer_for, headers_for
 from sentinel.serving.function import Function, Reply
@@ -39,9 +49,12 @@ log = logging.getLogger(__name__)
 READINESS_PATH = "/health/readiness"
 LIVENESS_PATH = "/health/liveness"
 JSON = "application/json"
+GATE_THREADS = 2  # admit and readiness: in memory nearly always, so two threads keep up with the loop
 
 NewFunction = Callable[[Settings], Function]
 NewCallers = Callable[[Settings, str], Callers]  # (settings, function name) -> who may call
+Handler = Callable[[Request], Awaitable[Response]]
+T = TypeVar("T")
 
 
 def stored_callers(settings: Settings, function_name: str) -> Callers:
@@ -60,6 +73,8 @@ class _Lifecycle:
         self.function: Function | None = None
         self.callers: Callers | None = None
         self.max_body_bytes = 0
+        self.gate = ThreadPoolExecutor(GATE_THREADS, thread_name_prefix="gate")
+        self.work: ThreadPoolExecutor | None = None
 
     def started(self) -> Function:
         if self.function is not None:
@@ -78,6 +93,7 @@ class _Lifecycle:
             log.exception("the function failed to start")
             raise Unavailable(f"the function is starting: {type(error).__name__}: {error}") from error
         self.max_body_bytes = settings.max_body_bytes
+        self.work = ThreadPoolExecutor(settings.function_threads, thread_name_prefix=function.name)
         if function.identifies_callers:
             self.callers = self._new_callers(settings, function.name)
             atexit.register(self.callers.close)
@@ -85,57 +101,75 @@ class _Lifecycle:
         log.info("%s started", function.name)
         return function
 
+    def identify(self, authorization: str | None) -> Caller | None:
+        return self.callers.identify(authorization) if self.callers else None
+
+
+async def _in(pool: ThreadPoolExecutor, call: Callable[..., T], *args: object) -> T:
+    return await asyncio.get_running_loop().run_in_executor(pool, call, *args)
+
 
 def http_handler(
     new: NewFunction,
     settings: Callable[[], Settings] = Settings.from_env,
     new_callers: NewCallers = stored_callers,
-) -> Callable[[flask.Request], flask.Response]:
-    """The functions-framework HTTP function for the function `new` builds, registered as such."""
+) -> Handler:
+    """The functions-framework ASGI HTTP function for the function `new` builds, registered as such."""
     lifecycle = _Lifecycle(new, settings, new_callers)
 
-    def handle(request: flask.Request) -> flask.Response:
-        if request.method == "GET" and request.path == LIVENESS_PATH:
+    def admitted(function: Function, authorization: str | None) -> Caller | None:
+        caller = lifecycle.identify(authorization)
+        function.admit(caller)
+        return caller
+
+    def handled(function: Function, request: Request, body: bytes, caller: Caller | None) -> Response:
+        return _response(function.handle(_events(request, function, body), caller))
+
+    async def handle(request: Request) -> Response:
+        if request.method == "GET" and request.url.path == LIVENESS_PATH:
             alive = lifecycle.function is None or lifecycle.function.alive()
             return _json({"alive": alive}, 200 if alive else 503)
         function = lifecycle.function
         try:
-            function = lifecycle.started()
-            if request.method == "GET" and request.path == READINESS_PATH:
-                reason = function.ready()
+            function = function or await _in(lifecycle.gate, lifecycle.started)
+            if request.method == "GET" and request.url.path == READINESS_PATH:
+                reason = await _in(lifecycle.gate, function.ready)
                 return _json({"ready": reason is None, "reason": reason}, 200 if reason is None else 503)
             if request.method != "POST":
                 raise ClientError(f"{request.method} is not allowed here; POST a CloudEvent", status=405)
-            caller = lifecycle.callers.identify(request.headers.get("Authorization")) if lifecycle.callers else None
-            function.admit(caller)
-            events = _events(request, function, lifecycle.max_body_bytes)
-            return _response(function.handle(events, caller))
+            caller = await _in(lifecycle.gate, admitted, function, request.headers.get("Authorization"))
+            body = await read_streamed_body(_declared_length(request), request.stream(), lifecycle.max_body_bytes)
+            assert lifecycle.work is not None  # made when the function started
+            return await _in(lifecycle.work, handled, function, request, body, caller)
         except Exception as error:
-            status, body = answer_for(error, function.name if function else "the function")
-            response = _json(body, status)
-            response.headers.update(headers_for(error))
-            return response
+            status, answer = answer_for(error, function.name if function else "the function")
+            return _json(answer, status, headers_for(error))
 
-    return functions_framework.http(handle)
+    return aio.http(handle)
 
 
-def _events(request: flask.Request, function: Function, max_bytes: int) -> list[Event]:
-    body = read_body(request, max_bytes)
-    plain_type = function.plain_json_paths.get(request.path)
+def _declared_length(request: Request) -> int | None:
+    value = request.headers.get("Content-Length")
+    return int(value) if value is not None and value.isdigit() else None
+
+
+def _events(request: Request, function: Function, body: bytes) -> list[Event]:
+    plain_type = function.plain_json_paths.get(request.url.path)
     if plain_type is None:
         return http.read_events(request.headers, body)
-    if (request.mimetype or "").lower() != JSON:
-        raise ClientError(f"POST {request.path} takes {JSON}", status=415)
+    media_type = request.headers.get("Content-Type", "").split(";")[0].strip().lower()
+    if media_type != JSON:
+        raise ClientError(f"POST {request.url.path} takes {JSON}", status=415)
     document = json_document(body, "the body")
-    return [json_event({"type": plain_type, "source": request.path, "id": uuid.uuid4().hex}, document)]
+    return [json_event({"type": plain_type, "source": request.url.path, "id": uuid.uuid4().hex}, document)]
 
 
-def _response(reply: Reply) -> flask.Response:
+def _response(reply: Reply) -> Response:
     if reply.events is None:
         return _json(reply.document, reply.status)
     headers, body = http.binary(reply.events[0]) if len(reply.events) == 1 else http.batch(reply.events)
-    return flask.Response(body, status=reply.status, headers=headers)
+    return Response(body, status_code=reply.status, headers=headers)
 
 
-def _json(document: object, status: int) -> flask.Response:
-    return flask.Response(orjson.dumps(document), status=status, mimetype=JSON)
+def _json(document: object, status: int, headers: dict[str, str] | None = None) -> Response:
+    return Response(orjson.dumps(document), status_code=status, headers=headers, media_type=JSON)

@@ -48,8 +48,8 @@ def served_functions() -> dict[str, InProcess]:
 def answer(function: InProcess, path: str = "/", **request) -> tuple[int, object]:
     """The status and JSON body of a POST; a 5xx, or a 4xx without a JSON error, fails the test."""
     response = function.request(path, **request)
-    assert response.status_code < 500, response.get_data(as_text=True)
-    body = orjson.loads(response.get_data()) if response.mimetype == "application/json" else None
+    assert response.status_code < 500, response.text
+    body = orjson.loads(response.content) if response.headers.get("content-type") == "application/json" else None
     if response.status_code >= 400:
         assert body["error"] and "Traceback" not in body["error"]
     return response.status_code, body

@@ -34,7 +34,7 @@ def served():
 def test_each_corpus_input_gets_its_answer(served, case):
     function, status, _ = case.stem.split("-", 2)
     path, headers, body = request_of(case)
-    answered, document = answer(served[function], path, data=body, headers=headers)
+    answered, document = answer(served[function], path, content=body, headers=headers)
     assert answered == int(status), document
 
 

@@ -23,12 +23,12 @@ MODES = ("binary", "structured", "batch", "plain")
 
 @given(st.sampled_from(sorted(BUILDERS)), ce_headers(), st.binary(max_size=200) | json_texts())
 def test_any_message_to_any_function_is_answered_2xx_or_4xx(served, name, headers, body):
-    answer(served[name], data=body, headers=headers)
+    answer(served[name], content=body, headers=headers)
 
 
 @given(json_texts())
 def test_any_body_on_the_original_api_is_answered_2xx_or_4xx(served, body):
-    answer(served["ingest"], ORIGINAL_API_PATH, data=body, headers={"Content-Type": "application/json"})
+    answer(served["ingest"], ORIGINAL_API_PATH, content=body, headers={"Content-Type": "application/json"})
 
 
 @given(
@@ -54,7 +54,7 @@ def test_a_forged_scored_event_is_stored_or_refused_with_a_4xx(served, name, tra
     event = scored(transaction, decision="review")
     data = {**event.json(), "transaction": {**transaction, "merchant_id": value}}
     headers = {f"ce-{key}": item for key, item in event.attributes.items() if key != "datacontenttype"}
-    answer(served[name], data=json.dumps(data), headers={**headers, "Content-Type": "application/json"})
+    answer(served[name], content=json.dumps(data), headers={**headers, "Content-Type": "application/json"})
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -68,11 +68,11 @@ def post_transaction(function: InProcess, mode: str, transaction):
     data = transaction if isinstance(transaction, str) else json.dumps(transaction)
     attributes = {"specversion": "1.0", "id": "e-1", "source": "/fuzz", "type": events.TRANSACTION_CREATED}
     if mode == "plain":
-        return answer(function, ORIGINAL_API_PATH, data=data, headers={"Content-Type": "application/json"})
+        return answer(function, ORIGINAL_API_PATH, content=data, headers={"Content-Type": "application/json"})
     if mode == "binary":
         headers = {f"ce-{key}": value for key, value in attributes.items()}
-        return answer(function, data=data, headers={**headers, "Content-Type": "application/json"})
+        return answer(function, content=data, headers={**headers, "Content-Type": "application/json"})
     envelope = json.dumps(attributes)[:-1] + ', "data": ' + data + "}"
     if mode == "structured":
-        return answer(function, data=envelope, headers={"Content-Type": "application/cloudevents+json"})
-    return answer(function, data=f"[{envelope}]", headers={"Content-Type": "application/cloudevents-batch+json"})
+        return answer(function, content=envelope, headers={"Content-Type": "application/cloudevents+json"})
+    return answer(function, content=f"[{envelope}]", headers={"Content-Type": "application/cloudevents-batch+json"})

@@ -78,8 +78,8 @@ def scored_event_for(stack, running, transaction) -> Event:
         response = score.post(created_event(transaction))
     finally:
         sink.stop()
-    assert response.status_code == 200, response.get_data(as_text=True)
-    [event] = http.read_events(response.headers, response.get_data())
+    assert response.status_code == 200, response.text
+    [event] = http.read_events(response.headers, response.content)
     return event
 
 
@@ -90,20 +90,20 @@ def test_a_retry_after_a_failed_emit_is_accepted_not_duplicate(stack, settings, 
     transaction = a_transaction()
     broken = running(ingest_function.new, dataclasses.replace(settings, k_sink=closed_port_url("http", "/sink")))
     failed = broken.post(created_event(transaction))
-    assert failed.status_code == 503 and failed.get_json()["retryable"] is True
+    assert failed.status_code == 503 and failed.json()["retryable"] is True
     healthy = running(ingest_function.new, dataclasses.replace(settings, k_sink=ingress_sink(stack)))
     retried = healthy.post(created_event(transaction))
     assert retried.status_code == 202
-    assert retried.get_json() == {"accepted": [transaction["transaction_id"]], "duplicates": []}
+    assert retried.json() == {"accepted": [transaction["transaction_id"]], "duplicates": []}
 
 
 def test_deduplication_survives_a_restart_of_ingest(stack, settings, running):
     transaction = a_transaction()
     first = running(ingest_function.new, dataclasses.replace(settings, k_sink=ingress_sink(stack)))
-    assert first.post(created_event(transaction)).get_json()["accepted"]
+    assert first.post(created_event(transaction)).json()["accepted"]
     first.stop()
     restarted = running(ingest_function.new, dataclasses.replace(settings, k_sink=ingress_sink(stack)))
-    assert restarted.post(created_event(transaction)).get_json()["duplicates"] == [transaction["transaction_id"]]
+    assert restarted.post(created_event(transaction)).json()["duplicates"] == [transaction["transaction_id"]]
 
 
 def test_ingest_answers_503_when_redis_is_down(stack, settings, running):
@@ -113,7 +113,7 @@ def test_ingest_answers_503_when_redis_is_down(stack, settings, running):
     )
     response = ingest.post(created_event(a_transaction()))
     assert response.status_code == 503
-    assert "Redis" in response.get_json()["error"]
+    assert "Redis" in response.json()["error"]
 
 
 def test_a_transaction_id_is_remembered_only_once_emitted(stack, settings, running):
@@ -141,9 +141,9 @@ def test_score_without_a_champion_answers_503_saying_so(stack, settings, running
     )
     response = score.post(created_event(a_transaction()))
     assert response.status_code == 503
-    assert "no champion" in response.get_json()["error"]
+    assert "no champion" in response.json()["error"]
     readiness = score.request("/health/readiness", "GET")
-    assert readiness.status_code == 503 and "no champion" in readiness.get_json()["reason"]
+    assert readiness.status_code == 503 and "no champion" in readiness.json()["reason"]
 
 
 def test_score_emits_nothing_and_answers_503_when_the_sink_is_down(stack, settings, running):
@@ -159,9 +159,9 @@ def test_persist_stores_a_redelivered_event_once(stack, settings, running):
     scored = scored_event_for(stack, running, transaction)
     persist = running(persist_function.new, settings)
     first, second = persist.post(scored), persist.post(scored)
-    assert first.get_json() == {"stored": [transaction["transaction_id"]], "duplicates": []}
+    assert first.json() == {"stored": [transaction["transaction_id"]], "duplicates": []}
     assert second.status_code == 200
-    assert second.get_json() == {"stored": [], "duplicates": [transaction["transaction_id"]]}
+    assert second.json() == {"stored": [], "duplicates": [transaction["transaction_id"]]}
     with psycopg.connect(settings.database_url) as conn:
         count = conn.execute(
             "SELECT count(*) FROM transactions WHERE transaction_id = %s", (transaction["transaction_id"],)
@@ -175,14 +175,14 @@ def test_persist_answers_503_when_postgresql_is_down(stack, settings, running):
     down = dataclasses.replace(settings, database_url=f"postgresql://sentinel@127.0.0.1:{free_port()}/sentinel")
     response = running(persist_function.new, down).post(scored)
     assert response.status_code == 503
-    assert "PostgreSQL" in response.get_json()["error"]
+    assert "PostgreSQL" in response.json()["error"]
 
 
 def test_persist_refuses_a_malformed_scored_event_with_400(stack, settings, running):
     bad = created_event({"transaction_id": "x"}, type=events.TRANSACTION_SCORED)
     response = running(persist_function.new, settings).post(bad)
     assert response.status_code == 400
-    assert "risk_score" in {problem["field"] for problem in response.get_json()["problems"]}
+    assert "risk_score" in {problem["field"] for problem in response.json()["problems"]}
 
 
 # -- alert ------------------------------------------------------------------
@@ -198,8 +198,8 @@ def scored_with_decision(stack, running, decision: str):
 def test_alert_records_a_redelivered_block_once_in_postgresql_and_the_stream(stack, settings, running):
     event, transaction_id = scored_with_decision(stack, running, "block")
     alert = running(alert_function.new, settings)
-    assert alert.post(event).get_json() == {"alerted": [transaction_id], "duplicates": []}
-    assert alert.post(event).get_json() == {"alerted": [], "duplicates": [transaction_id]}
+    assert alert.post(event).json() == {"alerted": [transaction_id], "duplicates": []}
+    assert alert.post(event).json() == {"alerted": [], "duplicates": [transaction_id]}
     with psycopg.connect(settings.database_url) as conn:
         rows = conn.execute("SELECT decision FROM alerts WHERE transaction_id = %s", (transaction_id,)).fetchall()
     assert rows == [("block",)]
@@ -210,7 +210,7 @@ def test_alert_records_a_redelivered_block_once_in_postgresql_and_the_stream(sta
 
 def test_alert_ignores_an_approval(stack, settings, running):
     event, transaction_id = scored_with_decision(stack, running, "approve")
-    assert running(alert_function.new, settings).post(event).get_json() == {"alerted": [], "duplicates": []}
+    assert running(alert_function.new, settings).post(event).json() == {"alerted": [], "duplicates": []}
 
 
 def test_alert_answers_503_when_redis_is_down(stack, settings, running):

@@ -164,7 +164,7 @@ def test_alert_webhooks_are_signed_so_a_receiver_can_refuse_anyone_else(stack):
         transaction = a_transaction()
         decided = a_champion_score(stack.settings, transaction, "block")
         response = alert.post(signed_scored(decided, stack.settings.scored_signing_key))
-        assert response.status_code == 200, response.get_data(as_text=True)
+        assert response.status_code == 200, response.text
         [request] = receiver.received
         secret = stack.settings.webhook_secret
         signature = request.headers["sentinel-signature"]

@@ -276,7 +276,8 @@ def test_every_deployed_image_is_built_by_k8s_up(up_plan, taskfile_vars):
 def test_each_function_image_runs_what_the_local_stack_runs(function):
     """functions-framework takes --target and --source from FUNCTION_TARGET and FUNCTION_SOURCE."""
     env = image_env(function)
-    command = [*image_command(function), "--target", env["FUNCTION_TARGET"], "--source", env["FUNCTION_SOURCE"]]
+    executable, *flags = image_command(function)
+    command = [executable, "--target", env["FUNCTION_TARGET"], "--source", env["FUNCTION_SOURCE"], *flags]
     assert command == list(topology.load().functions[function].command)
 
 

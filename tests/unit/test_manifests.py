@@ -216,10 +216,10 @@ def test_each_function_runs_one_worker_with_a_fixed_number_of_threads_here_and_i
     for name, service in knative_services(rendered).items():
         literal = {entry["name"]: entry["value"] for entry in container_of(service)["env"] if "value" in entry}
         assert literal["WORKERS"] == "1", name
-        assert int(literal["THREADS"]) >= 6, name  # an ordered source keeps 6 deliveries in flight
-        assert {key: local_stack[name].env[key] for key in ("WORKERS", "THREADS")} == {
+        assert int(literal["SENTINEL_FUNCTION_THREADS"]) >= 6, name  # an ordered source keeps 6 deliveries in flight
+        assert {key: local_stack[name].env[key] for key in ("WORKERS", "SENTINEL_FUNCTION_THREADS")} == {
             "WORKERS": literal["WORKERS"],
-            "THREADS": literal["THREADS"],
+            "SENTINEL_FUNCTION_THREADS": literal["SENTINEL_FUNCTION_THREADS"],
         }, name
 
 

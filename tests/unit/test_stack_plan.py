@@ -46,7 +46,7 @@ def test_the_stack_starts_infrastructure_then_eventing_functions_dispatchers_ui_
 def test_functions_run_their_manifests_functions_framework_command(components):
     score = components()["score"]
     assert score.command[0].endswith("/functions-framework")
-    assert score.command[1:] == ["--target", "handle", "--source", "functions/score/main.py"]
+    assert score.command[1:] == ["--target", "handle", "--source", "functions/score/main.py", "--asgi"]
 
 
 def test_k_sink_comes_from_the_sink_binding(components):
@@ -58,7 +58,7 @@ def test_k_sink_comes_from_the_sink_binding(components):
 
 def test_functions_get_exactly_the_variables_their_manifest_names(components):
     stack = components()
-    server = {"PORT", "HOST", "WORKERS", "THREADS"}
+    server = {"PORT", "HOST", "WORKERS", "SENTINEL_FUNCTION_THREADS"}
     assert set(stack["persist"].env) == {"DATABASE_URL", "REDIS_URL", "SENTINEL_SCORED_SIGNING_KEY"} | server
     assert set(stack["ingest"].env) == {"DATABASE_URL", "REDIS_URL", "K_SINK", "SENTINEL_RECEIVED_SIGNING_KEY"} | server
 

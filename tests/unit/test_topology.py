@@ -16,9 +16,10 @@ def test_there_is_one_service_per_function(pipeline):
     assert set(pipeline.functions) == {"ingest", "score", "persist", "alert"}
 
 
-def test_each_function_runs_the_functions_framework_entry_point(pipeline):
+def test_each_function_runs_the_functions_framework_entry_point_in_asgi_mode(pipeline):
     for name, spec in pipeline.functions.items():
-        assert spec.command == ("functions-framework", "--target", "handle", "--source", f"functions/{name}/main.py")
+        command = ("functions-framework", "--target", "handle", "--source", f"functions/{name}/main.py", "--asgi")
+        assert spec.command == command
 
 
 def test_the_topics_have_the_partitions_of_the_design(pipeline):
