@@ -8,37 +8,44 @@ the sink's topic, keyed by its `partitionkey`, and the answer is 202 only once t
 broker acknowledged it. 400: not a CloudEvent; 404: no such sink; 503: the broker did
 not acknowledge, so the sender should retry. GET /healthz: 200 while the broker answers.
 
-Served by gunicorn's threaded workers; each worker process creates its own producer
-after the fork and flushes it when the worker exits (SIGTERM: stop accepting, finish
-requests, flush, exit).
+An ASGI application on uvicorn (httptools, uvloop), like the functions: a request waits
+for its record's acknowledgement without holding a thread, so one event loop carries
+every request in flight. SIGTERM: stop accepting, finish the requests in flight, flush
+the producer, exit.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
+import asyncio
 import logging
 import math
 import os
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, MutableMapping
 from pathlib import Path
 from typing import Any
 
-from werkzeug.wrappers import Request, Response
+import orjson
+import uvicorn
+from starlette.requests import Request
+from starlette.responses import Response
 
 from eventing.producer import AckingProducer, BrokerUnavailable
 from eventing.topology import KNATIVE_DIR, Topology, load
 from sentinel.codec import http
 from sentinel.codec.kafka import to_kafka
 from sentinel.config import Settings
-from sentinel.serving import wsgi_server
-from sentinel.serving.body import read_body
+from sentinel.serving.body import read_streamed_body
 from sentinel.serving.failures import answer_for, headers_for
 
 log = logging.getLogger("eventing.ingress")
 
 DEFAULT_DELIVERY_TIMEOUT_S = 5.0
+
+Scope = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
+Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 
 
 def sink_paths(topology: Topology) -> dict[str, str]:
@@ -47,55 +54,67 @@ def sink_paths(topology: Topology) -> dict[str, str]:
 
 
 class KafkaSinkIngress:
-    """The WSGI application: routes a request to its KafkaSink and answers once the broker acked."""
+    """The ASGI application: routes a request to its KafkaSink and answers once the broker acked.
 
-    def __init__(self, topics_by_path: dict[str, str], producer: AckingProducer, max_body_bytes: int) -> None:
+    The producer is made when the server starts (ASGI lifespan) and flushed when it stops."""
+
+    def __init__(
+        self, topics_by_path: dict[str, str], new_producer: Callable[[], AckingProducer], max_body_bytes: int
+    ) -> None:
         self._topics_by_path = topics_by_path
-        self._producer = producer
+        self._new_producer = new_producer
         self._max_body_bytes = max_body_bytes
+        self._producer: AckingProducer | None = None
 
-    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        request = Request(environ)
-        request.max_content_length = self._max_body_bytes
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+            return
+        request = Request(scope, receive)
         try:
-            response = self._respond(request)
+            response = await self._respond(request)
         except Exception as error:
             status, body = answer_for(error, "the KafkaSink ingress")
-            response = _json(status, body)
-            response.headers.update(headers_for(error))
+            response = _json(status, body, headers_for(error))
             if isinstance(error, BrokerUnavailable):
                 log.warning("event not written: %s", error)
-        return response(environ, start_response)
+        await response(scope, receive, send)
 
-    def close(self) -> None:
-        unsent = self._producer.close()
-        if unsent:
-            log.error("%d record(s) were not acknowledged before shutdown", unsent)
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                self._producer = self._new_producer()
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                if self._producer is not None:
+                    unsent = await asyncio.to_thread(self._producer.close)
+                    if unsent:
+                        log.error("%d record(s) were not acknowledged before shutdown", unsent)
+                await send({"type": "lifespan.shutdown.complete"})
+                return
 
-    def _respond(self, request: Request) -> Response:
-        if request.path == "/healthz":
-            healthy = self._producer.reachable()
+    async def _respond(self, request: Request) -> Response:
+        assert self._producer is not None, "served without its lifespan"
+        path = request.url.path
+        if path == "/healthz":
+            healthy = await asyncio.to_thread(self._producer.reachable)
             return _json(200 if healthy else 503, {"healthy": healthy, "sinks": self._topics_by_path})
-        topic = self._topics_by_path.get(request.path.rstrip("/"))
+        topic = self._topics_by_path.get(path.rstrip("/"))
         if topic is None:
-            return _json(404, {"error": f"no KafkaSink at {request.path}", "sinks": sorted(self._topics_by_path)})
+            return _json(404, {"error": f"no KafkaSink at {path}", "sinks": sorted(self._topics_by_path)})
         if request.method != "POST":
-            response = _json(405, {"error": "POST a CloudEvent to a KafkaSink"})
-            response.headers["Allow"] = "POST"
-            return response
-        event = http.read_event(request.headers, read_body(request, self._max_body_bytes))
-        self._producer.send(topic, to_kafka(event))
-        return Response(status=202)
+            return _json(405, {"error": "POST a CloudEvent to a KafkaSink"}, {"Allow": "POST"})
+        declared = request.headers.get("Content-Length")
+        length = int(declared) if declared is not None and declared.isdigit() else None
+        body = await read_streamed_body(length, request.stream(), self._max_body_bytes)
+        event = http.read_event(request.headers, body)
+        await self._producer.acknowledged(topic, to_kafka(event))
+        return Response(status_code=202)
 
 
-def _json(status: int, document: dict[str, Any]) -> Response:
-    return Response(json.dumps(document), status=status, mimetype="application/json")
-
-
-def _flush_on_worker_exit(_server: Any, worker: Any) -> None:
-    app = getattr(worker, "wsgi", None)
-    if isinstance(app, KafkaSinkIngress):
-        app.close()
+def _json(status: int, document: dict[str, Any], headers: dict[str, str] | None = None) -> Response:
+    return Response(orjson.dumps(document), status_code=status, headers=headers, media_type="application/json")
 
 
 def _arguments(argv: list[str] | None) -> argparse.Namespace:
@@ -103,8 +122,6 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--topology", type=Path, default=KNATIVE_DIR, help="the knative/ manifests directory")
-    parser.add_argument("--workers", type=int, default=1, help="worker processes, one producer each")
-    parser.add_argument("--threads", type=int, default=32, help="request threads per worker")
     parser.add_argument(
         "--delivery-timeout",
         type=float,
@@ -121,13 +138,12 @@ def main(argv: list[str] | None = None) -> int:
     settings = Settings.from_env()
     topics_by_path = sink_paths(load(args.topology))
 
-    def make_app() -> KafkaSinkIngress:
-        producer = AckingProducer(
+    def new_producer() -> AckingProducer:
+        return AckingProducer(
             settings.kafka_bootstrap_servers,
             delivery_timeout_s=args.delivery_timeout,
             client_id=f"sentinel-kafka-sink-ingress-{os.getpid()}",
         )
-        return KafkaSinkIngress(topics_by_path, producer, settings.max_body_bytes)
 
     log.info(
         "serving %s on %s:%d (broker %s)",
@@ -136,15 +152,16 @@ def main(argv: list[str] | None = None) -> int:
         args.port,
         settings.kafka_bootstrap_servers,
     )
-    wsgi_server.serve(
-        make_app,
+    uvicorn.run(
+        KafkaSinkIngress(topics_by_path, new_producer, settings.max_body_bytes),
         host=args.host,
         port=args.port,
-        workers=args.workers,
-        threads=args.threads,
-        graceful_timeout_s=math.ceil(args.delivery_timeout) + 5,
-        log_level=args.log_level,
-        worker_exit=_flush_on_worker_exit,
+        loop="uvloop",
+        http="httptools",
+        lifespan="on",
+        access_log=False,
+        log_level=args.log_level.lower(),
+        timeout_graceful_shutdown=math.ceil(args.delivery_timeout) + 5,
     )
     return 0
 

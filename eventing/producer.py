@@ -1,7 +1,8 @@
-"""A Kafka producer that many request threads share, each waiting for its own record's ack.
+"""A Kafka producer that many requests share, each waiting for its own record's ack.
 
 One producer per process lets concurrent requests batch together; a background
-thread serves the delivery callbacks, and each caller blocks only on its own future.
+thread serves the delivery callbacks, and each caller waits only on its own future:
+a thread blocks in `send`, a coroutine awaits `acknowledged` without holding a thread.
 An idempotent producer that meets a fatal error (the local broker fences it after
 one timed-out request) refuses every later record, so it is replaced by a new one:
 that request is answered 503 and the next is sent again.
@@ -9,9 +10,12 @@ that request is answered 503 and the next is sent again.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 
@@ -62,9 +66,34 @@ class AckingProducer:
     def send(self, topic: str, record: KafkaRecord) -> None:
         """Produce the record and return once the broker acknowledged it; else raise why not."""
         acked: Future[KafkaError | None] = Future()
+        producer = self._produce(topic, record, acked.set_result)
+        try:
+            error = acked.result(timeout=self._ack_timeout_s)
+        except FutureTimeout:
+            raise BrokerUnavailable(f"no acknowledgement within {self._ack_timeout_s:g} s") from None
+        self._raise_refusal(producer, error)
+
+    async def acknowledged(self, topic: str, record: KafkaRecord) -> None:
+        """`send` for a coroutine: the event loop goes on serving while the broker acknowledges."""
+        loop = asyncio.get_running_loop()
+        acked: asyncio.Future[KafkaError | None] = loop.create_future()
+
+        def on_delivery(error: KafkaError | None) -> None:
+            with contextlib.suppress(RuntimeError):  # the loop closed: no one is waiting any more
+                loop.call_soon_threadsafe(_settle, acked, error)
+
+        producer = self._produce(topic, record, on_delivery)
+        try:
+            error = await asyncio.wait_for(acked, self._ack_timeout_s)
+        except TimeoutError:
+            raise BrokerUnavailable(f"no acknowledgement within {self._ack_timeout_s:g} s") from None
+        self._raise_refusal(producer, error)
+
+    def _produce(self, topic: str, record: KafkaRecord, acked: Callable[[KafkaError | None], object]) -> Producer:
+        """Hand the record to the producer, which calls `acked` from the callback thread; returns that producer."""
 
         def on_delivery(error: KafkaError | None, _message: Message) -> None:
-            acked.set_result(error)
+            acked(error)
 
         producer = self._producer
         try:
@@ -74,10 +103,9 @@ class AckingProducer:
         except KafkaException as error:
             self._renew_if_fatal(producer, error.args[0])
             raise _refusal(error.args[0]) from None
-        try:
-            error = acked.result(timeout=self._ack_timeout_s)
-        except FutureTimeout:
-            raise BrokerUnavailable(f"no acknowledgement within {self._ack_timeout_s:g} s") from None
+        return producer
+
+    def _raise_refusal(self, producer: Producer, error: KafkaError | None) -> None:
         if error is not None:
             self._renew_if_fatal(producer, error)
             raise _refusal(error)
@@ -114,3 +142,8 @@ class AckingProducer:
     def _serve_callbacks(self) -> None:
         while not self._stopping.is_set():
             self._producer.poll(0.05)
+
+
+def _settle(acked: asyncio.Future[KafkaError | None], error: KafkaError | None) -> None:
+    if not acked.done():  # a request whose wait timed out has stopped listening
+        acked.set_result(error)

@@ -1,8 +1,8 @@
-"""gunicorn's threaded workers, configured in code, for the WSGI apps Sentinel serves itself.
+"""gunicorn's threaded workers, configured in code, for the WSGI app Sentinel serves itself: the UI.
 
-The UI and the local KafkaSink ingress run this way; the functions are served by
-functions-framework's own gunicorn. `make_app` runs in each worker after the fork,
-so every worker opens its own connections.
+The functions are served by functions-framework's ASGI mode and the local KafkaSink
+ingress by uvicorn. `make_app` runs in each worker after the fork, so every worker
+opens its own connections.
 """
 
 from __future__ import annotations

@@ -1,7 +1,9 @@
-"""The ingress's producer: a fatal error (a fenced idempotent producer) must not leave every later event refused."""
+"""The ingress's producer: a fatal error (a fenced idempotent producer) must not leave every later event refused,
+and a coroutine waits for its record's acknowledgement as a thread does."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 import pytest
@@ -19,11 +21,15 @@ class FakeProducer:
 
     made: list[FakeProducer] = []
 
+    silent = False  # True: records are taken and never acknowledged
+
     def __init__(self, config: dict) -> None:
         self.fenced = not FakeProducer.made
         FakeProducer.made.append(self)
 
     def produce(self, topic, value, key, headers, on_delivery) -> None:
+        if self.silent:
+            return
         error = KafkaError(KafkaError._FATAL, "PRODUCER_FENCED", fatal=True) if self.fenced else None
         on_delivery(error, None)
 
@@ -38,6 +44,7 @@ class FakeProducer:
 @pytest.fixture
 def producer(monkeypatch):
     FakeProducer.made = []
+    FakeProducer.silent = False
     monkeypatch.setattr(producer_module, "Producer", FakeProducer)
     made = AckingProducer("127.0.0.1:9", delivery_timeout_s=1, client_id="test")
     yield made
@@ -54,3 +61,16 @@ def test_after_a_fatal_error_the_next_event_goes_through_a_new_producer(producer
         producer.send("t", RECORD)
     producer.send("t", RECORD)
     assert len(FakeProducer.made) == 2
+
+
+def test_a_coroutine_gets_503_for_a_fatal_error_and_sends_the_next_event_through_a_new_producer(producer):
+    with pytest.raises(BrokerUnavailable):
+        asyncio.run(producer.acknowledged("t", RECORD))
+    asyncio.run(producer.acknowledged("t", RECORD))
+    assert len(FakeProducer.made) == 2
+
+
+def test_a_coroutine_whose_record_is_never_acknowledged_gets_503_after_the_delivery_timeout(producer):
+    FakeProducer.silent = True
+    with pytest.raises(BrokerUnavailable, match="no acknowledgement"):
+        asyncio.run(producer.acknowledged("t", RECORD))
