@@ -105,9 +105,7 @@ class KafkaSinkIngress:
             return _json(404, {"error": f"no KafkaSink at {path}", "sinks": sorted(self._topics_by_path)})
         if request.method != "POST":
             return _json(405, {"error": "POST a CloudEvent to a KafkaSink"}, {"Allow": "POST"})
-        declared = request.headers.get("Content-Length")
-        length = int(declared) if declared is not None and declared.isdigit() else None
-        body = await read_streamed_body(length, request.stream(), self._max_body_bytes)
+        body = await read_streamed_body(request.headers, request.stream(), self._max_body_bytes)
         event = http.read_event(request.headers, body)
         await self._producer.acknowledged(topic, to_kafka(event))
         return Response(status_code=202)

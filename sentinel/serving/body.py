@@ -3,7 +3,7 @@ from a WSGI request (the UI, the KafkaSink ingress) or from an ASGI stream (the 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Request
@@ -31,9 +31,11 @@ def read_body(request: Request, max_bytes: int) -> bytes:
     return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
-async def read_streamed_body(declared: int | None, chunks: AsyncIterator[bytes], max_bytes: int) -> bytes:
-    """The whole body of an ASGI request; a 413 ClientError as soon as it is over `max_bytes`."""
-    if declared is not None and declared > max_bytes:
+async def read_streamed_body(headers: Mapping[str, str], chunks: AsyncIterator[bytes], max_bytes: int) -> bytes:
+    """The whole body of an ASGI request; a 413 ClientError as soon as it is over `max_bytes`,
+    declared (Content-Length, which the server has checked is a number) or streamed."""
+    declared = headers.get("Content-Length")
+    if declared is not None and declared.isdigit() and int(declared) > max_bytes:
         raise _too_large(max_bytes)
     received, size = [], 0
     async for chunk in chunks:

@@ -138,7 +138,7 @@ def http_handler(
             if request.method != "POST":
                 raise ClientError(f"{request.method} is not allowed here; POST a CloudEvent", status=405)
             caller = await _in(lifecycle.gate, admitted, function, request.headers.get("Authorization"))
-            body = await read_streamed_body(_declared_length(request), request.stream(), lifecycle.max_body_bytes)
+            body = await read_streamed_body(request.headers, request.stream(), lifecycle.max_body_bytes)
             assert lifecycle.work is not None  # made when the function started
             return await _in(lifecycle.work, handled, function, request, body, caller)
         except Exception as error:
@@ -146,11 +146,6 @@ def http_handler(
             return _json(answer, status, headers_for(error))
 
     return aio.http(handle)
-
-
-def _declared_length(request: Request) -> int | None:
-    value = request.headers.get("Content-Length")
-    return int(value) if value is not None and value.isdigit() else None
 
 
 def _events(request: Request, function: Function, body: bytes) -> list[Event]:
