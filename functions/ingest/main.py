@@ -86,13 +86,20 @@ class Ingest(Function):
     def ready(self) -> str | None:
         return self._keys.missing() if self._sink else "K_SINK is not set: ingest has nowhere to emit"
 
+    def start(self) -> None:
+        if self._admission:
+            self._admission.start()
+
+    def refuse_if_overloaded(self) -> None:
+        """While the pipeline is behind, no one may submit."""
+        if self._admission:
+            self._admission.check()
+
     def admit(self, caller: Caller | None) -> None:
-        """Only a key with the ingest scope may submit, within its rate; while the pipeline is behind, no one may."""
+        """Only a key with the ingest scope may submit, within its rate."""
         required(caller, INGEST)
         if self._limits:
             self._limits.check(caller, self.name)
-        if self._admission:
-            self._admission.check()
 
     def handle(self, received: Sequence[Event], caller: Caller | None = None) -> Reply:
         transactions = self._validated(received)

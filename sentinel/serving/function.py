@@ -62,9 +62,14 @@ class Function(ABC):
     def alive(self) -> bool:
         return True
 
+    def refuse_if_overloaded(self) -> None:
+        """Raise Unavailable (503 with Retry-After) while the function sheds load. Asked first, on the
+        server's event loop, for every request (as Knative's queue-proxy sheds before the container
+        sees a request), so it must answer from memory and never block."""
+
     def admit(self, caller: Caller | None) -> None:
-        """Refuse a request before its body is read: 401/403 for the wrong caller, 503 while
-        too busy. `caller` is None when the request has no key (or keys are not checked)."""
+        """Refuse a request before its body is read: 401/403 for the wrong caller, 429 over its rate.
+        `caller` is None when the request has no key (or keys are not checked)."""
 
     @abstractmethod
     def handle(self, events: Sequence[Event], caller: Caller | None = None) -> Reply:

@@ -8,13 +8,14 @@ import: functions-framework serves through gunicorn, which imports the module in
 master process and forks a worker, so nothing may be opened before the fork.
 
 One event loop reads every request; the function's own code, which blocks (PostgreSQL,
-Redis, the broker, ONNX), runs in threads. Two pools keep a refusal from waiting
-behind accepted work: `admit` (the API key, the rate, the backlog: in memory nearly
-always) and the readiness check run in a small gate pool, and only admitted requests
-reach the pool that decodes their events and calls `handle`
-(SENTINEL_FUNCTION_THREADS threads). The loop answers the liveness probe itself, reads
-the body (up to the size limit) without holding a thread, and turns every failure into
-a JSON answer (sentinel.serving.failures), never a traceback.
+Redis, the broker, ONNX), runs in threads. Nothing keeps a refusal waiting behind
+accepted work: a function shedding load says so on the loop (`refuse_if_overloaded`,
+from memory), `admit` (the API key and its rate: in memory nearly always) and the
+readiness check run in a small gate pool, and only admitted requests reach the pool
+that decodes their events and calls `handle` (SENTINEL_FUNCTION_THREADS threads).
+The loop answers the liveness probe itself, reads the body (up to the size limit)
+without holding a thread, and turns every failure into a JSON answer
+(sentinel.serving.failures), never a traceback.
 """
 
 from __future__ import annotations
@@ -137,6 +138,7 @@ def http_handler(
                 return _json({"ready": reason is None, "reason": reason}, 200 if reason is None else 503)
             if request.method != "POST":
                 raise ClientError(f"{request.method} is not allowed here; POST a CloudEvent", status=405)
+            function.refuse_if_overloaded()
             caller = await _in(lifecycle.gate, admitted, function, request.headers.get("Authorization"))
             body = await read_streamed_body(request.headers, request.stream(), lifecycle.max_body_bytes)
             assert lifecycle.work is not None  # made when the function started

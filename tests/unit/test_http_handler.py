@@ -117,6 +117,21 @@ def test_admit_refuses_before_the_body_is_read():
     assert response.status_code == 401
 
 
+class Shedding(Gated):
+    """Sheds load: every request is refused before anything else."""
+
+    def refuse_if_overloaded(self):
+        raise Unavailable("the pipeline is behind", retry_after=1)
+
+
+def test_a_function_shedding_load_refuses_with_503_before_the_key_is_checked():
+    served = Served(Shedding())
+    response = served.post(an_event(), key="sentinel_made-up")
+    assert response.status_code == 503
+    assert response.headers["Retry-After"] == "1"
+    assert served.function.handled == []
+
+
 def test_a_function_that_does_not_identify_callers_ignores_authorization():
     served = Served()
     assert served.post(an_event(), key="sentinel_made-up").status_code == 202

@@ -277,6 +277,8 @@ class MemoryBacklog:
             self.admitted_at.pop(transaction_id, None)
 
     def size(self, now: float) -> int:
+        if self.down:
+            raise redis.ConnectionError("Redis is down")
         self.reads += 1
         return len(self.admitted_at)
 
