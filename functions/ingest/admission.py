@@ -92,7 +92,7 @@ class Admission:
             with self._lock:
                 if self._unreadable is None:
                     log.warning("the pipeline's backlog cannot be read: %s", error)
-                self._unreadable = f"the backlog cannot be read ({type(error).__name__})"
+                self._unreadable = f"its backlog in Redis cannot be read ({type(error).__name__})"
             return
         with self._lock:
             self._size, self._unreadable = size, None
