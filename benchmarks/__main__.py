@@ -15,6 +15,7 @@ BENCHMARKS = {
     "retrain": "retrain",
     "capacity": "capacity",
     "soak": "soak",
+    "model-quality": "model_quality",
 }
 
 

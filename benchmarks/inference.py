@@ -37,8 +37,9 @@ def run(args: argparse.Namespace) -> int:
 
     print(f"training the first model on {TRAINING_ROWS:,} synthetic rows (seed {TRAINING_SEED}) ...", flush=True)
     dataset = synthetic.generate(TRAINING_ROWS, seed=TRAINING_SEED)
-    booster = train(dataset, split_rows(dataset, seed=TRAINING_SEED)).booster
-    exported = to_onnx(booster)
+    trained = train(dataset, split_rows(dataset, seed=TRAINING_SEED))
+    booster = trained.booster
+    exported = to_onnx(booster, trained.feature_names)
     session = load_session(exported.onnx, sha256=exported.sha256, feature_names=exported.feature_names, name="bench")
     rows = synthetic.generate(BATCH_ROWS, seed=ROWS_SEED).features.astype(np.float32)
     parity = check_parity(booster, exported, rows)

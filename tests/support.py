@@ -112,20 +112,28 @@ def a_champion_score(settings: Settings, transaction: dict[str, Any], decision: 
 
 
 def blocked_features(settings: Settings) -> dict[str, Any]:
-    """A transaction (without its id) the champion model blocks, found by asking the model itself."""
+    """A transaction (without its id) the champion model blocks as the first of a new user, found by
+    asking the model itself; each call's user is new, so score sees what the model was asked about."""
     import numpy as np
 
+    from sentinel.core import behaviour
     from sentinel.core.model import OnnxModel
-    from sentinel.core.transaction import FEATURE_NAMES
     from training.synthetic import demo_transactions
 
     with connect(settings.database_url) as conn:
         record = registry.champion(conn)
     assert record is not None, "the registry holds no champion"
-    candidates = demo_transactions(400, seed=11, fraud_share=1.0)
-    risks = OnnxModel(record).predict(
-        np.array([[item[name] for name in FEATURE_NAMES] for item in candidates], dtype=np.float32)
-    )
+    model = OnnxModel(record)
+    candidates = [
+        {**item, "user_id": f"u-blocked-{uuid.uuid4().hex[:12]}"}
+        for item in demo_transactions(400, seed=11, fraud_share=1.0)
+    ]
+
+    def as_first_of_its_user(item: dict[str, Any]) -> list[float]:
+        seen = behaviour.observation_of(item, received_at=events.utc_now())
+        return model.features_of(item, behaviour.features_of(behaviour.new_history(), seen))
+
+    risks = model.predict(np.array([as_first_of_its_user(item) for item in candidates], dtype=np.float32))
     best = int(np.argmax(risks))
     assert risks[best] >= record.thresholds["block"], "no fraud-like demo transaction reaches the block threshold"
     return {key: value for key, value in candidates[best].items() if key != "transaction_id"}

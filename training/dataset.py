@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -39,8 +39,12 @@ class Dataset:
     # Known for synthetic rows only: the probability each label was drawn with.
     true_probability: np.ndarray | None = None  # float64, (n,)
     user_ids: np.ndarray | None = None  # str, (n,), like "u00042"
-    event_times: np.ndarray | None = None  # datetime64[s] in UTC, (n,)
+    event_times: np.ndarray | None = None  # datetime64 in UTC, (n,)
     feature_names: tuple[str, ...] = FEATURE_NAMES
+    # What the behavioural features (training/behaviour.py) read besides user and time, where known:
+    amounts: np.ndarray | None = None  # float64, (n,): Amount exactly as sent, which float32 features round
+    merchant_ids: np.ndarray | None = None  # str, (n,); "" where a row has none
+    transaction_ids: np.ndarray | None = None  # str, (n,)
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -49,10 +53,14 @@ class Dataset:
     def fraud_rate(self) -> float:
         return float(self.labels.mean()) if len(self) else 0.0
 
+    def with_features(self, features: np.ndarray, feature_names: tuple[str, ...]) -> Dataset:
+        return replace(self, features=features, feature_names=feature_names)
+
     def fingerprint(self) -> str:
-        """A sha256 of features and labels: which data a model was trained on."""
+        """A sha256 of the transactions' own features and the labels: which data a model was trained on.
+        Features computed from them (the behavioural ones) are left out: the same data keeps its fingerprint."""
         digest = hashlib.sha256()
-        digest.update(np.ascontiguousarray(self.features).tobytes())
+        digest.update(np.ascontiguousarray(self.features[:, : len(FEATURE_NAMES)]).tobytes())
         digest.update(np.ascontiguousarray(self.labels).tobytes())
         return digest.hexdigest()
 
@@ -137,13 +145,8 @@ def check(dataset: Dataset, *, origin: str, row_label: RowLabel = row_number) ->
         )
     if fraud == len(labels):
         raise DataError(f"{origin} has only fraud rows ({LABEL_COLUMN} 1): a model needs legitimate examples too")
-    return Dataset(
-        features=features.astype(np.float32),
-        labels=labels.astype(np.int8),
-        true_probability=dataset.true_probability,
-        user_ids=dataset.user_ids,
-        event_times=dataset.event_times,
-    )
+    amounts = features[:, FEATURE_NAMES.index("Amount")] if dataset.amounts is None else dataset.amounts
+    return replace(dataset, features=features.astype(np.float32), labels=labels.astype(np.int8), amounts=amounts)
 
 
 def _is_number(value: Any) -> bool:

@@ -71,6 +71,7 @@ def retrain(
     gate_margin: float | None = None,
     promote: bool = True,
     reason: str = "",
+    behaviour: bool = True,
 ) -> dict[str, Any]:
     """Unset parameters take their defaults from the environment (training.settings)."""
     settings = TrainingSettings.from_env()
@@ -85,6 +86,7 @@ def retrain(
         by=caller.promoter(),
         reason=checked_reason(reason),
         promote=promote,
+        behaviour=behaviour,
     )
     outcome = pipeline.retrain(request, settings, run=as_task)
     artifacts.publish_retrain(outcome)

@@ -18,27 +18,28 @@ from sentinel.stores import registry
 from sentinel.stores.holdout import Holdout
 
 
-def auprc(record: ModelRecord, features: np.ndarray, labels: np.ndarray) -> float:
-    """The AUPRC of a registered model (loaded with its bytes) on labelled rows."""
-    return float(average_precision_score(labels, OnnxModel(record).predict(features)))
+def auprc(record: ModelRecord, table: np.ndarray, columns: tuple[str, ...], labels: np.ndarray) -> float:
+    """The AUPRC of a registered model (loaded with its bytes) on labelled rows whose columns are named `columns`."""
+    return float(average_precision_score(labels, OnnxModel(record).predict_table(table, columns)))
 
 
 def measure(
     db: registry.Database,
     candidate: ModelRecord,
-    features: np.ndarray,
+    table: np.ndarray,
+    columns: tuple[str, ...],
     labels: np.ndarray,
     *,
     margin: float,
     evaluated_on: str,
 ) -> GateResult:
-    """The candidate's AUPRC next to the current champion's, on `features` / `labels`."""
+    """The candidate's AUPRC next to the current champion's, on the same labelled rows."""
     champion = registry.champion(db)
     return GateResult(
         candidate_version=candidate.version,
-        candidate_auprc=auprc(candidate, features, labels),
+        candidate_auprc=auprc(candidate, table, columns, labels),
         champion_version=champion.version if champion else None,
-        champion_auprc=auprc(champion, features, labels) if champion else None,
+        champion_auprc=auprc(champion, table, columns, labels) if champion else None,
         margin=margin,
         evaluated_on=evaluated_on,
     )
@@ -46,4 +47,12 @@ def measure(
 
 def on_holdout(db: registry.Database, candidate: ModelRecord, holdout: Holdout, *, margin: float) -> GateResult:
     """The gate's verdict on `candidate`, measured on the registry's holdout."""
-    return measure(db, candidate, holdout.features, holdout.labels, margin=margin, evaluated_on=holdout.describe())
+    return measure(
+        db,
+        candidate,
+        holdout.features,
+        holdout.feature_names,
+        holdout.labels,
+        margin=margin,
+        evaluated_on=holdout.describe(),
+    )

@@ -12,9 +12,10 @@ import secrets
 
 import psycopg
 
-from sentinel.core.transaction import FEATURE_NAMES
+from sentinel.core.model import FEATURE_SETS
 from sentinel.stores import holdout as store
 from training import synthetic
+from training.behaviour import with_behaviour
 from training.dataset import DataError, check
 
 ROWS = 50_000  # about 85 fraud rows: enough for a stable AUPRC, drawn in a tenth of a second
@@ -26,7 +27,7 @@ def ensure(conn: psycopg.Connection) -> store.Holdout:
     kept = store.get(conn)
     if kept is None:
         kept = store.keep(conn, draw())
-    if kept.feature_names != FEATURE_NAMES:
+    if kept.feature_names not in FEATURE_SETS:
         raise DataError(
             f"{_ORIGIN} has other features than the models score ({len(kept.feature_names)} columns);"
             " it no longer fits this version of Sentinel"
@@ -35,8 +36,9 @@ def ensure(conn: psycopg.Connection) -> store.Holdout:
 
 
 def draw(rows: int = ROWS) -> store.Holdout:
-    """Fresh holdout rows from a seed nobody knows."""
-    dataset = check(synthetic.generate(rows, seed=secrets.randbits(32)), origin=_ORIGIN)
+    """Fresh holdout rows from a seed nobody knows, with their behavioural features, so models of either feature set
+    can be measured on them."""
+    dataset = with_behaviour(check(synthetic.generate(rows, seed=secrets.randbits(32)), origin=_ORIGIN))
     return store.Holdout(
         description="synthetic rows drawn once with an unrecorded seed",
         features=dataset.features,

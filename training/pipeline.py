@@ -25,7 +25,7 @@ import numpy as np
 from sentinel.core.model import ModelRecord, OnnxModel
 from sentinel.core.promotion import GateResult, bounded_margin
 from sentinel.stores import database, registry
-from training import gate, holdout, loader
+from training import behaviour, gate, holdout, loader
 from training.dataset import Dataset
 from training.export import ExportedModel, check_parity, to_onnx
 from training.loader import Source
@@ -55,6 +55,7 @@ class RetrainRequest:
     by: str  # who promotes, for the registry
     reason: str = ""  # why; by default the gate's verdict
     promote: bool = True  # False: register and measure against the champion, but leave it in place
+    behaviour: bool = True  # False: the transaction's own features only, even where behavioural ones could be had
 
     def __post_init__(self) -> None:
         bounded_margin(self.gate_margin)
@@ -93,7 +94,7 @@ def retrain(request: RetrainRequest, settings: TrainingSettings, *, run: Run = c
     started = time.perf_counter()
     if request.source.kind == "gdrive":
         run(download_dataset, request.source, settings)
-    dataset = run(load_dataset, request.source, request.rows, request.seed, settings)
+    dataset = run(load_dataset, request.source, request.rows, request.seed, settings, request.behaviour)
     split = run(validate_dataset, dataset, request)
     trained = run(train_model, dataset, split, request)
     metrics = run(evaluate_model, trained, dataset, split)
@@ -119,12 +120,24 @@ def download_dataset(source: Source, settings: TrainingSettings) -> Path:
     return path
 
 
-def load_dataset(source: Source, rows: int, seed: int, settings: TrainingSettings) -> Dataset:
+def load_dataset(
+    source: Source, rows: int, seed: int, settings: TrainingSettings, with_behaviour: bool = True
+) -> Dataset:
+    """The labelled rows, with their behavioural features when asked for and the rows allow it."""
     dataset = loader.load(source, settings, rows=rows, seed=seed)
     report(
         f"loaded {len(dataset):,} rows from {source.describe(rows=rows, seed=seed)}:"
         f" {int(dataset.labels.sum()):,} fraud ({dataset.fraud_rate:.3%})"
     )
+    if not with_behaviour:
+        report("the model takes the transaction's own features only, as asked")
+        return dataset
+    if not behaviour.can_compute(dataset):
+        report("the rows do not say whose they are and when: the model takes the transaction's own features only")
+        return dataset
+    started = time.perf_counter()
+    dataset = behaviour.with_behaviour(dataset)
+    report(f"computed the behavioural features of every row in {time.perf_counter() - started:.1f}s")
     return dataset
 
 
@@ -155,7 +168,7 @@ def evaluate_model(trained: TrainedModel, dataset: Dataset, split: Split) -> dic
 
 
 def export_model(trained: TrainedModel) -> ExportedModel:
-    exported = to_onnx(trained.booster)
+    exported = to_onnx(trained.booster, trained.feature_names)
     report(f"exported to ONNX ({len(exported.onnx) / 1024:.0f} KiB)")
     return exported
 
@@ -234,7 +247,7 @@ def score_with_version(version: str, dataset: Dataset, settings: TrainingSetting
     targets = PrecisionTargets(**stored_targets) if stored_targets else PrecisionTargets()
     metrics = evaluate(
         dataset.labels,
-        OnnxModel(record).predict(dataset.features),
+        OnnxModel(record).predict_table(dataset.features, dataset.feature_names),
         record.thresholds,
         targets,
         true_probability=dataset.true_probability,

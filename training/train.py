@@ -78,6 +78,7 @@ class Split:
 @dataclass(frozen=True)
 class TrainedModel:
     booster: xgb.Booster  # cut to its best iteration
+    feature_names: tuple[str, ...]  # of the columns it was trained on, in order
     thresholds: dict[str, float]  # {"review": ..., "block": ...}
     targets: PrecisionTargets  # what the thresholds were chosen for
     details: dict[str, Any]  # JSON-ready: how it was trained
@@ -103,7 +104,13 @@ def train(
         "scale_pos_weight": round(scale_pos_weight, 3),
         "training_seconds": round(time.perf_counter() - started, 3),
     }
-    return TrainedModel(booster=booster, thresholds=thresholds, targets=targets, details=details)
+    return TrainedModel(
+        booster=booster,
+        feature_names=dataset.feature_names,
+        thresholds=thresholds,
+        targets=targets,
+        details=details,
+    )
 
 
 def held_out_metrics(trained: TrainedModel, dataset: Dataset, split: Split) -> dict[str, Any]:

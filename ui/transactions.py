@@ -22,6 +22,7 @@ from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import BadRequest
 from werkzeug.wrappers import Response
 
+from sentinel.core import behaviour
 from sentinel.core.decision import DECISIONS
 from sentinel.core.transaction import FEATURE_NAMES
 from sentinel.stores.audit import record_in
@@ -36,6 +37,20 @@ LABELS = ("fraud", "legitimate")
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 200
 LIVE_BATCH = 100
+RECENT_OF_USER = 10
+BEHAVIOUR_MEANINGS = {
+    "user_count_10m": "the user's transactions in the 10 minutes before",
+    "user_amount_10m": "what they spent in those 10 minutes",
+    "user_count_1h": "the user's transactions in the hour before",
+    "user_amount_1h": "what they spent in that hour",
+    "user_count_24h": "the user's transactions in the 24 hours before",
+    "user_amount_24h": "what they spent in those 24 hours",
+    "amount_vs_user_usual": "the amount against the user's usual (1 = usual)",
+    "seconds_since_user_previous": "seconds since the user's previous transaction (-1: none)",
+    "merchant_new_for_user": "1 when the merchant is new for the user",
+    "hours_from_user_usual": "hours from the user's usual time of day",
+    "user_previous_count": "the user's transactions seen before",
+}
 # persisted_at is stamped when persist's database transaction starts, so a row can
 # commit a moment after one stamped later is already shown. Live polls look back
 # this far, and the page skips the rows it already has.
@@ -289,6 +304,27 @@ def features(transaction: Row) -> list[tuple[str, Any]]:
     return [(name, payload.get(name)) for name in FEATURE_NAMES]
 
 
+def behavioural_features(transaction: Row) -> list[tuple[str, str, Any]]:
+    """(name, what it means, value) of each behavioural feature score computed; none for a decision made before them."""
+    computed = transaction.get("behaviour") or {}
+    return [(name, BEHAVIOUR_MEANINGS[name], computed[name]) for name in behaviour.FEATURES if name in computed]
+
+
+def recent_of_user(transaction: Row, *, limit: int = RECENT_OF_USER) -> list[Row]:
+    """The user's transactions scored up to this one, newest first: the history its behaviour was judged against."""
+    return fetch_all(
+        f"SELECT {LIST_COLUMNS} FROM transactions"
+        " WHERE user_id = %(user)s AND client_id = %(client)s AND scored_at <= %(at)s"
+        " ORDER BY scored_at DESC, transaction_id DESC LIMIT %(limit)s",
+        {
+            "user": transaction["user_id"],
+            "client": transaction["client_id"],
+            "at": transaction["scored_at"],
+            "limit": limit,
+        },
+    )
+
+
 def other_fields(transaction: Row) -> list[tuple[str, Any]]:
     """The payload's fields that neither the features nor the page's own columns show."""
     shown = {*FEATURE_NAMES, "client_id", "transaction_id", "user_id", "event_time"}
@@ -335,6 +371,8 @@ def detail(client_id: str, transaction_id: str) -> str:
         "transactions/detail.html",
         transaction=transaction,
         features=features(transaction),
+        behavioural=behavioural_features(transaction),
+        recent=recent_of_user(transaction),
         other_fields=other_fields(transaction),
         alert=alert_of(client_id, transaction_id),
         labels=labels_of(client_id, transaction_id),

@@ -24,9 +24,9 @@ import numpy as np
 from functions.score.champion import Champion
 from sentinel.codec.event import Event
 from sentinel.config import Settings
-from sentinel.core import events, score, transaction
+from sentinel.core import behaviour, events, score, transaction
 from sentinel.core.api_keys import SCORE, Caller
-from sentinel.core.decision import ThresholdOverrides, decide, thresholds_for
+from sentinel.core.decision import ALERTING_DECISIONS, ThresholdOverrides, decide, thresholds_for
 from sentinel.core.errors import ClientError, Problem, Unavailable
 from sentinel.core.idempotency import conflict_message, fingerprint
 from sentinel.core.integrity import SigningKeys
@@ -38,6 +38,7 @@ from sentinel.serving.function import Function, Reply
 from sentinel.serving.http_handler import http_handler
 from sentinel.serving.sink import Sink, SinkClient
 from sentinel.stores import redis_client
+from sentinel.stores.behaviour import UserHistories, UserKey
 from sentinel.stores.inline_decisions import InlineDecisions, Remembered
 from sentinel.stores.rate_limits import RateLimits
 
@@ -62,6 +63,13 @@ class InlineAnswers(Protocol):
     def close(self) -> None: ...
 
 
+class Histories(Protocol):
+    """Each user's history, which gives the behavioural features: see sentinel.stores.behaviour."""
+
+    def observe(self, observed: Sequence[tuple[UserKey, behaviour.Observation]]) -> list[behaviour.Features]: ...
+    def close(self) -> None: ...
+
+
 class Score(Function):
     name = "score"
     accepts = (events.TRANSACTION_RECEIVED, events.TRANSACTION_CREATED)
@@ -71,6 +79,7 @@ class Score(Function):
         self,
         models: Models,
         sink: Sink | None,
+        histories: Histories,
         *,
         overrides: ThresholdOverrides = NO_OVERRIDES,
         limits: Limits | None = None,
@@ -81,6 +90,7 @@ class Score(Function):
     ) -> None:
         """`received_keys` verify what ingest sent; `scored_keys` sign the decisions."""
         self._models = models
+        self._histories = histories
         self._limits = limits
         self._inline = inline
         self._received_keys = received_keys
@@ -94,6 +104,7 @@ class Score(Function):
 
     def stop(self) -> None:
         self._models.stop()
+        self._histories.close()
         if self._sink:
             self._sink.close()
         if self._inline:
@@ -169,21 +180,36 @@ class Score(Function):
         return item, False
 
     def _decide(self, items: list[transaction.Transaction], model: OnnxModel) -> list[score.Score]:
-        risks = model.predict(np.array([model.features_of(item) for item in items], dtype=np.float32))
-        thresholds = thresholds_for(model.record.thresholds, self._overrides)
+        """Every user's history takes in the transaction, whichever features the model takes, so a model
+        trained on behaviour finds it already known when it is promoted."""
         now = self._clock()
+        behavioural = self._histories.observe(
+            [
+                (
+                    (item[CLIENT_FIELD], item["user_id"]),
+                    behaviour.observation_of(item, received_at=item.get("received_at", now)),
+                )
+                for item in items
+            ]
+        )
+        rows = [model.features_of(item, values) for item, values in zip(items, behavioural, strict=True)]
+        risks = model.predict(np.array(rows, dtype=np.float32))
+        thresholds = thresholds_for(model.record.thresholds, self._overrides)
+        decisions = [decide(float(risk), thresholds) for risk in risks]
         return [
             score.build(
                 item,
                 risk_score=float(risk),
-                decision=decide(float(risk), thresholds),
+                decision=decision,
                 model_version=model.version,
                 thresholds=thresholds.to_json(),
                 received_at=item.get("received_at", now),
                 scored_at=now,
                 threshold_overrides=self._overrides.to_json(),
+                behavioural=dict(zip(behaviour.FEATURES, values, strict=True)),
+                reasons=model.reasons(row) if decision in ALERTING_DECISIONS else [],
             )
-            for item, risk in zip(items, risks, strict=True)
+            for item, row, risk, decision, values in zip(items, rows, risks, decisions, behavioural, strict=True)
         ]
 
 
@@ -194,10 +220,11 @@ def signed_scored_event(decision: score.Score, keys: SigningKeys) -> Event:
 
 
 def new(settings: Settings) -> Score:
-    redis = redis_client.connect(settings.redis_url)  # one connection pool for rates and inline decisions
+    redis = redis_client.connect(settings.redis_url)  # one connection pool for rates, histories and inline decisions
     return Score(
         Champion.connect(settings.database_url),
         SinkClient(settings.k_sink) if settings.k_sink else None,
+        UserHistories(redis),
         overrides=ThresholdOverrides(settings.review_threshold, settings.block_threshold),
         limits=RateLimits(redis, settings.key_rate_per_s),
         inline=InlineDecisions(redis, ttl_seconds=settings.dedup_ttl_seconds),

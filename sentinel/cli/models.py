@@ -180,6 +180,9 @@ def evaluate(version: str, source: str, rows: int | None, seed: int | None) -> N
     "--gate-margin", type=float, default=None, help="Allowed AUPRC shortfall against the champion, -0.1 to 0.1."
 )
 @click.option("--no-promote", is_flag=True, help="Register and measure the candidate, but keep the champion.")
+@click.option(
+    "--without-behaviour", is_flag=True, help="Train on the transaction's own features only, not the behavioural ones."
+)
 def retrain(
     source: str,
     rows: int | None,
@@ -188,6 +191,7 @@ def retrain(
     block_precision: float | None,
     gate_margin: float | None,
     no_promote: bool,
+    without_behaviour: bool,
 ) -> None:
     """Run the Prefect `retrain` flow: load, validate, train, evaluate, export, check parity, register, gate.
 
@@ -204,6 +208,7 @@ def retrain(
             block_precision=block_precision,
             gate_margin=gate_margin,
             promote=not no_promote,
+            behaviour=not without_behaviour,
         )
     if result["promoted"]:
         say(f"{result['version']} is the champion now; score processes switch within seconds")

@@ -3,7 +3,9 @@
 The score function builds one OnnxModel per process (DESIGN.md §2) and calls
 `predict` for every event. Loading refuses any model that could score wrongly in
 silence: bytes that do not match the registered sha256, or a model whose features
-are not sentinel.core.transaction.FEATURE_NAMES in that order.
+are not a set score computes, in its order: the transaction's own
+(sentinel.core.transaction.FEATURE_NAMES), alone or followed by the behavioural
+features (sentinel.core.behaviour.FEATURES) of the version score computes.
 
 One intra-op and one inter-op thread, run sequentially: a single row takes
 microseconds, less than handing work to a thread pool costs, and the functions
@@ -22,12 +24,19 @@ from typing import Any
 import numpy as np
 import onnxruntime as ort
 
+from sentinel.core import behaviour
+from sentinel.core.explain import TreeEnsemble, UnexplainableModel
+from sentinel.core.reasons import reasons
 from sentinel.core.transaction import FEATURE_NAMES
 
 # What export writes into every model, and what loading reads back.
 INPUT_NAME = "features"
 PROBABILITIES_OUTPUT = "probabilities"
 FEATURE_NAMES_METADATA_KEY = "sentinel.feature_names"
+BEHAVIOUR_VERSION_METADATA_KEY = "sentinel.behaviour_version"
+
+WITH_BEHAVIOUR: tuple[str, ...] = (*FEATURE_NAMES, *behaviour.FEATURES)
+FEATURE_SETS = (FEATURE_NAMES, WITH_BEHAVIOUR)  # what a model may take, in this order
 
 
 class ModelRejected(Exception):
@@ -64,18 +73,42 @@ class OnnxModel:
         self._session = load_session(
             record.onnx, sha256=record.sha256, feature_names=record.feature_names, name=f"model {record.version}"
         )
+        try:
+            self._trees: TreeEnsemble | None = TreeEnsemble.from_onnx(record.onnx)
+        except UnexplainableModel:  # exported before covers were kept: it scores, but gives no reasons
+            self._trees = None
 
     @property
     def version(self) -> str:
         return self.record.version
 
-    def features_of(self, transaction: Mapping[str, Any]) -> np.ndarray:
-        """The (30,) float32 input vector of a validated transaction: the only place one is built."""
-        return np.array([transaction[name] for name in FEATURE_NAMES], dtype=np.float32)
+    @property
+    def uses_behaviour(self) -> bool:
+        return self.record.feature_names == WITH_BEHAVIOUR
+
+    def features_of(self, transaction: Mapping[str, Any], behavioural: Sequence[float] = ()) -> list[float]:
+        """The input row of a validated transaction and its behavioural features: the only place one is built."""
+        row = [transaction[name] for name in FEATURE_NAMES]
+        return [*row, *behavioural] if self.uses_behaviour else row
 
     def predict(self, features: np.ndarray) -> np.ndarray:
-        """Fraud probabilities (class 1): one per row of an (n, 30) array, or one for a single (30,) vector."""
+        """Fraud probabilities (class 1): one per row of an (n, features) array, or one for a single vector."""
         return predict_probabilities(self._session, features)
+
+    def reasons(self, row: Sequence[float]) -> list[str]:
+        """Why the model scored one input row as it did, in words: its features that pushed most towards fraud."""
+        if self._trees is None:
+            return []
+        contributions = self._trees.contributions(np.asarray(row, dtype=np.float32))
+        return reasons(self.record.feature_names, row, contributions)
+
+    def predict_table(self, table: np.ndarray, columns: Sequence[str]) -> np.ndarray:
+        """Fraud probabilities for the rows of a table whose columns are named `columns`: the model takes its own."""
+        missing = [name for name in self.record.feature_names if name not in columns]
+        if missing:
+            raise ValueError(f"model {self.version} needs columns the data lacks: {', '.join(missing)}")
+        position = {name: index for index, name in enumerate(columns)}
+        return self.predict(table[:, [position[name] for name in self.record.feature_names]])
 
 
 def load_session(onnx: bytes, *, sha256: str, feature_names: Sequence[str], name: str) -> ort.InferenceSession:
@@ -83,20 +116,27 @@ def load_session(onnx: bytes, *, sha256: str, feature_names: Sequence[str], name
     actual = sha256_hex(onnx)
     if actual != sha256:
         raise ModelRejected(f"{name}: its bytes hash to {actual}, not the registered {sha256}")
-    _require_feature_names(f"{name}'s record", feature_names)
+    _require_feature_set(f"{name}'s record", feature_names)
     try:
         session = ort.InferenceSession(onnx, sess_options=_session_options(), providers=["CPUExecutionProvider"])
     except Exception as error:  # onnxruntime raises its own error types for unreadable models
         raise ModelRejected(f"{name} is not a model onnxruntime can load: {error}") from error
-    _require_feature_names(f"{name}'s ONNX metadata", _embedded_feature_names(session))
-    _require_signature(name, session)
+    metadata = session.get_modelmeta().custom_metadata_map
+    embedded = metadata.get(FEATURE_NAMES_METADATA_KEY)
+    _require_feature_set(f"{name}'s ONNX metadata", json.loads(embedded) if embedded is not None else None)
+    if tuple(json.loads(embedded)) != tuple(feature_names):
+        raise ModelRejected(f"{name}'s ONNX metadata declares other features than its record")
+    if tuple(feature_names) == WITH_BEHAVIOUR:
+        _require_behaviour_version(name, metadata.get(BEHAVIOUR_VERSION_METADATA_KEY))
+    _require_signature(name, session, len(feature_names))
     return session
 
 
 def predict_probabilities(session: ort.InferenceSession, features: np.ndarray) -> np.ndarray:
     rows = np.atleast_2d(np.ascontiguousarray(features, dtype=np.float32))
-    if rows.ndim != 2 or rows.shape[1] != len(FEATURE_NAMES):
-        raise ValueError(f"expected rows of {len(FEATURE_NAMES)} features, got an array of shape {rows.shape}")
+    width = session.get_inputs()[0].shape[-1]
+    if rows.ndim != 2 or rows.shape[1] != width:
+        raise ValueError(f"expected rows of {width} features, got an array of shape {rows.shape}")
     (probabilities,) = session.run([PROBABILITIES_OUTPUT], {INPUT_NAME: rows})
     return probabilities[:, 1].astype(np.float64)
 
@@ -109,29 +149,38 @@ def _session_options() -> ort.SessionOptions:
     return options
 
 
-def _embedded_feature_names(session: ort.InferenceSession) -> list[str] | None:
-    raw = session.get_modelmeta().custom_metadata_map.get(FEATURE_NAMES_METADATA_KEY)
-    return json.loads(raw) if raw is not None else None
-
-
-def _require_feature_names(source: str, names: Sequence[str] | None) -> None:
+def _require_feature_set(source: str, names: Sequence[str] | None) -> None:
     if names is None:
         raise ModelRejected(f"{source} does not declare its feature names")
-    if tuple(names) != FEATURE_NAMES:
-        differences = [
-            f"#{position} is {got!r}, not {expected!r}"
-            for position, (got, expected) in enumerate(zip(names, FEATURE_NAMES, strict=False))
-            if got != expected
-        ]
-        if len(names) != len(FEATURE_NAMES):
-            differences.append(f"{len(names)} features instead of {len(FEATURE_NAMES)}")
-        raise ModelRejected(f"{source} has other features than Sentinel sends: {'; '.join(differences)}")
+    if tuple(names) in FEATURE_SETS:
+        return
+    expected = WITH_BEHAVIOUR if len(names) > len(FEATURE_NAMES) else FEATURE_NAMES
+    differences = [
+        f"#{position} is {got!r}, not {wanted!r}"
+        for position, (got, wanted) in enumerate(zip(names, expected, strict=False))
+        if got != wanted
+    ]
+    if len(names) != len(expected):
+        differences.append(f"{len(names)} features instead of {len(expected)}")
+    raise ModelRejected(
+        f"{source} has other features than Sentinel sends: {'; '.join(differences)}. A model takes the"
+        f" transaction's {len(FEATURE_NAMES)} features, alone or followed by the {len(behaviour.FEATURES)}"
+        " behavioural ones"
+    )
 
 
-def _require_signature(name: str, session: ort.InferenceSession) -> None:
+def _require_behaviour_version(name: str, version: str | None) -> None:
+    if version != str(behaviour.VERSION):
+        raise ModelRejected(
+            f"{name} was trained on behavioural features of version {version or 'unknown'};"
+            f" score computes version {behaviour.VERSION}, and the same names may mean other values"
+        )
+
+
+def _require_signature(name: str, session: ort.InferenceSession, width: int) -> None:
     inputs = session.get_inputs()
     outputs = {output.name: output for output in session.get_outputs()}
-    if len(inputs) != 1 or inputs[0].name != INPUT_NAME or inputs[0].shape[-1] != len(FEATURE_NAMES):
-        raise ModelRejected(f"{name} does not take one {INPUT_NAME!r} input of {len(FEATURE_NAMES)} features")
+    if len(inputs) != 1 or inputs[0].name != INPUT_NAME or inputs[0].shape[-1] != width:
+        raise ModelRejected(f"{name} does not take one {INPUT_NAME!r} input of {width} features")
     if PROBABILITIES_OUTPUT not in outputs or outputs[PROBABILITIES_OUTPUT].shape[-1] != 2:
         raise ModelRejected(f"{name} has no {PROBABILITIES_OUTPUT!r} output for two classes")

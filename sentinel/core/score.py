@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sentinel.core import transaction
+from sentinel.core import behaviour, transaction
 from sentinel.core.api_keys import NAME_PATTERN, NAME_RULE
 from sentinel.core.decision import DECISIONS
 from sentinel.core.errors import ClientError, Problem
@@ -33,8 +33,11 @@ def build(
     received_at: str,
     scored_at: str,
     threshold_overrides: dict[str, float] | None = None,
+    behavioural: dict[str, float] | None = None,
+    reasons: list[str] | None = None,
 ) -> Score:
-    """`threshold_overrides`: those of `thresholds` the operator set instead of the model's own."""
+    """`threshold_overrides`: those of `thresholds` the operator set instead of the model's own;
+    `behavioural`: the transaction's behavioural features by name; `reasons`: why, for a review or block."""
     return {
         "client_id": item[transaction.CLIENT_FIELD],
         "transaction_id": item["transaction_id"],
@@ -48,6 +51,8 @@ def build(
         "received_at": received_at,
         "scored_at": scored_at,
         "transaction": {key: value for key, value in item.items() if key not in _STAMPED},
+        "behaviour": behavioural or {},
+        "reasons": reasons or [],
     }
 
 
@@ -76,6 +81,8 @@ def parse(data: Any) -> Score:
         problem = transaction.timestamp_problem(data.get(name))
         if problem:
             problems.append(Problem(name, problem))
+    if "behaviour" in data and not _are_behavioural(data["behaviour"]):
+        problems.append(Problem("behaviour", "must be an object of behavioural feature names and finite numbers"))
     if "reasons" in data and not _are_reasons(data["reasons"]):
         problems.append(
             Problem("reasons", f"must be a list of at most {MAX_REASONS} strings of 1-{MAX_REASON_LENGTH} characters")
@@ -114,6 +121,14 @@ def _are_overrides(value: Any) -> bool:
         return False
     numbers = [transaction.finite_number(number) for number in value.values()]
     return all(number is not None and 0 <= number <= 1 for number in numbers)
+
+
+def _are_behavioural(value: Any) -> bool:
+    return (
+        isinstance(value, dict)
+        and value.keys() <= set(behaviour.FEATURES)
+        and all(transaction.finite_number(number) is not None for number in value.values())
+    )
 
 
 def _are_reasons(value: Any) -> bool:

@@ -22,10 +22,10 @@ from sentinel.stores.group_commit import GroupCommitter
 INSERT = """
 INSERT INTO transactions (
     client_id, transaction_id, user_id, amount, event_time, payload, risk_score, decision,
-    model_version, thresholds, received_at, scored_at
+    model_version, thresholds, received_at, scored_at, behaviour, reasons
 ) VALUES (
     %(client_id)s, %(transaction_id)s, %(user_id)s, %(amount)s, %(event_time)s, %(payload)s, %(risk_score)s,
-    %(decision)s, %(model_version)s, %(thresholds)s, %(received_at)s, %(scored_at)s
+    %(decision)s, %(model_version)s, %(thresholds)s, %(received_at)s, %(scored_at)s, %(behaviour)s, %(reasons)s
 )
 ON CONFLICT (client_id, transaction_id) DO NOTHING
 RETURNING transaction_id
@@ -65,6 +65,8 @@ def row(score: Score) -> dict[str, Any]:
         "thresholds": Jsonb(score["thresholds"]),
         "received_at": score["received_at"],
         "scored_at": score["scored_at"],
+        "behaviour": Jsonb(score["behaviour"]) if score.get("behaviour") else None,
+        "reasons": Jsonb(score.get("reasons", [])),
     }
 
 

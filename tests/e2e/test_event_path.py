@@ -52,8 +52,9 @@ def ingest(stack) -> str:
     return stack.url("ingest") + "/"
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def fraud_like(stack):
+    """A transaction the champion blocks, as the first of a user of its own."""
     return blocked_features(stack.settings)
 
 
@@ -125,6 +126,26 @@ def test_a_fraud_like_transaction_raises_exactly_one_alert(stack, fraud_like):
     assert len(entries) == 1
     assert json.loads(entries[0][b"alert"])["decision"] == "block"
     assert client.exists(f"{STREAMED_PREFIX}{client_key.NAME}:{transaction['transaction_id']}")
+
+
+def test_a_blocked_transaction_carries_its_reasons_and_behaviour_to_its_row_its_alert_and_the_stream(stack, fraud_like):
+    transaction = a_transaction(**fraud_like)
+    post_binary(ingest(stack), created_event(transaction), key=stack.api_key)
+    row = wait_for_row(stack, transaction["transaction_id"])
+    assert row["decision"] == "block" and 1 <= len(row["reasons"]) <= 3
+    assert row["behaviour"]["user_previous_count"] == 0  # the first transaction of a new user
+    [alert] = wait_for(lambda: alert_rows(stack, transaction["transaction_id"]), what="alert row")
+    assert alert["reasons"] == row["reasons"]
+    client = redis_client.connect(stack.settings.redis_url)
+    [entry] = wait_for(
+        lambda: [
+            json.loads(fields[b"alert"])
+            for _, fields in client.xrange(stack.settings.alerts_stream)
+            if fields[b"transaction_id"].decode() == transaction["transaction_id"]
+        ],
+        what="the alert on the stream",
+    )
+    assert entry["reasons"] == row["reasons"]
 
 
 def test_an_approved_transaction_raises_no_alert(stack):

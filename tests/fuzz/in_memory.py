@@ -9,6 +9,7 @@ from fakes import (
     MemoryAlerts,
     MemoryClaims,
     MemoryDecisions,
+    MemoryHistories,
     MemoryModels,
     MemorySink,
     MemoryStream,
@@ -27,7 +28,12 @@ from sentinel.serving.callers import Callers
 BUILDERS = {
     "ingest": lambda: Ingest(MemoryClaims(), MemorySink(), keys=RECEIVED_KEYS, clock=lambda: NOW),
     "score": lambda: Score(
-        MemoryModels(), MemorySink(), received_keys=RECEIVED_KEYS, scored_keys=SCORED_KEYS, clock=lambda: NOW
+        MemoryModels(),
+        MemorySink(),
+        MemoryHistories(),
+        received_keys=RECEIVED_KEYS,
+        scored_keys=SCORED_KEYS,
+        clock=lambda: NOW,
     ),
     "persist": lambda: Persist(MemoryDecisions(), scored_events()),
     "alert": lambda: Alert(MemoryAlerts(), MemoryStream(), scored_events()),

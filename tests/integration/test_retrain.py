@@ -57,7 +57,7 @@ def test_the_gate_rejects_a_worse_model(conn, settings):
     dataset = generate(ROWS, seed=3)
     split = split_rows(dataset, seed=3)
     trained = train(dataset, split, seed=3)
-    good, worse = to_onnx(trained.booster), to_onnx(trained.booster[:1])
+    good, worse = to_onnx(trained.booster, trained.feature_names), to_onnx(trained.booster[:1], trained.feature_names)
     champion = registry.register(
         conn, good.onnx, thresholds=trained.thresholds, metrics={}, data_fingerprint="good"
     ).version
@@ -77,8 +77,8 @@ def test_the_gate_rejects_a_worse_model(conn, settings):
 
 
 def test_a_parity_failure_rejects_the_model_before_it_is_registered(conn, settings, monkeypatch):
-    def export_of_another_model(booster):
-        return to_onnx(booster[:1])
+    def export_of_another_model(booster, feature_names):
+        return to_onnx(booster[:1], feature_names)
 
     monkeypatch.setattr(pipeline, "to_onnx", export_of_another_model)
     with pytest.raises(ParityError, match="The model is rejected"):

@@ -18,8 +18,10 @@ import pytest
 from psycopg.types.json import Jsonb
 from ui_login import csrf_token, logged_in_client
 
+from sentinel.core import behaviour
 from sentinel.stack.pipeline_status import LocalStackStatus
 from ui import create_app
+from ui.transactions import BEHAVIOUR_MEANINGS
 
 pytestmark = pytest.mark.stack
 
@@ -75,8 +77,8 @@ def add_transaction(db, transaction_id: str, *, client_id: str = CLIENT, **field
     payload.update(row["payload"])
     db.execute(
         "INSERT INTO transactions (client_id, transaction_id, user_id, amount, event_time, payload, risk_score,"
-        " decision, model_version, thresholds, received_at, scored_at, persisted_at)"
-        " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+        " decision, model_version, thresholds, received_at, scored_at, persisted_at, behaviour, reasons)"
+        " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
         (
             client_id,
             transaction_id,
@@ -91,6 +93,8 @@ def add_transaction(db, transaction_id: str, *, client_id: str = CLIENT, **field
             row["scored_at"] - timedelta(milliseconds=40),
             row["scored_at"],
             row.get("persisted_at", row["scored_at"] + timedelta(milliseconds=60)),
+            Jsonb(row["behaviour"]) if "behaviour" in row else None,
+            Jsonb(row.get("reasons", [])),
         ),
     )
     return row
@@ -312,6 +316,36 @@ def test_the_detail_page_shows_every_field_feature_and_the_decision(client, db):
     assert "<dt>Time</dt>" in page and "<dt>Amount</dt>" in page
     assert "No alert: only review and block decisions raise one." in page
     assert "Not labelled yet." in page
+
+
+def test_the_detail_page_shows_the_behaviour_the_model_saw_its_reasons_and_the_users_recent_transactions(client, db):
+    computed = {name: float(index) for index, name in enumerate(behaviour.FEATURES)}
+    computed["amount_vs_user_usual"] = 14.0
+    add_transaction(db, "t-earlier", user_id="u-8", scored_at=NOW - timedelta(minutes=9))
+    add_transaction(db, "t-other-user", user_id="u-9", scored_at=NOW - timedelta(minutes=8))
+    add_transaction(
+        db,
+        "t-held",
+        user_id="u-8",
+        decision="review",
+        behaviour=computed,
+        reasons=["amount 14× this user's usual"],
+        scored_at=NOW - timedelta(minutes=5),
+    )
+    add_transaction(db, "t-later", user_id="u-8", scored_at=NOW - timedelta(minutes=1))
+    response = client.get("/transactions/demo/t-held")
+    page = text(response)
+    assert "amount 14× this user's usual" in page
+    for name in behaviour.FEATURES:
+        assert name in page and BEHAVIOUR_MEANINGS[name] in page
+    recent = response.get_data(as_text=True).split('id="recent-of-user"')[1].split("</table>")[0]
+    assert "t-held" in recent and "t-earlier" in recent
+    assert "t-later" not in recent and "t-other-user" not in recent
+
+
+def test_a_decision_made_before_behavioural_features_says_so(client, db):
+    add_transaction(db, "t-old")
+    assert "Scored before behavioural features were computed." in text(client.get("/transactions/demo/t-old"))
 
 
 def test_the_detail_page_shows_the_alert_and_the_label_history(client, db):

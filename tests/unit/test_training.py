@@ -164,11 +164,11 @@ def test_the_thresholds_follow_the_targets_they_were_trained_for(dataset, split)
 
 
 def test_the_onnx_export_scores_like_xgboost(trained, held_out_features):
-    exported = to_onnx(trained.booster)
+    exported = to_onnx(trained.booster, trained.feature_names)
     assert check_parity(trained.booster, exported, held_out_features) <= PARITY_TOLERANCE
 
 
 def test_an_export_that_scores_differently_is_rejected(trained, held_out_features):
-    other_model = to_onnx(trained.booster[:1])
+    other_model = to_onnx(trained.booster[:1], trained.feature_names)
     with pytest.raises(ParityError, match="rejected"):
         check_parity(trained.booster, other_model, held_out_features)

@@ -20,7 +20,7 @@ import redis
 from functions.score.main import signed_scored_event
 from sentinel.codec.event import Event, json_event
 from sentinel.config import RECEIVED_SIGNING_KEY, SCORED_SIGNING_KEY
-from sentinel.core import events, score
+from sentinel.core import behaviour, events, score
 from sentinel.core.api_keys import Caller
 from sentinel.core.integrity import SigningKeys
 from sentinel.core.transaction import FEATURE_NAMES
@@ -232,12 +232,30 @@ class AmountModel:
         self.record = ModelRecordStub(thresholds or {"review": 0.5, "block": 0.9})
         self.calls: list[int] = []
 
-    def features_of(self, transaction: dict[str, Any]) -> np.ndarray:
-        return np.array([transaction[name] for name in FEATURE_NAMES], dtype=np.float32)
+    def features_of(self, transaction: dict[str, Any], behavioural: Sequence[float] = ()) -> list[float]:
+        return [transaction[name] for name in FEATURE_NAMES]
+
+    def reasons(self, row: Sequence[float]) -> list[str]:
+        return [f"amount {row[FEATURE_NAMES.index('Amount')]:g}"]
 
     def predict(self, features: np.ndarray) -> np.ndarray:
         self.calls.append(len(features))
         return np.minimum(features[:, FEATURE_NAMES.index("Amount")] / 1000.0, 1.0).astype(np.float64)
+
+
+@dataclass
+class MemoryHistories:
+    """Each user's history (sentinel.stores.behaviour), in memory, by the same definitions."""
+
+    histories: dict[tuple[str, str], behaviour.History] = field(default_factory=dict)
+
+    def observe(self, observed: Sequence[tuple[tuple[str, str], behaviour.Observation]]) -> list[list[float]]:
+        return [
+            behaviour.observe(self.histories.setdefault(user, behaviour.new_history()), seen) for user, seen in observed
+        ]
+
+    def close(self) -> None:
+        pass
 
 
 @dataclass

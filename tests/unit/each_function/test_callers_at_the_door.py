@@ -1,7 +1,7 @@
 """Who may call ingest and score directly, decided before a request's body is read (`admit`)."""
 
 import pytest
-from fakes import NOW, RECEIVED_KEYS, SCORED_KEYS, MemoryClaims, MemoryModels, MemorySink, created
+from fakes import NOW, RECEIVED_KEYS, SCORED_KEYS, MemoryClaims, MemoryHistories, MemoryModels, MemorySink, created
 from support import a_transaction
 
 from functions.ingest.main import Ingest
@@ -43,6 +43,7 @@ def scorer(limits):
     return Score(
         MemoryModels(),
         MemorySink(),
+        MemoryHistories(),
         limits=limits,
         received_keys=RECEIVED_KEYS,
         scored_keys=SCORED_KEYS,

@@ -13,6 +13,7 @@ from fakes import (
     SCORED_KEYS,
     MemoryAlerts,
     MemoryDecisions,
+    MemoryHistories,
     MemoryModels,
     MemoryStream,
     MemoryWebhook,
@@ -155,7 +156,9 @@ def test_without_the_scored_key_persist_and_alert_are_not_ready_and_answer_503(n
 
 @pytest.fixture
 def scorer(sink):
-    return Score(MemoryModels(), sink, received_keys=RECEIVED_KEYS, scored_keys=SCORED_KEYS, clock=lambda: NOW)
+    return Score(
+        MemoryModels(), sink, MemoryHistories(), received_keys=RECEIVED_KEYS, scored_keys=SCORED_KEYS, clock=lambda: NOW
+    )
 
 
 def test_an_unsigned_received_event_is_refused_with_403_and_nothing_is_emitted(scorer, sink):
@@ -198,6 +201,7 @@ def test_a_decision_under_an_override_names_it_and_persist_accepts_it(sink, pers
     scorer = Score(
         MemoryModels(),
         sink,
+        MemoryHistories(),
         overrides=ThresholdOverrides(block=0.6),
         received_keys=RECEIVED_KEYS,
         scored_keys=SCORED_KEYS,
@@ -214,4 +218,4 @@ def test_a_decision_under_an_override_names_it_and_persist_accepts_it(sink, pers
 def test_without_either_key_score_is_not_ready_naming_the_setting(sink, missing):
     keys = {"received_keys": RECEIVED_KEYS, "scored_keys": SCORED_KEYS}
     keys[missing] = SigningKeys(keys[missing].setting)
-    assert keys[missing].setting in Score(MemoryModels(), sink, **keys).ready()
+    assert keys[missing].setting in Score(MemoryModels(), sink, MemoryHistories(), **keys).ready()

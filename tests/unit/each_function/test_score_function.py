@@ -1,11 +1,11 @@
 """score, in memory: a decision for every transaction, emitted to the sink and returned."""
 
 import pytest
-from fakes import CLIENT, NOW, RECEIVED_KEYS, SCORED_KEYS, AmountModel, MemoryModels, created
+from fakes import CLIENT, NOW, RECEIVED_KEYS, SCORED_KEYS, AmountModel, MemoryHistories, MemoryModels, created
 from support import a_transaction
 
 from functions.score.main import Score
-from sentinel.core import events, score
+from sentinel.core import behaviour, events, score
 from sentinel.core.decision import ThresholdOverrides
 from sentinel.core.errors import ClientError, Unavailable
 from sentinel.serving.event_integrity import signed_json_event
@@ -22,7 +22,9 @@ def received(transaction, event_id="e-1"):
 
 @pytest.fixture
 def scorer(models, sink):
-    return Score(models, sink, received_keys=RECEIVED_KEYS, scored_keys=SCORED_KEYS, clock=lambda: NOW)
+    return Score(
+        models, sink, MemoryHistories(), received_keys=RECEIVED_KEYS, scored_keys=SCORED_KEYS, clock=lambda: NOW
+    )
 
 
 def decision_of(scorer, amount):
@@ -58,6 +60,7 @@ def test_an_operators_override_replaces_the_models_threshold(models, sink):
     scorer = Score(
         models,
         sink,
+        MemoryHistories(),
         overrides=ThresholdOverrides(review=0.2, block=0.4),
         received_keys=RECEIVED_KEYS,
         scored_keys=SCORED_KEYS,
@@ -82,7 +85,9 @@ def test_a_batch_is_scored_in_one_model_call(models, scorer):
 
 
 def test_without_a_model_score_is_not_ready_and_answers_503_with_the_reason(sink):
-    scorer = Score(MemoryModels(model=None), sink, received_keys=RECEIVED_KEYS, scored_keys=SCORED_KEYS)
+    scorer = Score(
+        MemoryModels(model=None), sink, MemoryHistories(), received_keys=RECEIVED_KEYS, scored_keys=SCORED_KEYS
+    )
     assert "no champion" in scorer.ready()
     with pytest.raises(Unavailable, match="no champion"):
         scorer.handle([created(a_transaction())], CLIENT)
@@ -111,3 +116,21 @@ def test_start_and_stop_start_and_stop_following_the_champion(models, sink, scor
     scorer.start()
     scorer.stop()
     assert models.started and models.stopped and sink.closed
+
+
+def test_every_decision_carries_the_behavioural_features_of_its_user(scorer):
+    first = a_transaction(user_id="u-9", Amount=20.0)
+    second = a_transaction(user_id="u-9", Amount=40.0)
+    scorer.handle([received(first, "e-1")], None)
+    [event] = scorer.handle([received(second, "e-2")], None).events
+    features = score.parse(event.json())["behaviour"]
+    assert set(features) == set(behaviour.FEATURES)
+    assert (features["user_previous_count"], features["user_amount_24h"]) == (1, 20.0)
+
+
+def test_a_review_or_block_gives_the_models_reasons_and_an_approval_none(scorer):
+    [approved, reviewed] = scorer.handle(
+        [created(a_transaction(Amount=100.0)), created(a_transaction(Amount=700.0))], CLIENT
+    ).events
+    assert approved.json()["reasons"] == []
+    assert reviewed.json()["reasons"] == ["amount 700"]

@@ -7,6 +7,7 @@ from fakes import (
     RECEIVED_KEYS,
     SCORED_KEYS,
     AmountModel,
+    MemoryHistories,
     MemoryInlineDecisions,
     created,
 )
@@ -24,7 +25,15 @@ def inline():
 
 @pytest.fixture
 def scorer(models, sink, inline):
-    return Score(models, sink, inline=inline, received_keys=RECEIVED_KEYS, scored_keys=SCORED_KEYS, clock=lambda: NOW)
+    return Score(
+        models,
+        sink,
+        MemoryHistories(),
+        inline=inline,
+        received_keys=RECEIVED_KEYS,
+        scored_keys=SCORED_KEYS,
+        clock=lambda: NOW,
+    )
 
 
 def test_a_retry_gets_the_first_decision_and_is_not_emitted_again(scorer, sink):
