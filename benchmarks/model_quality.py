@@ -121,7 +121,8 @@ def _scored_live(bench: stack.BenchStack, fresh: Dataset, batch: int) -> tuple[n
             rows = order[start : start + batch]
             body = render_batch([_created(fresh, row, run) for row in rows])
             response = session.post(url, data=body, headers=headers, timeout=60)
-            response.raise_for_status()
+            if response.status_code != 200:
+                raise SystemExit(f"score answered {response.status_code}: {response.text[:2000]}")
             for row, event in zip(rows, parse_batch(response.content), strict=True):
                 decision = event.json()
                 scores[row] = decision["risk_score"]
