@@ -5,9 +5,11 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 
+import numpy as np
 import psycopg
 import pytest
 
+from sentinel.core import behaviour
 from sentinel.core.model import OnnxModel, sha256_hex
 from sentinel.core.promotion import GateResult
 from sentinel.core.transaction import FEATURE_NAMES
@@ -264,7 +266,8 @@ def test_ensure_champion_trains_and_promotes_a_first_model_that_loads(conn, post
     assert 0 < champion.thresholds["review"] <= champion.thresholds["block"] < 1
     assert any("parity" in message for message in progress)
     model = OnnxModel(champion)
-    assert model.predict(model.features_of(dict.fromkeys(FEATURE_NAMES, 0.0))).shape == (1,)
+    row = model.features_of(dict.fromkeys(FEATURE_NAMES, 0.0), [0.0] * len(behaviour.FEATURES))
+    assert model.uses_behaviour and model.predict(np.array(row)).shape == (1,)
 
 
 def test_ensure_champion_keeps_an_existing_champion(conn, postgres_url):
