@@ -122,9 +122,10 @@ def load_session(onnx: bytes, *, sha256: str, feature_names: Sequence[str], name
     except Exception as error:  # onnxruntime raises its own error types for unreadable models
         raise ModelRejected(f"{name} is not a model onnxruntime can load: {error}") from error
     metadata = session.get_modelmeta().custom_metadata_map
-    embedded = metadata.get(FEATURE_NAMES_METADATA_KEY)
-    _require_feature_set(f"{name}'s ONNX metadata", json.loads(embedded) if embedded is not None else None)
-    if tuple(json.loads(embedded)) != tuple(feature_names):
+    raw = metadata.get(FEATURE_NAMES_METADATA_KEY)
+    embedded = json.loads(raw) if raw is not None else None
+    _require_feature_set(f"{name}'s ONNX metadata", embedded)
+    if tuple(embedded) != tuple(feature_names):
         raise ModelRejected(f"{name}'s ONNX metadata declares other features than its record")
     if tuple(feature_names) == WITH_BEHAVIOUR:
         _require_behaviour_version(name, metadata.get(BEHAVIOUR_VERSION_METADATA_KEY))
