@@ -15,6 +15,7 @@ from sklearn.metrics import average_precision_score
 from sentinel.core.model import ModelRecord, OnnxModel
 from sentinel.core.promotion import GateResult
 from sentinel.stores import registry
+from sentinel.stores.database import Database
 from sentinel.stores.holdout import Holdout
 
 
@@ -24,7 +25,7 @@ def auprc(record: ModelRecord, table: np.ndarray, columns: tuple[str, ...], labe
 
 
 def measure(
-    db: registry.Database,
+    db: Database,
     candidate: ModelRecord,
     table: np.ndarray,
     columns: tuple[str, ...],
@@ -45,7 +46,7 @@ def measure(
     )
 
 
-def on_holdout(db: registry.Database, candidate: ModelRecord, holdout: Holdout, *, margin: float) -> GateResult:
+def on_holdout(db: Database, candidate: ModelRecord, holdout: Holdout, *, margin: float) -> GateResult:
     """The gate's verdict on `candidate`, measured on the registry's holdout."""
     return measure(
         db,

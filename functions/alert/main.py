@@ -99,6 +99,7 @@ def alert_of(decision: score.Score) -> AlertDocument:
         "amount": decision["Amount"],
         "scored_at": decision["scored_at"],
         "reasons": decision.get("reasons", []),
+        "rule": decision.get("rule"),
     }
 
 

@@ -8,8 +8,11 @@ batch. A client asking for a decision inline needs an API key with the score sco
 A received event must carry ingest's signature unless its sender holds a score key
 (403 otherwise: dead-lettered), and every decision is signed for persist and alert
 (sentinel.serving.event_integrity).
-A promotion reaches a running process within about a second, without a failed
-or unscored event (functions.score.champion).
+The first enabled rule that matches decides instead of the model's thresholds, and
+the decision names it (sentinel.core.rules); a challenger in shadow is evaluated on
+every event beside the champion and its would-be decision recorded, never acted on.
+A promotion, a rule change or a new challenger reaches a running process within
+about a second, without a failed or unscored event (functions.score.setup).
 
 Run by functions-framework: `functions-framework --target handle --source functions/score/main.py`.
 """
@@ -21,12 +24,12 @@ from typing import Protocol
 
 import numpy as np
 
-from functions.score.champion import Champion
+from functions.score.setup import Setup, SetupWatch
 from sentinel.codec.event import Event
 from sentinel.config import Settings
-from sentinel.core import behaviour, events, score, transaction
+from sentinel.core import behaviour, events, rules, score, transaction
 from sentinel.core.api_keys import SCORE, Caller
-from sentinel.core.decision import ALERTING_DECISIONS, ThresholdOverrides, decide, thresholds_for
+from sentinel.core.decision import ALERTING_DECISIONS, Decision, ThresholdOverrides, Thresholds, decide, thresholds_for
 from sentinel.core.errors import ClientError, Problem, Unavailable
 from sentinel.core.idempotency import conflict_message, fingerprint
 from sentinel.core.integrity import SigningKeys
@@ -45,12 +48,12 @@ from sentinel.stores.rate_limits import RateLimits
 NO_OVERRIDES = ThresholdOverrides()
 
 
-class Models(Protocol):
-    """Where the model to score with comes from: the registry's champion, followed as it changes."""
+class Setups(Protocol):
+    """Where champion, rules and challenger come from: PostgreSQL, followed as they change."""
 
     missing_reason: str
 
-    def current(self) -> OnnxModel | None: ...
+    def current(self) -> Setup | None: ...
     def start(self) -> None: ...
     def stop(self) -> None: ...
 
@@ -77,7 +80,7 @@ class Score(Function):
 
     def __init__(
         self,
-        models: Models,
+        setups: Setups,
         sink: Sink | None,
         histories: Histories,
         *,
@@ -89,7 +92,7 @@ class Score(Function):
         clock: Callable[[], str] = events.utc_now,
     ) -> None:
         """`received_keys` verify what ingest sent; `scored_keys` sign the decisions."""
-        self._models = models
+        self._setups = setups
         self._histories = histories
         self._limits = limits
         self._inline = inline
@@ -100,10 +103,10 @@ class Score(Function):
         self._clock = clock
 
     def start(self) -> None:
-        self._models.start()
+        self._setups.start()
 
     def stop(self) -> None:
-        self._models.stop()
+        self._setups.stop()
         self._histories.close()
         if self._sink:
             self._sink.close()
@@ -113,8 +116,8 @@ class Score(Function):
     def ready(self) -> str | None:
         if self._sink is None:
             return "K_SINK is not set: score has nowhere to emit decisions"
-        if self._models.current() is None:
-            return self._models.missing_reason
+        if self._setups.current() is None:
+            return self._setups.missing_reason
         return self._received_keys.missing() or self._scored_keys.missing()
 
     def admit(self, caller: Caller | None) -> None:
@@ -128,13 +131,13 @@ class Score(Function):
         if any(event.type == events.TRANSACTION_CREATED for event in received):
             required(caller, SCORE)  # a decision inline is for holders of a score key only
         items = [self._transaction_of(event, caller) for event in received]
-        # One model for the whole request: a promotion meanwhile affects only later requests.
-        model = self._models.current()
-        if model is None:
-            raise Unavailable(self._models.missing_reason)
+        # One setup for the whole request: a promotion or rule change meanwhile affects only later requests.
+        setup = self._setups.current()
+        if setup is None:
+            raise Unavailable(self._setups.missing_reason)
         if self._sink is None:
             raise Unavailable("score is not bound to a sink: K_SINK is not set")
-        decisions = self._decide([item for item, _ in items], model) if items else []
+        decisions = self._decide([item for item, _ in items], setup) if items else []
         answers = [
             self._answer(decision, inline, self._sink) for decision, (_, inline) in zip(decisions, items, strict=True)
         ]
@@ -179,11 +182,11 @@ class Score(Function):
             raise ClientError(message, status=403, problems=[Problem(CLIENT_FIELD, message)])
         return item, False
 
-    def _decide(self, items: list[transaction.Transaction], model: OnnxModel) -> list[score.Score]:
+    def _decide(self, items: list[transaction.Transaction], setup: Setup) -> list[score.Score]:
         """Every user's history takes in the transaction, whichever features the model takes, so a model
         trained on behaviour finds it already known when it is promoted."""
         now = self._clock()
-        behavioural = self._histories.observe(
+        observed = self._histories.observe(
             [
                 (
                     (item[CLIENT_FIELD], item["user_id"]),
@@ -192,25 +195,55 @@ class Score(Function):
                 for item in items
             ]
         )
-        rows = [model.features_of(item, values) for item, values in zip(items, behavioural, strict=True)]
-        risks = model.predict(np.array(rows, dtype=np.float32))
-        thresholds = thresholds_for(model.record.thresholds, self._overrides)
-        decisions = [decide(float(risk), thresholds) for risk in risks]
+        behavioural = [dict(zip(behaviour.FEATURES, values, strict=True)) for values in observed]
+        champion = self._judged(setup.champion, setup.rules, items, observed, behavioural)
+        shadow: list[dict | None] = [None] * len(items)
+        if setup.challenger is not None:
+            challenger = self._judged(setup.challenger, setup.rules, items, observed, behavioural)
+            shadow = [score.shadow_of(setup.challenger.version, risk, decision) for _, risk, decision, _ in challenger]
+        thresholds = thresholds_for(setup.champion.record.thresholds, self._overrides)
         return [
             score.build(
                 item,
-                risk_score=float(risk),
+                risk_score=risk,
                 decision=decision,
-                model_version=model.version,
+                model_version=setup.champion.version,
                 thresholds=thresholds.to_json(),
                 received_at=item.get("received_at", now),
                 scored_at=now,
                 threshold_overrides=self._overrides.to_json(),
-                behavioural=dict(zip(behaviour.FEATURES, values, strict=True)),
-                reasons=model.reasons(row) if decision in ALERTING_DECISIONS else [],
+                behavioural=features,
+                reasons=setup.champion.reasons(row) if decision in ALERTING_DECISIONS else [],
+                rule=rule.fired() if rule else None,
+                shadow=would_be,
             )
-            for item, row, risk, decision, values in zip(items, rows, risks, decisions, behavioural, strict=True)
+            for item, (row, risk, decision, rule), features, would_be in zip(
+                items, champion, behavioural, shadow, strict=True
+            )
         ]
+
+    def _judged(
+        self,
+        model: OnnxModel,
+        ruleset: rules.Ruleset,
+        items: list[transaction.Transaction],
+        observed: list[behaviour.Features],
+        behavioural: list[dict[str, float]],
+    ) -> list[tuple[list[float], float, Decision, rules.Rule | None]]:
+        """What `model` and the rules make of each transaction: its feature row, risk, decision and the rule
+        that decided, if one did."""
+        rows = [model.features_of(item, values) for item, values in zip(items, observed, strict=True)]
+        risks = model.predict(np.array(rows, dtype=np.float32))
+        thresholds = thresholds_for(model.record.thresholds, self._overrides)
+        judged = []
+        for item, row, risk, features in zip(items, rows, risks, behavioural, strict=True):
+            rule = ruleset.first_match(rules.facts_of(item, features, float(risk))) if ruleset.rules else None
+            judged.append((row, float(risk), _decision(float(risk), thresholds, rule), rule))
+        return judged
+
+
+def _decision(risk: float, thresholds: Thresholds, rule: rules.Rule | None) -> Decision:
+    return rule.decision if rule is not None else decide(risk, thresholds)
 
 
 def signed_scored_event(decision: score.Score, keys: SigningKeys) -> Event:
@@ -222,7 +255,7 @@ def signed_scored_event(decision: score.Score, keys: SigningKeys) -> Event:
 def new(settings: Settings) -> Score:
     redis = redis_client.connect(settings.redis_url)  # one connection pool for rates, histories and inline decisions
     return Score(
-        Champion.connect(settings.database_url),
+        SetupWatch.connect(settings.database_url),
         SinkClient(settings.k_sink) if settings.k_sink else None,
         UserHistories(redis),
         overrides=ThresholdOverrides(settings.review_threshold, settings.block_threshold),

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sentinel.core import behaviour, transaction
+from sentinel.core import behaviour, rules, transaction
 from sentinel.core.api_keys import NAME_PATTERN, NAME_RULE
 from sentinel.core.decision import DECISIONS
 from sentinel.core.errors import ClientError, Problem
@@ -35,9 +35,13 @@ def build(
     threshold_overrides: dict[str, float] | None = None,
     behavioural: dict[str, float] | None = None,
     reasons: list[str] | None = None,
+    rule: dict[str, Any] | None = None,
+    shadow: dict[str, Any] | None = None,
 ) -> Score:
     """`threshold_overrides`: those of `thresholds` the operator set instead of the model's own;
-    `behavioural`: the transaction's behavioural features by name; `reasons`: why, for a review or block."""
+    `behavioural`: the transaction's behavioural features by name; `reasons`: why, for a review or block;
+    `rule`: the rule that decided instead of the thresholds (sentinel.core.rules.Rule.fired), if one did;
+    `shadow`: what the challenger in shadow would have decided (`shadow_of`), if one ran."""
     return {
         "client_id": item[transaction.CLIENT_FIELD],
         "transaction_id": item["transaction_id"],
@@ -53,7 +57,14 @@ def build(
         "transaction": {key: value for key, value in item.items() if key not in _STAMPED},
         "behaviour": behavioural or {},
         "reasons": reasons or [],
+        "rule": rule,
+        "shadow": shadow,
     }
+
+
+def shadow_of(model_version: str, risk_score: float, decision: str) -> dict[str, Any]:
+    """A challenger's would-be decision, as a decision records it."""
+    return {"model_version": model_version, "risk_score": risk_score, "decision": decision}
 
 
 def parse(data: Any) -> Score:
@@ -86,6 +97,12 @@ def parse(data: Any) -> Score:
     if "reasons" in data and not _are_reasons(data["reasons"]):
         problems.append(
             Problem("reasons", f"must be a list of at most {MAX_REASONS} strings of 1-{MAX_REASON_LENGTH} characters")
+        )
+    if data.get("rule") is not None and not _is_fired_rule(data["rule"]):
+        problems.append(Problem("rule", "must be null or an object of the rule's name, version and action"))
+    if data.get("shadow") is not None and not _is_shadow(data["shadow"]):
+        problems.append(
+            Problem("shadow", "must be null or an object of a model_version, a risk_score from 0 to 1 and a decision")
         )
     problems.extend(_transaction_problems(data))
     if problems:
@@ -128,6 +145,33 @@ def _are_behavioural(value: Any) -> bool:
         isinstance(value, dict)
         and value.keys() <= set(behaviour.FEATURES)
         and all(transaction.finite_number(number) is not None for number in value.values())
+    )
+
+
+def _is_fired_rule(value: Any) -> bool:
+    if not isinstance(value, dict) or value.keys() != {"name", "version", "action"}:
+        return False
+    name, version = value["name"], value["version"]
+    return (
+        isinstance(name, str)
+        and rules.NAME_PATTERN.fullmatch(name) is not None
+        and isinstance(version, int)
+        and not isinstance(version, bool)
+        and version > 0
+        and value["action"] in rules.ACTIONS
+    )
+
+
+def _is_shadow(value: Any) -> bool:
+    if not isinstance(value, dict) or value.keys() != {"model_version", "risk_score", "decision"}:
+        return False
+    version, risk = value["model_version"], transaction.finite_number(value["risk_score"])
+    return (
+        isinstance(version, str)
+        and transaction.ID_PATTERN.fullmatch(version) is not None
+        and risk is not None
+        and 0 <= risk <= 1
+        and value["decision"] in DECISIONS
     )
 
 

@@ -21,8 +21,11 @@ from sentinel.stores.database import create_pool
 AlertDocument = dict[str, Any]  # an alert as it is stored, streamed and posted
 
 INSERT_ALERT = """
-INSERT INTO alerts (client_id, transaction_id, user_id, decision, risk_score, model_version, reasons)
-VALUES (%(client_id)s, %(transaction_id)s, %(user_id)s, %(decision)s, %(risk_score)s, %(model_version)s, %(reasons)s)
+INSERT INTO alerts (client_id, transaction_id, user_id, decision, risk_score, model_version, reasons, rule)
+VALUES (
+    %(client_id)s, %(transaction_id)s, %(user_id)s, %(decision)s, %(risk_score)s, %(model_version)s, %(reasons)s,
+    %(rule)s
+)
 ON CONFLICT (client_id, transaction_id) DO NOTHING
 """
 
@@ -46,7 +49,8 @@ class AlertStore:
     def add(self, alert: AlertDocument) -> bool:
         """Store the alert; True when this call created it, False when it was there already."""
         with self._pool.connection() as conn:
-            return conn.execute(INSERT_ALERT, {**alert, "reasons": Jsonb(alert["reasons"])}).rowcount == 1
+            rule = Jsonb(alert["rule"]) if alert.get("rule") else None
+            return conn.execute(INSERT_ALERT, {**alert, "reasons": Jsonb(alert["reasons"]), "rule": rule}).rowcount == 1
 
     def webhook_delivered(self, client_id: str, transaction_id: str) -> bool:
         with self._pool.connection() as conn:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from importlib import resources
 from typing import Any
 
@@ -14,6 +16,9 @@ log = logging.getLogger(__name__)
 # Any two processes migrating at once serialise on this advisory lock.
 _MIGRATION_LOCK_ID = 7_318_201
 CONNECT_TIMEOUT_S = 5
+
+Database = psycopg.Connection | ConnectionPool
+"""Where a store function reads and writes: a connection (scripts, tests) or a pool (functions, the UI)."""
 
 
 def connect(database_url: str, *, timeout: float = CONNECT_TIMEOUT_S, **options: Any) -> psycopg.Connection:
@@ -66,3 +71,14 @@ def migrate(database_url: str) -> list[str]:
         finally:
             conn.execute("SELECT pg_advisory_unlock(%s)", (_MIGRATION_LOCK_ID,))
     return applied
+
+
+@contextmanager
+def transaction(db: Database) -> Iterator[psycopg.Connection]:
+    """One transaction on the given connection, or on a connection borrowed from the pool."""
+    if isinstance(db, ConnectionPool):
+        with db.connection() as conn, conn.transaction():
+            yield conn
+    else:
+        with db.transaction():
+            yield db

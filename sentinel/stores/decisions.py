@@ -22,10 +22,11 @@ from sentinel.stores.group_commit import GroupCommitter
 INSERT = """
 INSERT INTO transactions (
     client_id, transaction_id, user_id, amount, event_time, payload, risk_score, decision,
-    model_version, thresholds, received_at, scored_at, behaviour, reasons
+    model_version, thresholds, received_at, scored_at, behaviour, reasons, rule, shadow
 ) VALUES (
     %(client_id)s, %(transaction_id)s, %(user_id)s, %(amount)s, %(event_time)s, %(payload)s, %(risk_score)s,
-    %(decision)s, %(model_version)s, %(thresholds)s, %(received_at)s, %(scored_at)s, %(behaviour)s, %(reasons)s
+    %(decision)s, %(model_version)s, %(thresholds)s, %(received_at)s, %(scored_at)s, %(behaviour)s, %(reasons)s,
+    %(rule)s, %(shadow)s
 )
 ON CONFLICT (client_id, transaction_id) DO NOTHING
 RETURNING transaction_id
@@ -67,6 +68,8 @@ def row(score: Score) -> dict[str, Any]:
         "scored_at": score["scored_at"],
         "behaviour": Jsonb(score["behaviour"]) if score.get("behaviour") else None,
         "reasons": Jsonb(score.get("reasons", [])),
+        "rule": Jsonb(score["rule"]) if score.get("rule") else None,
+        "shadow": Jsonb(score["shadow"]) if score.get("shadow") else None,
     }
 
 

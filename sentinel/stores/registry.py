@@ -11,25 +11,26 @@ the `promotions` table (migration 0002) with who made it and why, and in the aud
 log (migration 0005) in the same transaction; `rollback` walks
 that history back.
 
+At most one other model runs in shadow (migration 0011): score evaluates it beside
+the champion and records what it would have decided. Promoting it ends its shadow.
+
 Every function takes a psycopg connection (scripts, tests) or a pool (functions).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import Any, NamedTuple
 
-import psycopg
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
-from psycopg_pool import ConnectionPool
 
 from sentinel.core.decision import Thresholds
 from sentinel.core.model import ModelRecord, sha256_hex
 from sentinel.core.promotion import GateResult, Promotion
 from sentinel.core.transaction import FEATURE_NAMES
 from sentinel.stores.audit import record_in
+from sentinel.stores.database import Database, transaction
 
 # Registry writes serialise on this transaction-level advisory lock, so two of them
 # never pick the same version number or promote at the same time.
@@ -70,24 +71,76 @@ def _record(row: Mapping[str, Any]) -> ModelRecord:
     )
 
 
-Database = psycopg.Connection | ConnectionPool
-
-
 def champion(db: Database) -> ModelRecord | None:
     """The model that scores traffic, with its ONNX bytes; None while the registry has none."""
     return _fetch_one(db, f"SELECT {_SUMMARY_COLUMNS}, onnx FROM models WHERE status = 'champion'")
 
 
 def champion_version(db: Database) -> str | None:
-    """Just the champion's version: cheap enough to poll for a hot reload."""
-    with _transaction(db) as conn:
+    """Just the champion's version."""
+    with transaction(db) as conn:
         row = conn.execute("SELECT version FROM models WHERE status = 'champion'").fetchone()
     return row[0] if row else None
 
 
+class ScoringVersions(NamedTuple):
+    """What score decides with, by name: see functions.score.setup."""
+
+    champion: str | None
+    challenger: str | None  # the model in shadow
+    rules_revision: int  # sentinel.stores.rules.revision
+
+
+def scoring_versions(db: Database) -> ScoringVersions:
+    """Champion, challenger and rules revision in one round trip: cheap enough to poll every second."""
+    with transaction(db) as conn:
+        row = conn.execute(
+            "SELECT (SELECT version FROM models WHERE status = 'champion'),"
+            " (SELECT version FROM models WHERE shadow),"
+            " (SELECT coalesce(max(id), 0) FROM rules)"
+        ).fetchone()
+    return ScoringVersions(*row)
+
+
+def challenger_version(db: Database) -> str | None:
+    """The model in shadow, if any."""
+    with transaction(db) as conn:
+        row = conn.execute("SELECT version FROM models WHERE shadow").fetchone()
+    return row[0] if row else None
+
+
+def put_in_shadow(db: Database, version: str, *, by: str) -> str | None:
+    """Make `version` the challenger in shadow, in place of any other; the one it replaced.
+    Raises UnknownModel, or ValueError for the champion (it decides already)."""
+    with transaction(db) as conn:
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (_WRITE_LOCK_ID,))
+        status = conn.execute("SELECT status FROM models WHERE version = %s", (version,)).fetchone()
+        if status is None:
+            raise UnknownModel(f"no model {version!r} in the registry")
+        if status[0] == "champion":
+            raise ValueError(f"{version} is the champion: it decides already, so it cannot also run in shadow")
+        previous = conn.execute("SELECT version FROM models WHERE shadow").fetchone()
+        if previous and previous[0] == version:
+            return version
+        conn.execute("UPDATE models SET shadow = false WHERE shadow")
+        conn.execute("UPDATE models SET shadow = true WHERE version = %s", (version,))
+        record_in(conn, by, "model.shadow", version, {"replaced": previous[0] if previous else None})
+    return previous[0] if previous else None
+
+
+def end_shadow(db: Database, *, by: str) -> str | None:
+    """Take the challenger out of shadow; the one that was in it, or None."""
+    with transaction(db) as conn:
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (_WRITE_LOCK_ID,))
+        ended = conn.execute("UPDATE models SET shadow = false WHERE shadow RETURNING version").fetchone()
+        if ended:
+            record_in(conn, by, "model.unshadow", ended[0])
+    return ended[0] if ended else None
+
+
 def models(db: Database) -> list[ModelRecord]:
     """Every registered model without its bytes, newest first."""
-    with _transaction(db) as conn:
+    with transaction(db) as conn:
         rows = (
             conn.cursor(row_factory=dict_row)
             .execute(f"SELECT {_SUMMARY_COLUMNS} FROM models ORDER BY created_at DESC, version DESC")
@@ -98,7 +151,7 @@ def models(db: Database) -> list[ModelRecord]:
 
 def promotions(db: Database, *, limit: int = 20) -> list[Promotion]:
     """The latest changes of champion, newest first."""
-    with _transaction(db) as conn:
+    with transaction(db) as conn:
         rows = (
             conn.cursor(row_factory=dict_row)
             .execute(
@@ -127,7 +180,7 @@ def register(
 ) -> ModelRecord:
     """Store a new candidate under the next version ("v0001", "v0002", ...) and return it."""
     checked = Thresholds(review=float(thresholds["review"]), block=float(thresholds["block"]))
-    with _transaction(db) as conn:
+    with transaction(db) as conn:
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (_WRITE_LOCK_ID,))
         number = conn.execute(
             "SELECT coalesce(max(substring(version FROM '^v([0-9]+)$')::int), 0) + 1 FROM models"
@@ -155,7 +208,7 @@ def register(
 
 def record_gate(db: Database, gate: GateResult) -> None:
     """Keep the gate's verdict in the candidate's metrics, so a listing can say why it was or was not promoted."""
-    with _transaction(db) as conn:
+    with transaction(db) as conn:
         conn.execute(
             "UPDATE models SET metrics = metrics || jsonb_build_object('gate', %s::jsonb) WHERE version = %s",
             (Jsonb(gate.to_json()), gate.candidate_version),
@@ -180,7 +233,7 @@ def rollback(db: Database, *, by: str, reason: str) -> ModelRecord:
     Rolling back again goes further back: each rollback undoes the promotion that
     made the current champion, not the previous rollback.
     """
-    with _transaction(db) as conn:
+    with transaction(db) as conn:
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (_WRITE_LOCK_ID,))
         current = conn.execute("SELECT version FROM models WHERE status = 'champion'").fetchone()
         if current is None:
@@ -200,7 +253,7 @@ def rollback(db: Database, *, by: str, reason: str) -> ModelRecord:
 def _change_champion(
     db: Database, version: str, *, by: str, reason: str, gate: GateResult | None, force: bool, action: str
 ) -> ModelRecord:
-    with _transaction(db) as conn:
+    with transaction(db) as conn:
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (_WRITE_LOCK_ID,))
         cursor = conn.cursor(row_factory=dict_row)
         current = cursor.execute(
@@ -218,7 +271,7 @@ def _change_champion(
         forced = force and (gate is None or refusal is not None)
         conn.execute("UPDATE models SET status = 'retired' WHERE status = 'champion'")
         promoted = cursor.execute(
-            "UPDATE models SET status = 'champion', promoted_at = now(), promoted_by = %s, reason = %s"
+            "UPDATE models SET status = 'champion', shadow = false, promoted_at = now(), promoted_by = %s, reason = %s"
             f" WHERE version = %s RETURNING {_SUMMARY_COLUMNS}, onnx",
             (by, reason, version),
         ).fetchone()
@@ -233,17 +286,6 @@ def _change_champion(
 
 
 def _fetch_one(db: Database, query: str, params: tuple[Any, ...] = ()) -> ModelRecord | None:
-    with _transaction(db) as conn:
+    with transaction(db) as conn:
         row = conn.cursor(row_factory=dict_row).execute(query, params).fetchone()
     return _record(row) if row else None
-
-
-@contextmanager
-def _transaction(db: Database) -> Iterator[psycopg.Connection]:
-    """One transaction on the given connection, or on a connection borrowed from the pool."""
-    if isinstance(db, ConnectionPool):
-        with db.connection() as conn, conn.transaction():
-            yield conn
-    else:
-        with db.transaction():
-            yield db

@@ -2,10 +2,12 @@
 
 The score process is a real subprocess started with the functions-framework
 command its image runs, on a registry of its own. Events stream into it while
-the flow promotes a new champion: the process must answer with the new version
-within five seconds, and no event may fail or go unscored meanwhile.
+the flow promotes a new champion, a rule is added or a challenger put in shadow:
+the process must answer with the change within five seconds, and no event may
+fail or go unscored meanwhile.
 
-The tests share one registry and run in file order: empty, then v0001, then v0002.
+The tests share one registry and run in file order: empty, then v0001, then v0002,
+then a rule, then v0001 in shadow.
 """
 
 from __future__ import annotations
@@ -14,10 +16,11 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -25,8 +28,10 @@ import requests
 from support import RecordingSink, a_transaction, created_event, free_port, post_binary, wait_for
 
 from sentinel.config import PROJECT_ROOT
+from sentinel.core.decision import Thresholds, decide
+from sentinel.core.rules import Rule
 from sentinel.stack import signing_secrets
-from sentinel.stores import registry
+from sentinel.stores import registry, rules
 from sentinel.stores.api_keys import ApiKeyStore
 
 pytestmark = pytest.mark.stack
@@ -42,6 +47,7 @@ class Answer:
     at: datetime
     status: int
     version: str | None
+    decision: dict[str, Any] | None = None
 
 
 @pytest.fixture(scope="module")
@@ -114,8 +120,8 @@ def _answers(url: str) -> bool:
 
 def score_once(url: str, key: str) -> Answer:
     response = post_binary(f"{url}/", created_event(a_transaction()), timeout=10, key=key)
-    version = response.json().get("model_version") if response.status_code == 200 else None
-    return Answer(datetime.now(UTC), response.status_code, version)
+    decision = response.json() if response.status_code == 200 else None
+    return Answer(datetime.now(UTC), response.status_code, decision and decision["model_version"], decision)
 
 
 class Stream:
@@ -187,3 +193,65 @@ def test_the_evaluate_flow_scores_a_labelled_set_with_a_given_version(flows):
     assert metrics["data"] == f"synthetic:rows={ROWS}:seed=8"
     assert 0 < metrics["auprc"] <= metrics["best_achievable_auprc"] + 0.1
     assert set(metrics["at_thresholds"]) == {"review", "block"}
+
+
+def switched(answers: list[Answer], changed: Callable[[Answer], bool]) -> int:
+    """Where the stream switched: every answer before it unchanged, every one from it changed."""
+    failed = [answer for answer in answers if answer.status != 200]
+    assert not failed, f"{len(failed)} of {len(answers)} events failed during the change: {failed[:3]}"
+    switch = next(index for index, answer in enumerate(answers) if changed(answer))
+    assert not any(changed(answer) for answer in answers[:switch])
+    assert all(changed(answer) for answer in answers[switch:])
+    return switch
+
+
+def test_a_rule_added_while_events_stream_decides_every_later_event_and_none_fails(score, score_key, database_url):
+    stream = Stream(score, score_key)
+    wait_for(lambda: len(stream.answers) >= RATE, timeout=10, what="the event stream to flow")
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        rules.save(conn, Rule("block-everything", "Amount > 0", "block", priority=1), by="tests")
+        [added] = rules.history(conn, "block-everything")
+    wait_for(
+        lambda: any(answer.decision["rule"] for answer in stream.answers if answer.decision),
+        timeout=10,
+        what="an event decided by the rule",
+    )
+    time.sleep(1)
+    answers = stream.stop()
+
+    switch = switched(answers, lambda answer: answer.decision["rule"] is not None)
+    assert {answer.decision["decision"] for answer in answers[switch:]} == {"block"}
+    assert answers[switch].decision["rule"] == {"name": "block-everything", "version": 1, "action": "block"}
+    delay = (answers[switch].at - added.changed_at).total_seconds()
+    print(f"\nfirst event decided by the rule {delay:.2f}s after it was added; {len(answers)} events, none failed")
+    assert delay < SWITCH_LIMIT
+
+
+def test_a_challenger_put_in_shadow_is_recorded_on_every_later_event_and_never_decides(score, score_key, database_url):
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        rules.set_enabled(conn, "block-everything", False, by="tests")
+    wait_for(
+        lambda: score_once(score, score_key).decision["rule"] is None,
+        timeout=SWITCH_LIMIT,
+        what="score to drop the rule",
+    )
+    stream = Stream(score, score_key)
+    wait_for(lambda: len(stream.answers) >= RATE, timeout=10, what="the event stream to flow")
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        registry.put_in_shadow(conn, "v0001", by="tests")
+    wait_for(
+        lambda: any(answer.decision["shadow"] for answer in stream.answers if answer.decision),
+        timeout=10,
+        what="an event with the challenger's decision",
+    )
+    time.sleep(1)
+    answers = stream.stop()
+
+    switch = switched(answers, lambda answer: answer.decision["shadow"] is not None)
+    assert {answer.decision["shadow"]["model_version"] for answer in answers[switch:]} == {"v0001"}
+    for answer in answers:
+        thresholds = Thresholds(**answer.decision["thresholds"])
+        assert (answer.version, answer.decision["decision"]) == (
+            "v0002",
+            decide(answer.decision["risk_score"], thresholds),
+        )

@@ -18,11 +18,13 @@ import numpy as np
 import redis
 
 from functions.score.main import signed_scored_event
+from functions.score.setup import Setup
 from sentinel.codec.event import Event, json_event
 from sentinel.config import RECEIVED_SIGNING_KEY, SCORED_SIGNING_KEY
 from sentinel.core import behaviour, events, score
 from sentinel.core.api_keys import Caller
 from sentinel.core.integrity import SigningKeys
+from sentinel.core.rules import Rule, Ruleset
 from sentinel.core.transaction import FEATURE_NAMES
 from sentinel.serving.event_integrity import ScoredEvents, signed_json_event
 from sentinel.stores.dedup import Claim, Outcome
@@ -260,15 +262,19 @@ class MemoryHistories:
 
 @dataclass
 class MemoryModels:
-    """The model source: the champion, or none with the reason why."""
+    """The setup source: the champion, the rules and a challenger in shadow, or none with the reason why."""
 
     model: AmountModel | None = field(default_factory=AmountModel)
+    rules: Sequence[Rule] = ()
+    challenger: AmountModel | None = None
     missing_reason: str = "the model registry holds no champion yet"
     started: bool = False
     stopped: bool = False
 
-    def current(self) -> AmountModel | None:
-        return self.model
+    def current(self) -> Setup | None:
+        if self.model is None:
+            return None
+        return Setup(self.model, Ruleset.of(self.rules), self.challenger)  # type: ignore[arg-type]
 
     def start(self) -> None:
         self.started = True
