@@ -12,7 +12,8 @@ has a JSON twin under /api/; the page modules own both:
 - overview: charts of decisions over time, the risk-score distribution and alert volume
 - transactions: the list with filters, sorting and live updates; the detail page; labels
 - alerts: the review/block queue; acknowledge and close
-- models: the registry's versions, metrics and promotions
+- models: the registry's versions, metrics and promotions; the challenger in shadow beside the champion
+- rules: the rules score applies beside the model; admins change them
 - pipeline: every component and what it has done, from the PipelineStatus the app is given
 - dead letters: the events no function could take, and why, from the DeadLetterSource the app is given
 - auth: login and logout; every page needs a user, /api/ a user or an API key with the read scope
@@ -39,6 +40,7 @@ from ui import (
     models,
     overview,
     pipeline,
+    rules,
     signing,
     transactions,
 )
@@ -89,6 +91,7 @@ def create_app(
         transactions.blueprint,
         alerts.blueprint,
         models.blueprint,
+        rules.blueprint,
         pipeline.blueprint,
         dead_letter_page.blueprint,
         health.blueprint,

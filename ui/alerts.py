@@ -31,7 +31,8 @@ MAX_PAGE_SIZE = 200
 OLDEST_FIRST = Order("created", "created_at", False, "oldest first")
 PARAMETERS = ("status", "decision", "limit", "after", "before")
 COLUMNS = (
-    "client_id, transaction_id, user_id, decision, risk_score, model_version, reasons, status, created_at, updated_at"
+    "client_id, transaction_id, user_id, decision, risk_score, model_version, reasons, rule, status, created_at,"
+    " updated_at"
 )
 
 

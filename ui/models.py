@@ -1,5 +1,8 @@
-"""The model registry: every version with its metrics and status, which is champion, and the
-history of promotions and rollbacks.
+"""The model registry: every version with its metrics and status, which is champion, the
+history of promotions and rollbacks, and the challenger in shadow beside the champion.
+
+The comparison of champion and challenger reads the would-be decisions score recorded
+(sentinel.stores.shadow); promoting the challenger from there goes through the gate.
 
 Read straight from the `models` and `promotions` tables that training writes and
 score reads, without the ONNX bytes. Each version also shows when it last scored
@@ -16,7 +19,7 @@ from werkzeug.exceptions import Conflict
 from werkzeug.wrappers import Response
 
 from sentinel.core.promotion import GateResult
-from sentinel.stores import registry
+from sentinel.stores import registry, shadow
 from ui.auth import admin_only, current_user
 from ui.database import Row, database, fetch_all, fetch_one
 from ui.params import ID_PATTERN, Arguments
@@ -25,7 +28,7 @@ blueprint = Blueprint("models", __name__)
 
 COLUMNS = (
     "version, created_at, sha256, feature_names, thresholds, metrics, data_fingerprint,"
-    " status, promoted_at, promoted_by, reason, octet_length(onnx) AS onnx_bytes,"
+    " status, shadow, promoted_at, promoted_by, reason, octet_length(onnx) AS onnx_bytes,"
     " (SELECT max(scored_at) FROM transactions t WHERE t.model_version = models.version) AS last_scored_at"
 )
 PROMOTIONS_SHOWN = 50
@@ -72,7 +75,15 @@ def flatten(metrics: dict[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
 
 @blueprint.get("/models")
 def index() -> str:
-    return render_template("models/list.html", models=all_models(), promotions=promotions(), headline=HEADLINE_METRICS)
+    listed = all_models()
+    challenger = next((model["version"] for model in listed if model["shadow"]), None)
+    return render_template(
+        "models/list.html",
+        models=listed,
+        promotions=promotions(),
+        headline=HEADLINE_METRICS,
+        comparison=shadow.compare(database().pool, challenger) if challenger else None,
+    )
 
 
 @blueprint.get("/models/<version>")
@@ -80,8 +91,13 @@ def detail(version: str) -> str:
     model = get_model(version)
     if model is None:
         abort(404, f"There is no model {version!r} in the registry.")
+    comparison = shadow.compare(database().pool, version)
     return render_template(
-        "models/detail.html", model=model, metrics=flatten(model["metrics"]), promotions=promotions(version)
+        "models/detail.html",
+        model=model,
+        metrics=flatten(model["metrics"]),
+        promotions=promotions(version),
+        comparison=comparison if model["shadow"] or comparison.decisions else None,
     )
 
 
@@ -127,6 +143,31 @@ def rollback() -> Response:
     except registry.NothingToRollBack as refusal:
         raise Conflict(str(refusal)) from None
     flash(f"{champion.version} is the champion again.", "success")
+    return redirect(url_for(".index"), code=303)
+
+
+@blueprint.post("/models/<version>/shadow")
+@admin_only
+def put_in_shadow(version: str) -> Response:
+    """Score evaluates `version` beside the champion on every event, and records what it would decide."""
+    Arguments(request.form, ("csrf_token",))
+    if get_model(version) is None:
+        abort(404, f"There is no model {version!r} in the registry.")
+    try:
+        replaced = registry.put_in_shadow(database().pool, version, by=current_user().name)
+    except ValueError as refusal:
+        raise Conflict(str(refusal)) from None
+    instead = f" instead of {replaced}" if replaced and replaced != version else ""
+    flash(f"{version} runs in shadow{instead}: its would-be decisions are recorded from the next events.", "success")
+    return redirect(url_for(".detail", version=version), code=303)
+
+
+@blueprint.post("/models/shadow/stop")
+@admin_only
+def end_shadow() -> Response:
+    Arguments(request.form, ("csrf_token",))
+    ended = registry.end_shadow(database().pool, by=current_user().name)
+    flash(f"{ended} is out of shadow." if ended else "No model was in shadow.", "success")
     return redirect(url_for(".index"), code=303)
 
 

@@ -3,21 +3,20 @@
 from __future__ import annotations
 
 import os
-import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from typing import Any, NoReturn
+from collections.abc import Callable
+from typing import Any
 
 import click
-import psycopg
 from rich.table import Table
 
-from sentinel.cli.output import acting_user, console, say
+from sentinel.cli.database import connected
+from sentinel.cli.output import acting_user, console, fail, say
 from sentinel.config import Settings
 from sentinel.core.model import ModelRejected
 from sentinel.core.promotion import GateMarginError, bounded_margin
 from sentinel.stack.secrets import secret
-from sentinel.stores import database, registry
+from sentinel.stores import registry
+from sentinel.stores import shadow as shadow_comparison
 from training import caller, prefect_env, prefect_service
 from training.dataset import DataError
 from training.gdrive import DownloadError
@@ -36,30 +35,13 @@ SOURCE_HELP = (
 )
 
 
-def _fail(message: str) -> NoReturn:
-    console.print(f"[red]✗ {message}[/red]")
-    sys.exit(1)
-
-
-@contextmanager
-def _registry() -> Iterator[psycopg.Connection]:
-    url = Settings.from_env().database_url
-    try:
-        conn = database.connect(url)
-    except psycopg.OperationalError as error:
-        reason = str(error).strip().splitlines()[0]
-        _fail(f"cannot reach the model registry at {url}: {reason} (is `sentinel up` running?)")
-    with conn:
-        yield conn
-
-
 @click.group(invoke_without_command=True)
 @click.pass_context
 def models(context: click.Context) -> None:
     """List registered model versions; subcommands switch the champion."""
     if context.invoked_subcommand is not None:
         return
-    with _registry() as conn:
+    with connected() as conn:
         records = registry.models(conn)
         history = registry.promotions(conn, limit=5)
     if not records:
@@ -106,15 +88,15 @@ def promote(version: str, force: bool, reason: str, gate_margin: float | None) -
     your user name as the promoter.
     """
     if force and not reason:
-        _fail("--force needs --reason: the promotion history records why the gate was overridden")
+        fail("--force needs --reason: the promotion history records why the gate was overridden")
     try:
         margin = bounded_margin(TrainingSettings.from_env().gate_margin if gate_margin is None else gate_margin)
     except GateMarginError as error:
-        _fail(str(error))
-    with _registry() as conn:
+        fail(str(error))
+    with connected() as conn:
         record = registry.get(conn, version)
         if record is None:
-            _fail(f"no model {version!r} in the registry; `sentinel models` lists them")
+            fail(f"no model {version!r} in the registry; `sentinel models` lists them")
         champion = registry.champion_version(conn)
         if champion == version:
             console.print(f"{version} is already the champion")
@@ -133,7 +115,7 @@ def promote(version: str, force: bool, reason: str, gate_margin: float | None) -
                 force=force,
             )
         except registry.GateRejected as error:
-            _fail(f"{error}\n  to promote it anyway: sentinel models promote {version} --force --reason '...'")
+            fail(f"{error}\n  to promote it anyway: sentinel models promote {version} --force --reason '...'")
     say(f"{promoted.version} is the champion now (was {champion or 'none'}); score processes switch within seconds")
 
 
@@ -144,20 +126,69 @@ def _measure_gate(conn, record, margin: float):
     try:
         return gate.on_holdout(conn, record, holdout.ensure(conn), margin=margin)
     except DataError as error:
-        _fail(str(error))
+        fail(str(error))
 
 
 @models.command()
 @click.option("--reason", default="rolled back by hand", show_default=True, help="Why; recorded in the history.")
 def rollback(reason: str) -> None:
     """Make the champion before the current one champion again; the history records your user name."""
-    with _registry() as conn:
+    with connected() as conn:
         previous = registry.champion_version(conn)
         try:
             champion = registry.rollback(conn, by=acting_user("models rollback"), reason=reason)
         except registry.NothingToRollBack as error:
-            _fail(str(error))
+            fail(str(error))
     say(f"{champion.version} is the champion again (was {previous}); score processes switch within seconds")
+
+
+@models.command()
+@click.argument("version", required=False)
+@click.option("--stop", is_flag=True, help="Take the challenger out of shadow.")
+def shadow(version: str | None, stop: bool) -> None:
+    """Put VERSION in shadow: score evaluates it beside the champion on every event and records
+    what it would have decided, without acting on it. `sentinel models compare` shows how it does."""
+    if stop == (version is not None):
+        fail("give a VERSION to put in shadow, or --stop to end the shadow")
+    with connected() as conn:
+        if stop:
+            ended = registry.end_shadow(conn, by=acting_user("models shadow"))
+            say(f"{ended} is out of shadow" if ended else "no model was in shadow")
+            return
+        try:
+            replaced = registry.put_in_shadow(conn, version, by=acting_user("models shadow"))
+        except (registry.UnknownModel, ValueError) as error:
+            fail(str(error).strip("'\""))
+    instead = f" instead of {replaced}" if replaced and replaced != version else ""
+    say(f"{version} runs in shadow{instead}; score processes start evaluating it within seconds")
+
+
+@models.command()
+@click.argument("version", required=False)
+def compare(version: str | None) -> None:
+    """Champion and challenger on the live traffic decided while VERSION (by default the model in shadow)
+    ran in shadow: agreement, alerts an hour, and precision and recall on what has been labelled since."""
+    with connected() as conn:
+        version = version or registry.challenger_version(conn)
+        if version is None:
+            fail("no model is in shadow: `sentinel models shadow VERSION` puts one there")
+        comparison = shadow_comparison.compare(conn, version)
+    if not comparison.decisions:
+        console.print(f"no decision has recorded {version} in shadow yet")
+        return
+    console.print(
+        f"{comparison.decisions:,} decisions with {version} in shadow,"
+        f" {comparison.first_at:%Y-%m-%d %H:%M} to {comparison.last_at:%Y-%m-%d %H:%M};"
+        f" they agree on {comparison.agreement:.1%}; {comparison.labelled:,} labelled since, {comparison.fraud:,} fraud"
+    )
+    table = Table(box=None)
+    for column in ("", "alerts", "alerts an hour", "precision", "recall"):
+        table.add_column(column)
+    for name, side in (("champion", comparison.champion), (f"challenger {version}", comparison.challenger)):
+        table.add_row(
+            name, f"{side.alerts:,}", _number(side.alerts_per_hour, 1), _number(side.precision), _number(side.recall)
+        )
+    console.print(table)
 
 
 @models.command()
@@ -240,7 +271,7 @@ def _run_flow(name: str, **parameters: Any) -> dict[str, Any]:
         except Exception as error:
             if not _expected(error):
                 raise
-            _fail(str(error))
+            fail(str(error))
 
 
 def _progress(status) -> Callable[[str], None]:
@@ -269,8 +300,8 @@ def _expected(error: Exception) -> bool:
     )
 
 
-def _number(value: Any) -> str:
-    return f"{value:.3f}" if isinstance(value, int | float) else "-"
+def _number(value: Any, digits: int = 3) -> str:
+    return f"{value:.{digits}f}" if isinstance(value, int | float) else "-"
 
 
 def _gate_cell(verdict: dict[str, Any] | None) -> str:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import getpass
+import sys
+from typing import NoReturn
 
 from rich.console import Console
 
@@ -18,3 +20,9 @@ def acting_user(command: str) -> str:
     """Who runs `sentinel COMMAND`, as the audit log and the promotion history name them.
     There is no login on the command line: the operating system's user name says it."""
     return f"{getpass.getuser()} via sentinel {command}"
+
+
+def fail(message: str) -> NoReturn:
+    """Stop the command with `message`, exit status 1."""
+    console.print(f"[red]✗ {message}[/red]")
+    sys.exit(1)

@@ -48,6 +48,7 @@ class TestedTransaction:
     transaction_id: str
     risk_score: float
     decision: str  # what was decided at the time
+    matched: bool
     would_decide: str  # with the rule tried first
 
 
@@ -124,8 +125,9 @@ def tried_on_recent(db: Database, rule: Rule, *, limit: int) -> list[TestedTrans
     tried = []
     for client_id, transaction_id, payload, behavioural, risk_score, decision in rows:
         facts = facts_of({**payload, "client_id": client_id}, _complete(behavioural), risk_score)
-        would_decide = rule.decision if rule.matches(facts) else decision
-        tried.append(TestedTransaction(client_id, transaction_id, risk_score, decision, would_decide))
+        matched = rule.matches(facts)
+        would_decide = rule.decision if matched else decision
+        tried.append(TestedTransaction(client_id, transaction_id, risk_score, decision, matched, would_decide))
     return tried
 
 
