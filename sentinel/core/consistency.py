@@ -1,8 +1,9 @@
 """Whether a parsed decision agrees with itself, with its event and with the model that made it.
 
 A signature proves score produced an event; these checks catch the rest: an event
-whose id is not its transaction's, or whose source names another client, a decision that does not follow from its risk
-score, or thresholds that are neither the model version's own nor those the
+whose id is not its transaction's, or whose source names another client, a decision
+that does not follow from its risk score (or, when a rule decided, from the rule's
+action), or thresholds that are neither the model version's own nor those the
 operator overrode (SENTINEL_REVIEW_THRESHOLD / SENTINEL_BLOCK_THRESHOLD). Score
 records which thresholds it overrode in `threshold_overrides`, so a decision made
 under an override stays checkable after the override is lifted.
@@ -15,6 +16,7 @@ from collections.abc import Mapping
 from sentinel.core.decision import Thresholds, decide
 from sentinel.core.errors import Problem
 from sentinel.core.events import SCORE_SOURCE, client_source
+from sentinel.core.rules import DECISION_OF_ACTION
 from sentinel.core.score import Score
 
 
@@ -40,7 +42,10 @@ def problems(
         found.append(
             Problem("thresholds", f"must be model {decision['model_version']}'s, or the overrides it names: {expected}")
         )
-    applied = Thresholds(**decision["thresholds"])
-    if decide(decision["risk_score"], applied) != decision["decision"]:
+    rule = decision.get("rule")
+    if rule is not None:
+        if DECISION_OF_ACTION[rule["action"]] != decision["decision"]:
+            found.append(Problem("decision", f"does not follow from rule {rule['name']}'s action, {rule['action']}"))
+    elif decide(decision["risk_score"], Thresholds(**decision["thresholds"])) != decision["decision"]:
         found.append(Problem("decision", f"does not follow from risk_score {decision['risk_score']} and thresholds"))
     return found

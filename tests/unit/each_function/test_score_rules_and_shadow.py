@@ -1,11 +1,24 @@
 """score, in memory: rules decide before the model's thresholds, and a challenger in shadow never decides."""
 
 import pytest
-from fakes import CLIENT, NOW, RECEIVED_KEYS, SCORED_KEYS, AmountModel, MemoryHistories, created
-from support import a_transaction
+from fakes import (
+    CLIENT,
+    NOW,
+    RECEIVED_KEYS,
+    SCORED_KEYS,
+    AmountModel,
+    MemoryHistories,
+    MemoryStream,
+    created,
+    scored_events,
+)
+from support import a_score, a_transaction, signed_scored
 
+from functions.alert.main import Alert
+from functions.persist.main import Persist
 from functions.score.main import Score
 from sentinel.core import score
+from sentinel.core.errors import ClientError
 from sentinel.core.rules import Rule
 
 
@@ -14,6 +27,16 @@ def scorer(models, sink):
     return Score(
         models, sink, MemoryHistories(), received_keys=RECEIVED_KEYS, scored_keys=SCORED_KEYS, clock=lambda: NOW
     )
+
+
+@pytest.fixture
+def persist(decisions):
+    return Persist(decisions, scored_events())
+
+
+@pytest.fixture
+def alert(alerts):
+    return Alert(alerts, MemoryStream(), scored_events())
 
 
 def decided(scorer, **fields):
@@ -83,3 +106,21 @@ def test_a_batch_runs_each_model_once(scorer, models, sink):
     models.challenger = AmountModel(version="v0009")
     scorer.handle([created(a_transaction(), event_id=f"e-{n}") for n in range(3)], CLIENT)
     assert models.model.calls == [3] and models.challenger.calls == [3]
+
+
+def test_a_decision_a_rule_made_is_accepted_by_persist_and_alert(scorer, models, persist, alert, decisions, alerts):
+    models.rules = [Rule("block-merchant", 'merchant_id == "m-bad"', "block", priority=1)]
+    transaction = a_transaction(Amount=10.0, merchant_id="m-bad")
+    [event] = scorer.handle([created(transaction)], CLIENT).events
+    persist.handle([event])
+    alert.handle([event])
+    assert decisions.rows[transaction["transaction_id"]]["rule"]["name"] == "block-merchant"
+    assert alerts.rows[transaction["transaction_id"]]["rule"]["name"] == "block-merchant"
+
+
+def test_a_signed_decision_that_does_not_follow_from_its_rules_action_is_400(persist):
+    rule = {"name": "allow-vip", "version": 1, "action": "allow"}
+    decision = {**a_score(a_transaction(), "block", model_version="v0003"), "rule": rule}
+    with pytest.raises(ClientError) as refused:
+        persist.handle([signed_scored(decision, SCORED_KEYS.current)])
+    assert refused.value.status == 400 and [problem.field for problem in refused.value.problems] == ["decision"]
