@@ -80,9 +80,25 @@ def analyst(stack) -> tuple[str, str]:
     return new_user(stack.settings.database_url)
 
 
+@pytest.fixture(scope="session")
+def admin(stack) -> tuple[str, str]:
+    """An admin's (name, password) in the stack's database."""
+    return new_user(stack.settings.database_url, "admin")
+
+
 @pytest.fixture
 def page(browser, ui_url, analyst):
     """A browser tab logged in to the UI as the analyst, through the login page."""
+    yield from _logged_in_tab(browser, ui_url, analyst)
+
+
+@pytest.fixture
+def admin_page(browser, ui_url, admin):
+    """A browser tab logged in to the UI as an admin."""
+    yield from _logged_in_tab(browser, ui_url, admin)
+
+
+def _logged_in_tab(browser, ui_url: str, user: tuple[str, str]):
     context = browser.new_context(viewport={"width": 1366, "height": 900})
     opened = context.new_page()
     # JavaScript errors and console errors (CSP violations among them), for tests to check.
@@ -90,8 +106,8 @@ def page(browser, ui_url, analyst):
     opened.on("pageerror", lambda error: problems.append(f"page error: {error}"))
     opened.on("console", lambda message: message.type == "error" and problems.append(message.text))
     opened.goto(f"{ui_url}/login")
-    opened.get_by_label("Name").fill(analyst[0])
-    opened.get_by_label("Password").fill(analyst[1])
+    opened.get_by_label("Name").fill(user[0])
+    opened.get_by_label("Password").fill(user[1])
     opened.get_by_role("button", name="Log in").click()
     opened.wait_for_selector("#signed-in-as")
     opened.problems = problems
@@ -100,11 +116,12 @@ def page(browser, ui_url, analyst):
 
 
 @pytest.fixture
-def screenshot(page):
-    """Save the whole page as test-artifacts/browser/<name>.png."""
+def screenshot(request):
+    """Save the whole page (the test's `page`, or its `admin_page`) as test-artifacts/browser/<name>.png."""
+    tab = request.getfixturevalue("admin_page" if "admin_page" in request.fixturenames else "page")
 
     def save(name: str) -> None:
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+        tab.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
 
     return save
