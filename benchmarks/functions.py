@@ -9,6 +9,12 @@ cluster the KafkaSink receiver runs in other pods), and emitting to the local
 KafkaSink ingress (the whole synchronous path on these two cores). Ingest, persist
 and alert are measured the same way, for the capacity model. Then score and the
 no-op take an open-loop load at half of score's maximum, for latency under load.
+Score is also measured with its review threshold overridden to 0, so every event is a
+review and gets its reasons (TreeSHAP over the exported trees), which an approval does
+not; and deciding with ten rules and a challenger in shadow beside the
+champion (the champion's own model registered again, so it costs what a challenger
+of the same size costs): the same process, switched to that setup in PostgreSQL
+before each of its runs and back after, so both are measured in alternation.
 The no-op is also run on uvicorn's pure-Python parts and on the gunicorn threads the
 functions ran on before --asgi: the servers compared side by side.
 """
@@ -17,15 +23,17 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from benchmarks import loadgen, processes, stack, workload, wrk
 from benchmarks.report import Table, percentiles_ms, ratio, save
+from sentinel.core.rules import Rule
 from sentinel.serving.event_integrity import scored_keys
 from sentinel.stack.signing_secrets import with_signing_secrets
-from sentinel.stores import database, registry
+from sentinel.stores import database, registry, rules
 
 SHARE_TARGET = 0.70
 P99_TARGET_MS = 10.0
@@ -34,6 +42,9 @@ NOOP_PURE_PYTHON = "no-op, uvicorn's h11 and asyncio"
 NOOP_THREADS = "no-op, gunicorn threads (before --asgi)"
 SCORE = "score → null sink"
 SCORE_INGRESS = "score → KafkaSink ingress"
+SCORE_RULES = "score, 10 rules and a challenger in shadow → null sink"
+SCORE_REASONS = "score, every event a review with its reasons → null sink"
+SETTLE_SECONDS = 2.5  # a score process follows a change of rules or challenger within a poll (1 s) and a load
 ALONE_RATE = 20.0  # requests/s: far below capacity, so nothing queues
 
 
@@ -49,6 +60,17 @@ class Subject:
     charged: tuple[int, ...] = ()  # other processes (sink, ingress) whose CPU this subject's requests cost
     runs: list[dict[str, Any]] = field(default_factory=list)
     alone: dict[str, float | None] = field(default_factory=dict)
+    setup: Callable[[bool], None] | None = None  # switches what the process decides with on (True) and off
+
+    def measured(self, measure: Callable[[], Any]) -> Any:
+        """`measure()`, with the subject's setup switched on for its duration."""
+        if self.setup is None:
+            return measure()
+        self.setup(True)
+        try:
+            return measure()
+        finally:
+            self.setup(False)
 
     def requests(self, id_prefix: str) -> loadgen.Request:
         if self.signed is not None:
@@ -77,10 +99,11 @@ def run(args: argparse.Namespace) -> int:
         with processes.Group(bench.settings.state_dir / "logs" / "benchmarks") as group:
             subjects = _start_subjects(bench, group)
             for subject in subjects.values():
-                _measure_alone(subject)
+                subject.measured(lambda subject=subject: _measure_alone(subject))
             for round_number in range(args.rounds):
                 for subject in subjects.values():
-                    _measure_throughput(subject, args, f"bench-fn-{round_number}-")
+                    prefix = f"bench-fn-{round_number}-{len(subject.runs)}-"
+                    subject.measured(lambda subject=subject, prefix=prefix: _measure_throughput(subject, args, prefix))
                     print(f"  round {round_number + 1}: {subject.name}: {subject.runs[-1]['rate']:,.0f}/s", flush=True)
             latency = _latency_at_half(subjects, args)
     finally:
@@ -119,11 +142,19 @@ def _start_subjects(bench: stack.BenchStack, group: processes.Group) -> dict[str
         return requests
 
     persist, alert = function("persist", "persist"), function("alert", "alert")
+    score = function("score", "score-null-sink", K_SINK=sink.url)
     subjects = [
         Subject(NOOP, function("noop", "noop"), created),
         Subject(NOOP_PURE_PYTHON, function("noop-pure-python", "noop-pure-python"), created),
         Subject(NOOP_THREADS, function("noop-threads", "noop-threads", THREADS="8"), created),
-        Subject(SCORE, function("score", "score-null-sink", K_SINK=sink.url), created, charged=(sink.process.pid,)),
+        Subject(SCORE, score, created, charged=(sink.process.pid,)),
+        Subject(SCORE_RULES, score, created, charged=(sink.process.pid,), setup=_rules_and_challenger(bench, champion)),
+        Subject(
+            SCORE_REASONS,
+            function("score", "score-reasons", K_SINK=sink.url, SENTINEL_REVIEW_THRESHOLD="0"),
+            created,
+            charged=(sink.process.pid,),
+        ),
         Subject(SCORE_INGRESS, function("score", "score-ingress"), created, charged=(ingress,) if ingress else ()),
         Subject(
             "ingest → null sink", function("ingest", "ingest", K_SINK=sink.url), created, charged=(sink.process.pid,)
@@ -132,6 +163,49 @@ def _start_subjects(bench: stack.BenchStack, group: processes.Group) -> dict[str
         Subject("alert, every event a block", alert, signed=blocks(alert)),
     ]
     return {subject.name: subject for subject in subjects}
+
+
+RULES = (
+    ("huge-amounts", "Amount > 100000", "block"),
+    ("card-testing", "user_count_10m >= 20 and Amount < 2", "block"),
+    ("big-at-new-merchant", "Amount > 50000 and merchant_new_for_user", "review"),
+    ("velocity", "user_count_1h > 200 or user_amount_1h > 1000000", "review"),
+    ("far-from-usual", "amount_vs_user_usual > 500 and hours_from_user_usual > 10", "review"),
+    ("blocked-merchants", "merchant_id in [" + ", ".join(f'"m-blocked-{n}"' for n in range(50)) + "]", "block"),
+    ("blocked-users", "user_id in [" + ", ".join(f'"u-blocked-{n}"' for n in range(100)) + "]", "block"),
+    ("trusted-users", 'user_id in ["u-trusted-1", "u-trusted-2"] and risk_score < 0.999', "allow"),
+    ("quick-repeat", "seconds_since_user_previous >= 0 and seconds_since_user_previous < 0.001", "review"),
+    ("risky-and-large", "risk_score > 0.9999 and Amount > 20000 and not merchant_new_for_user", "block"),
+)
+
+
+def _rules_and_challenger(bench: stack.BenchStack, champion: registry.ModelRecord) -> Callable[[bool], None]:
+    """Switches the stack's score processes between deciding alone and with RULES and a challenger in shadow.
+    The rules are written so that none matches the benchmark's transactions: every one is tried on every event."""
+    with database.connect(bench.settings.database_url) as conn:
+        copies = [model.version for model in registry.models(conn) if model.sha256 == champion.sha256]
+        challenger = next((version for version in copies if version != champion.version), None)
+        if challenger is None:  # registered once per benchmark stack, and reused
+            challenger = registry.register(
+                conn,
+                champion.onnx,
+                thresholds=champion.thresholds,
+                metrics={"benchmark": "the champion's model, as a challenger of the same size"},
+                data_fingerprint=champion.data_fingerprint,
+                feature_names=champion.feature_names,
+            ).version
+
+    def switch(on: bool) -> None:
+        with database.connect(bench.settings.database_url) as conn:
+            for name, expression, action in RULES:
+                rules.save(conn, Rule(name, expression, action, priority=10, enabled=on), by="benchmark")
+            if on:
+                registry.put_in_shadow(conn, challenger, by="benchmark")
+            else:
+                registry.end_shadow(conn, by="benchmark")
+        time.sleep(SETTLE_SECONDS)
+
+    return switch
 
 
 def _measure_alone(subject: Subject) -> None:
@@ -181,13 +255,21 @@ def _closed_loop(subject: Subject, args: argparse.Namespace, id_prefix: str) -> 
 def _latency_at_half(subjects: dict[str, Subject], args: argparse.Namespace) -> list[dict[str, Any]]:
     """Open-loop latency of the no-op and score at half of score's maximum, and of score → ingress at half its own."""
     half = subjects[SCORE].median("rate") / 2
-    plan = [(NOOP, half), (SCORE, half), (SCORE_INGRESS, subjects[SCORE_INGRESS].median("rate") / 2)]
+    plan = [
+        (NOOP, half),
+        (SCORE, half),
+        (SCORE_RULES, half),
+        (SCORE_REASONS, half),
+        (SCORE_INGRESS, subjects[SCORE_INGRESS].median("rate") / 2),
+    ]
     measured = []
     for name, rate in plan:
         subject = subjects[name]
-        request = subject.requests("bench-lat-")
-        result = loadgen.open_loop(
-            "127.0.0.1", subject.process.port, request, rate=rate, seconds=args.latency_seconds, connections=32
+        request = subject.requests(f"bench-lat-{len(measured)}-")
+        result = subject.measured(
+            lambda subject=subject, request=request, rate=rate: loadgen.open_loop(
+                "127.0.0.1", subject.process.port, request, rate=rate, seconds=args.latency_seconds, connections=32
+            )
         )
         measured.append(
             {
@@ -254,6 +336,7 @@ def _report(subjects: dict[str, Subject], latency: list[dict[str, Any]], args: a
         )
     score_share = document["subjects"][SCORE]["share_of_noop"]
     score_p99 = next(row["p99_ms"] for row in latency if row["subject"] == SCORE)
+    with_rules_p99 = next(row["p99_ms"] for row in latency if row["subject"] == SCORE_RULES)
     document["targets"] = {
         "score_share_of_noop": {
             "target": SHARE_TARGET,
@@ -265,6 +348,25 @@ def _report(subjects: dict[str, Subject], latency: list[dict[str, Any]], args: a
             "measured": score_p99,
             "met": score_p99 is not None and score_p99 <= P99_TARGET_MS,
         },
+        "score_with_rules_and_challenger_p99_ms_at_half_rate": {
+            "target": P99_TARGET_MS,
+            "measured": with_rules_p99,
+            "met": with_rules_p99 is not None and with_rules_p99 <= P99_TARGET_MS,
+        },
+    }
+    document["cost_of_reasons"] = {
+        "rate_ratio": ratio(subjects[SCORE_REASONS].median("rate"), subjects[SCORE].median("rate")),
+        "cpu_ms_per_request": [
+            subjects[SCORE].median("cpu_ms_per_request"),
+            subjects[SCORE_REASONS].median("cpu_ms_per_request"),
+        ],
+    }
+    document["cost_of_rules_and_challenger"] = {
+        "rate_ratio": ratio(subjects[SCORE_RULES].median("rate"), subjects[SCORE].median("rate")),
+        "cpu_ms_per_request": [
+            subjects[SCORE].median("cpu_ms_per_request"),
+            subjects[SCORE_RULES].median("cpu_ms_per_request"),
+        ],
     }
     document["settings"] = {"connections": args.connections, "seconds": args.seconds, "rounds": args.rounds}
     save("functions", document, [throughput, under_load], publish=args.publish)

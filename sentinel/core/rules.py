@@ -58,8 +58,9 @@ TEXT_VARIABLES: tuple[str, ...] = (
 )
 NAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
 NAME_RULE = "must be 1-63 characters of a-z 0-9 and -, starting with a letter or digit"
-MAX_EXPRESSION = 1000
-MAX_NODES = 200
+MAX_EXPRESSION = 10_000  # characters: room for a block-list of a few hundred ids
+MAX_NODES = 3000
+MAX_DEPTH = 50  # a condition nested deeper would recurse too far when evaluated
 MAX_LIST = 1000
 MAX_PRIORITY = 1_000_000
 MAX_DESCRIPTION = 500
@@ -188,7 +189,19 @@ def compile_expression(expression: Any) -> Callable[[Facts], bool]:
         raise _problem("is nested too deeply") from None
     if sum(1 for _ in ast.walk(tree)) > MAX_NODES:
         raise _problem(f"has more than {MAX_NODES} parts; split it into several rules")
+    if _depth(tree.body) > MAX_DEPTH:
+        raise _problem(f"is nested more than {MAX_DEPTH} deep; split it into several rules")
     return _condition(_compile(tree.body))
+
+
+def _depth(root: ast.AST) -> int:
+    """How deeply `root` nests, counted without recursing."""
+    deepest, pending = 0, [(root, 1)]
+    while pending:
+        node, depth = pending.pop()
+        deepest = max(deepest, depth)
+        pending.extend((child, depth + 1) for child in ast.iter_child_nodes(node))
+    return deepest
 
 
 def _problem(message: str) -> ClientError:

@@ -120,9 +120,15 @@ def test_an_empty_or_non_text_expression_is_refused(expression: object) -> None:
 
 
 def test_an_expression_too_long_or_too_deep_is_refused_without_recursing() -> None:
-    assert "at most" in refusal("Amount > 1 and " * 100 + "Amount > 1")
-    assert "parts" in refusal(" or ".join(["Amount > 1"] * 60))
+    assert "at most" in refusal("Amount > 1 and " * 1000 + "Amount > 1")
+    assert "parts" in refusal(" or ".join(["Amount > 1"] * 650))
     assert refusal("(" * 400 + "1" + ")" * 400)
+    assert "nested more than" in refusal("not " * 60 + "true")
+
+
+def test_a_block_list_of_hundreds_of_ids_is_a_rule() -> None:
+    listed = ", ".join(f'"u-{n}"' for n in range(500))
+    assert holds(f"user_id in [{listed}]", user_id="u-499")
 
 
 def test_a_rule_with_several_wrong_fields_names_each_of_them() -> None:

@@ -1,4 +1,4 @@
-"""The Score payload's behavioural features (sentinel.core.score): checked like every other field."""
+"""The Score payload's behavioural features, rule and shadow (sentinel.core.score): checked like every other field."""
 
 import pytest
 from support import a_score, a_transaction
@@ -25,3 +25,51 @@ def test_behavioural_features_score_does_not_compute_are_refused_naming_the_fiel
     with pytest.raises(ClientError) as refused:
         score.parse(with_behaviour(values))
     assert [problem.field for problem in refused.value.problems] == ["behaviour"]
+
+
+def with_field(name, value):
+    return {**a_score(a_transaction()), name: value}
+
+
+def test_a_decision_names_the_rule_that_made_it_and_the_challengers_would_be_decision():
+    rule = {"name": "block-m", "version": 2, "action": "block"}
+    shadow = score.shadow_of("v0009", 0.25, "approve")
+    parsed = score.parse({**with_field("rule", rule), "shadow": shadow})
+    assert (parsed["rule"], parsed["shadow"]) == (
+        rule,
+        {"model_version": "v0009", "risk_score": 0.25, "decision": "approve"},
+    )
+
+
+@pytest.mark.parametrize(
+    "rule",
+    [
+        {"name": "Block M", "version": 1, "action": "block"},
+        {"name": "block-m", "version": 0, "action": "block"},
+        {"name": "block-m", "version": True, "action": "block"},
+        {"name": "block-m", "version": 1, "action": "deny"},
+        {"name": "block-m", "version": 1},
+        "block-m",
+    ],
+    ids=["bad name", "version 0", "boolean version", "unknown action", "no action", "not an object"],
+)
+def test_a_rule_that_is_not_one_is_refused_naming_the_field(rule):
+    with pytest.raises(ClientError) as refused:
+        score.parse(with_field("rule", rule))
+    assert [problem.field for problem in refused.value.problems] == ["rule"]
+
+
+@pytest.mark.parametrize(
+    "shadow",
+    [
+        {"model_version": "v 9", "risk_score": 0.5, "decision": "block"},
+        {"model_version": "v0009", "risk_score": 1.5, "decision": "block"},
+        {"model_version": "v0009", "risk_score": 0.5, "decision": "maybe"},
+        {"model_version": "v0009", "risk_score": 0.5},
+    ],
+    ids=["bad version", "risk over 1", "unknown decision", "no decision"],
+)
+def test_a_shadow_that_is_not_one_is_refused_naming_the_field(shadow):
+    with pytest.raises(ClientError) as refused:
+        score.parse(with_field("shadow", shadow))
+    assert [problem.field for problem in refused.value.problems] == ["shadow"]
