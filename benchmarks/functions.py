@@ -45,6 +45,7 @@ SCORE_INGRESS = "score → KafkaSink ingress"
 SCORE_RULES = "score, 10 rules and a challenger in shadow → null sink"
 SCORE_REASONS = "score, every event a review with its reasons → null sink"
 SETTLE_SECONDS = 2.5  # a score process follows a change of rules or challenger within a poll (1 s) and a load
+USERS = 1000  # the transactions are spread over this many users, so their histories are not all one key
 ALONE_RATE = 20.0  # requests/s: far below capacity, so nothing queues
 
 
@@ -127,7 +128,7 @@ def _start_subjects(bench: stack.BenchStack, group: processes.Group) -> dict[str
         return started
 
     transaction = workload.transactions(1)[0]
-    created = workload.created(transaction, api_key=bench.api_key)
+    created = workload.created(transaction, api_key=bench.api_key, users=USERS)
     with database.connect(bench.settings.database_url) as conn:
         champion = registry.champion(conn)
     assert champion is not None, "the benchmark stack has no champion model"
@@ -157,7 +158,11 @@ def _start_subjects(bench: stack.BenchStack, group: processes.Group) -> dict[str
         ),
         Subject(SCORE_INGRESS, function("score", "score-ingress"), created, charged=(ingress,) if ingress else ()),
         Subject(
-            "ingest → null sink", function("ingest", "ingest", K_SINK=sink.url), created, charged=(sink.process.pid,)
+            "ingest → null sink",
+            # Nothing persists what it admits here, so its backlog would only grow: admission is off.
+            function("ingest", "ingest", K_SINK=sink.url, SENTINEL_INGEST_MAX_BACKLOG="0"),
+            created,
+            charged=(sink.process.pid,),
         ),
         Subject("persist", persist, signed=blocks(persist)),
         Subject("alert, every event a block", alert, signed=blocks(alert)),

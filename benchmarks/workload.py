@@ -3,8 +3,11 @@ and scored decisions as persist and alert receive them.
 
 A transaction is a binary-mode CloudEvent whose body is a template with an ID_MARK
 where the transaction id goes, so a load generator can give every request a fresh id
-for the cost of a string join. A decision carries score's signature over its id, so
-each is built and signed as it is sent.
+for the cost of a string join; and, when the template spreads its requests over many
+users, a USER_MARK where the user id goes (request i is user i mod `users`), so
+concurrent requests are not all about one user's history, as real traffic is not.
+A decision carries score's signature over its id, so each is built and signed as it
+is sent.
 """
 
 from __future__ import annotations
@@ -23,6 +26,8 @@ from sentinel.serving.event_integrity import signed_json_event
 from training.synthetic import demo_transactions
 
 ID_MARK = "__ID__"
+USER_MARK = "__USER__"
+USER_PREFIX = "u-bench-"
 BENCH_SOURCE = "/sentinel/benchmarks"
 BENCH_CLIENT = "benchmarks"  # the client of the decisions the benchmarks sign themselves
 
@@ -31,9 +36,13 @@ BENCH_CLIENT = "benchmarks"  # the client of the decisions the benchmarks sign t
 class Template:
     headers: dict[str, str]
     body: str  # JSON with ID_MARK where the transaction id goes
+    users: int = 0  # when above 0, the body has USER_MARK where the user id goes
 
-    def render(self, transaction_id: str) -> bytes:
-        return self.body.replace(ID_MARK, transaction_id).encode()
+    def render(self, transaction_id: str, index: int = 0) -> bytes:
+        body = self.body.replace(ID_MARK, transaction_id)
+        if self.users:
+            body = body.replace(USER_MARK, f"{USER_PREFIX}{index % self.users}")
+        return body.encode()
 
 
 def transactions(count: int, *, seed: int = 11, fraud_share: float = 0.03) -> list[dict[str, Any]]:
@@ -41,10 +50,12 @@ def transactions(count: int, *, seed: int = 11, fraud_share: float = 0.03) -> li
     return demo_transactions(count, seed=seed, fraud_share=fraud_share)
 
 
-def created(transaction: dict[str, Any], *, api_key: str) -> Template:
-    """`dev.sentinel.transaction.created`, as a client holding `api_key` POSTs it to ingest or score."""
-    template = _template(events.TRANSACTION_CREATED, transaction)
-    return Template({**template.headers, "Authorization": f"Bearer {api_key}"}, template.body)
+def created(transaction: dict[str, Any], *, api_key: str, users: int = 0) -> Template:
+    """`dev.sentinel.transaction.created`, as a client holding `api_key` POSTs it to ingest or score;
+    spread over `users` users when above 0, else all of the transaction's own user."""
+    data = {**transaction, "user_id": USER_MARK} if users else transaction
+    template = _template(events.TRANSACTION_CREATED, data)
+    return Template({**template.headers, "Authorization": f"Bearer {api_key}"}, template.body, users)
 
 
 def signed_scored_requests(
@@ -101,6 +112,6 @@ def requests_for(
         template = templates[index % len(templates)]
         transaction_id = f"{id_prefix}{index}"
         headers = {name: value.replace(ID_MARK, transaction_id) for name, value in template.headers.items()}
-        return http_request(host, port, path, headers, template.render(transaction_id))
+        return http_request(host, port, path, headers, template.render(transaction_id, index))
 
     return request

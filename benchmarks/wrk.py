@@ -16,7 +16,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from benchmarks.workload import ID_MARK, Template
+from benchmarks.workload import ID_MARK, USER_MARK, USER_PREFIX, Template
 
 WRK = "wrk"
 
@@ -100,6 +100,9 @@ local counter = 0
 local prefix = {_lua_string(id_prefix)}
 local mark = {_lua_string(ID_MARK)}
 local body = {_lua_string(template.body)}
+local user_mark = {_lua_string(USER_MARK)}
+local user_prefix = {_lua_string(USER_PREFIX)}
+local users = {template.users}
 local headers = {{
 {headers}
 }}
@@ -111,7 +114,11 @@ request = function()
   for name, value in pairs(headers) do
     with_id[name] = (value:gsub(mark, id))
   end
-  return wrk.format("POST", "/", with_id, (body:gsub(mark, id)))
+  local rendered = body:gsub(mark, id)
+  if users > 0 then
+    rendered = rendered:gsub(user_mark, user_prefix .. (counter % users))
+  end
+  return wrk.format("POST", "/", with_id, rendered)
 end
 
 done = function(summary, latency, requests)
