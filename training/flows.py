@@ -42,6 +42,7 @@ _STEPS: dict[Callable[..., Any], Any] = {
         (pipeline.export_model, "export"),
         (pipeline.check_export_parity, "parity"),
         (pipeline.register_model, "register"),
+        (pipeline.profile_training_data, "profile"),
         (pipeline.gate_and_promote, "gate-and-promote"),
         (pipeline.score_with_version, "score"),
     )
