@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import getpass
+import sys
+from typing import NoReturn
 
 from rich.console import Console
 
@@ -12,6 +14,12 @@ console = Console(highlight=False, soft_wrap=True)
 def say(message: str) -> None:
     """One finished step, as a line with a check mark."""
     console.print(f"  [green]✓[/green] {message}")
+
+
+def fail(message: str) -> NoReturn:
+    """Say what went wrong, in red, and exit 1."""
+    console.print(f"[red]✗ {message}[/red]")
+    sys.exit(1)
 
 
 def acting_user(command: str) -> str:
