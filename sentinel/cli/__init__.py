@@ -6,6 +6,7 @@ import click
 
 from sentinel.cli.audit import audit
 from sentinel.cli.dlq import dlq
+from sentinel.cli.drift import drift
 from sentinel.cli.keys import keys
 from sentinel.cli.models import models, retrain
 from sentinel.cli.stack import demo, down, status, up
@@ -18,5 +19,5 @@ def main() -> None:
     """Sentinel: real-time card-fraud detection as Knative event functions."""
 
 
-for command in (up, down, status, demo, send, decisions, models, retrain, dlq, keys, users, audit):
+for command in (up, down, status, demo, send, decisions, models, retrain, drift, dlq, keys, users, audit):
     main.add_command(command)
