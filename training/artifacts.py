@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from sentinel.core.drift import Report, reading
 from training.pipeline import RetrainOutcome, summary
 
 
@@ -70,6 +71,46 @@ def publish_evaluation(metrics: dict[str, Any]) -> None:
         confusion_table(metrics, metrics["thresholds"]), key="evaluation-thresholds", description=title
     )
     create_markdown_artifact(f"# {title}\n\n{summary(metrics)}", key="evaluation-summary", description=title)
+
+
+def drift_json(report: Report) -> dict[str, Any]:
+    """A drift report as a flow run's result: what `sentinel drift` prints."""
+    return {
+        "checked_at": report.checked_at.isoformat() if report.checked_at else None,
+        "champion_version": report.champion_version,
+        "window_start": report.window_start.isoformat(),
+        "window_end": report.window_end.isoformat(),
+        "rows": report.rows,
+        "status": report.status,
+        "threshold": report.threshold,
+        "alerting": report.alerting,
+        "max_psi": report.max_psi,
+        "psi": dict(report.ranked),
+        "message": report.message,
+    }
+
+
+def drift_table(report: Report) -> list[dict[str, str]]:
+    """One row per compared column, the most drifted first."""
+    return [
+        {
+            "column": name,
+            "PSI": f"{value:.4f}",
+            "reading": reading(value),
+            "alert": "yes" if value > report.threshold else "",
+        }
+        for name, value in report.ranked
+    ]
+
+
+def publish_drift(report: Report) -> None:
+    from prefect.artifacts import create_markdown_artifact, create_table_artifact
+
+    title = f"drift against {report.champion_version or 'no champion'}"
+    if report.psi:
+        create_table_artifact(drift_table(report), key="drift-psi", description=title)
+    headline = "# Drift alert" if report.alerting else "# No drift alert"
+    create_markdown_artifact(f"{headline}\n\n{report.message}", key="drift-summary", description=title)
 
 
 def _format(value: Any) -> str:

@@ -1,6 +1,6 @@
-"""The Prefect flows `retrain` and `evaluate`, made of the pipeline's steps run as Prefect tasks.
+"""The Prefect flows `retrain`, `evaluate` and `drift`, made of the pipeline's steps run as Prefect tasks.
 
-Run them from `sentinel retrain` / `sentinel models evaluate` (Prefect's ephemeral
+Run them from `sentinel retrain` / `sentinel models evaluate` / `sentinel drift` (Prefect's ephemeral
 API unless PREFECT_API_URL is set), from the Prefect UI when `sentinel up
 --with-prefect` serves them, or as plain functions. Call
 training.prefect_env.configure before this module is first imported.
@@ -24,6 +24,7 @@ from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 
 from training import artifacts, caller, pipeline
+from training import drift as drift_check
 from training.loader import Source
 from training.parameters import checked_reason, checked_rows, checked_seed
 from training.settings import TrainingSettings
@@ -42,8 +43,13 @@ _STEPS: dict[Callable[..., Any], Any] = {
         (pipeline.export_model, "export"),
         (pipeline.check_export_parity, "parity"),
         (pipeline.register_model, "register"),
+        (pipeline.profile_training_data, "profile"),
         (pipeline.gate_and_promote, "gate-and-promote"),
         (pipeline.score_with_version, "score"),
+        (drift_check.champion_profile, "champion-profile"),
+        (drift_check.read_traffic, "read-traffic"),
+        (drift_check.compare_traffic, "compare"),
+        (drift_check.store_report, "store-report"),
     )
 }
 _STEPS[pipeline.download_dataset] = task(
@@ -109,3 +115,14 @@ def evaluate(
     )
     artifacts.publish_evaluation(metrics)
     return metrics
+
+
+@flow(name="drift", description="Compare recent traffic with the champion's training data; alert on drift.")
+def drift(window_hours: float | None = None, threshold: float | None = None) -> dict[str, Any]:
+    """The population stability index of every feature and of the risk score; unset parameters from
+    the environment (SENTINEL_DRIFT_WINDOW_HOURS, SENTINEL_DRIFT_THRESHOLD)."""
+    settings = TrainingSettings.from_env()
+    request = drift_check.DriftRequest.from_settings(settings, window_hours=window_hours, threshold=threshold)
+    report = drift_check.check_drift(request, settings, run=as_task)
+    artifacts.publish_drift(report)
+    return artifacts.drift_json(report)

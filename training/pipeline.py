@@ -1,8 +1,9 @@
 """The model lifecycle's steps, and the two sequences made of them: retrain and evaluate.
 
-retrain: load → validate → train → evaluate → export → parity → register → gate and promote.
-The gate measures candidate and champion on the registry's fixed holdout (training.holdout),
-not on the candidate's own test split.
+retrain: load → validate → train → evaluate → export → parity → register → profile → gate and promote.
+The profile is what drift is measured against (training.drift). The gate measures
+candidate and champion on the registry's fixed holdout (training.holdout), not on the
+candidate's own test split.
 evaluate: load → score with a registered version → metrics.
 
 Each step is a plain function that reports what it did (training.progress). The
@@ -25,10 +26,12 @@ import numpy as np
 from sentinel.core.model import ModelRecord, OnnxModel
 from sentinel.core.promotion import GateResult, bounded_margin
 from sentinel.stores import database, registry
+from sentinel.stores import drift as drift_store
 from training import behaviour, gate, holdout, loader
 from training.dataset import Dataset
 from training.export import ExportedModel, check_parity, to_onnx
 from training.loader import Source
+from training.profile import training_profile
 from training.progress import report
 from training.settings import TrainingSettings
 from training.train import PrecisionTargets, Split, TrainedModel, evaluate, held_out_metrics, split_rows, train
@@ -101,6 +104,7 @@ def retrain(request: RetrainRequest, settings: TrainingSettings, *, run: Run = c
     exported = run(export_model, trained)
     parity = run(check_export_parity, trained, exported, dataset.features[split.test])
     record = run(register_model, settings, request, dataset, trained, exported, {**metrics, "parity_max_delta": parity})
+    run(profile_training_data, settings, record, trained, dataset, split)
     verdict, champion = run(gate_and_promote, settings, request, record)
     return RetrainOutcome(
         version=record.version,
@@ -206,6 +210,19 @@ def register_model(
         )
     report(f"registered {record.version} as a candidate")
     return record
+
+
+def profile_training_data(
+    settings: TrainingSettings, record: ModelRecord, trained: TrainedModel, dataset: Dataset, split: Split
+) -> None:
+    """Keep the model's training profile with it in the registry, for the drift check."""
+    profile = training_profile(trained, dataset, split)
+    with database.connect(settings.database_url) as conn:
+        drift_store.keep_profile(conn, record.version, profile)
+    report(
+        f"profiled {len(profile.columns) - 1} features on {profile.rows:,} training rows"
+        f" and the risk score on {len(split.test):,} test rows, for the drift check"
+    )
 
 
 def gate_and_promote(

@@ -6,8 +6,9 @@
   healthy when `server_health_url(port)` answers 200;
 - the flow server: `serve_command()` with `serve_env(state_dir, port, runner_port, password)` plus
   the stack's own environment (DATABASE_URL, SENTINEL_STATE_DIR, ...). It serves the
-  `retrain` deployment on SENTINEL_RETRAIN_CRON and `evaluate` on demand, so both can
-  be run from the UI; it is healthy when `serve_health_url(runner_port)` answers 200.
+  `retrain` and `drift` deployments on SENTINEL_RETRAIN_CRON and `evaluate` on demand,
+  so each can be run from the UI; it is healthy when `serve_health_url(runner_port)`
+  answers 200.
 
 Both keep Prefect's state under `<state dir>/prefect` and make no calls outside
 this machine (training.prefect_env). The server listens on 127.0.0.1 only and
@@ -30,6 +31,7 @@ AUTH_USER = "sentinel"
 PASSWORD_SECRET = "prefect-api-password"  # the name under <state dir>/secrets/
 RETRAIN_DEPLOYMENT = "scheduled"
 EVALUATE_DEPLOYMENT = "on-demand"
+DRIFT_DEPLOYMENT = "watch"
 _BIN = Path(sys.executable).parent
 
 
@@ -82,7 +84,7 @@ def serve_health_url(runner_port: int) -> str:
 
 
 def serve() -> None:
-    """Serve `retrain` on its schedule and `evaluate` on demand until stopped (needs PREFECT_API_URL)."""
+    """Serve `retrain` and `drift` on their schedule and `evaluate` on demand until stopped (needs PREFECT_API_URL)."""
     from training.prefect_env import configure
     from training.settings import TrainingSettings
 
@@ -90,11 +92,12 @@ def serve() -> None:
     configure(settings.state_dir)
     from prefect import serve as serve_deployments
 
-    from training.flows import evaluate, retrain
+    from training.flows import drift, evaluate, retrain
 
     serve_deployments(
         retrain.to_deployment(RETRAIN_DEPLOYMENT, cron=settings.retrain_cron),
         evaluate.to_deployment(EVALUATE_DEPLOYMENT),
+        drift.to_deployment(DRIFT_DEPLOYMENT, cron=settings.retrain_cron),
         pause_on_shutdown=False,
         limit=1,
         webserver=True,

@@ -20,18 +20,25 @@ def report(message: str) -> None:
     log.info(message)
 
 
+def warn(message: str) -> None:
+    """Something people must act on: a warning in the flow run's logs. `forwarded_to` does not forward it;
+    whoever runs the step says it in their own way."""
+    log.warning(message)
+
+
 class _Forward(logging.Handler):
     def __init__(self, callback: Callable[[str], None]):
         super().__init__(logging.INFO)
         self._callback = callback
 
     def emit(self, record: logging.LogRecord) -> None:
-        self._callback(record.getMessage())
+        if record.levelno == logging.INFO:
+            self._callback(record.getMessage())
 
 
 @contextmanager
 def forwarded_to(callback: Callable[[str], None]) -> Iterator[None]:
-    """Call `callback` with every progress line reported inside the block."""
+    """Call `callback` with every progress line (`report`) reported inside the block."""
     handler = _Forward(callback)
     log.addHandler(handler)
     try:

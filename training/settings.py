@@ -31,6 +31,12 @@ class TrainingSettings:
     retrain_cron: str = "0 3 * * *"  # SENTINEL_RETRAIN_CRON
     # The only directory `csv:` sources are read from (SENTINEL_DATA_DIR); default <state dir>/data.
     data_dir: Path | None = None
+    # The drift check (training.drift): a PSI above the threshold alerts; traffic is the last
+    # window of hours, at most max_rows of its newest transactions, and at least min_rows of them.
+    drift_threshold: float = 0.2  # SENTINEL_DRIFT_THRESHOLD
+    drift_window_hours: float = 24.0  # SENTINEL_DRIFT_WINDOW_HOURS
+    drift_min_rows: int = 500  # SENTINEL_DRIFT_MIN_ROWS
+    drift_max_rows: int = 50_000  # SENTINEL_DRIFT_MAX_ROWS
 
     @property
     def dataset_cache_dir(self) -> Path:
@@ -55,4 +61,8 @@ class TrainingSettings:
             gate_margin=bounded_margin(float(env.get("SENTINEL_GATE_MARGIN", 0.01))),
             retrain_cron=env.get("SENTINEL_RETRAIN_CRON") or "0 3 * * *",
             data_dir=stack.training_data_dir,
+            drift_threshold=float(env.get("SENTINEL_DRIFT_THRESHOLD", 0.2)),
+            drift_window_hours=float(env.get("SENTINEL_DRIFT_WINDOW_HOURS", 24)),
+            drift_min_rows=int(env.get("SENTINEL_DRIFT_MIN_ROWS", 500)),
+            drift_max_rows=int(env.get("SENTINEL_DRIFT_MAX_ROWS", 50_000)),
         )

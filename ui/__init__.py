@@ -9,7 +9,8 @@ label mistakes for retraining, and see the models and the pipeline.
 `python -m ui --port 18000` serves it with gunicorn (see ui.server). Every page
 has a JSON twin under /api/; the page modules own both:
 
-- overview: charts of decisions over time, the risk-score distribution and alert volume
+- overview: charts of decisions over time, the risk-score distribution and alert volume;
+  drift: the drift checks over time and the notice while the latest alerts, shown on the overview
 - transactions: the list with filters, sorting and live updates; the detail page; labels
 - alerts: the review/block queue; acknowledge and close
 - models: the registry's versions, metrics and promotions; the challenger in shadow beside the champion
@@ -34,6 +35,7 @@ from ui import (
     alerts,
     auth,
     database,
+    drift,
     errors,
     formatting,
     health,
@@ -88,6 +90,7 @@ def create_app(
     dead_letter_page.init_app(app, dead_letters or NoDeadLetterSource())
     for blueprint in (
         overview.blueprint,
+        drift.blueprint,
         transactions.blueprint,
         alerts.blueprint,
         models.blueprint,

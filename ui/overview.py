@@ -5,7 +5,8 @@ The page shows the headline numbers itself and draws the charts from
 the window's transactions gives both the decisions per time bucket and the
 risk histogram. The page also counts the dead letters and says how old the newest
 and the oldest are (ui.dead_letters); /api/dead-letters has them as JSON, so the
-charts' refresh every 15 s does not read the broker.
+charts' refresh every 15 s does not read the broker. The latest drift check and
+the drift chart come from ui.drift.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from flask import Blueprint, jsonify, render_template, request
 from werkzeug.wrappers import Response
 
 from sentinel.core.decision import ALERTING_DECISIONS, DECISIONS
-from ui import dead_letters
+from ui import dead_letters, drift
 from ui.database import Row, fetch_all, fetch_one
 from ui.params import Arguments
 
@@ -132,6 +133,7 @@ def index() -> str:
         data=summary(window),
         empty=not has_transactions(),
         dead_letters=dead_letters.read(1, link_transactions=False),
+        drift=drift.latest(),
     )
 
 

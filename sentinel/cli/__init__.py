@@ -6,6 +6,7 @@ import click
 
 from sentinel.cli.audit import audit
 from sentinel.cli.dlq import dlq
+from sentinel.cli.drift import drift
 from sentinel.cli.keys import keys
 from sentinel.cli.models import models, retrain
 from sentinel.cli.rules import rules
@@ -19,5 +20,5 @@ def main() -> None:
     """Sentinel: real-time card-fraud detection as Knative event functions."""
 
 
-for command in (up, down, status, demo, send, decisions, models, retrain, rules, dlq, keys, users, audit):
+for command in (up, down, status, demo, send, decisions, models, retrain, rules, drift, dlq, keys, users, audit):
     main.add_command(command)

@@ -16,13 +16,13 @@ def say(message: str) -> None:
     console.print(f"  [green]✓[/green] {message}")
 
 
+def fail(message: str) -> NoReturn:
+    """Say what went wrong, in red, and exit 1."""
+    console.print(f"[red]✗ {message}[/red]")
+    sys.exit(1)
+
+
 def acting_user(command: str) -> str:
     """Who runs `sentinel COMMAND`, as the audit log and the promotion history name them.
     There is no login on the command line: the operating system's user name says it."""
     return f"{getpass.getuser()} via sentinel {command}"
-
-
-def fail(message: str) -> NoReturn:
-    """Stop the command with `message`, exit status 1."""
-    console.print(f"[red]✗ {message}[/red]")
-    sys.exit(1)

@@ -9,12 +9,16 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import psycopg
 import pytest
 from support import created_event, post_binary, wait_for
 
+from sentinel.core import drift
+from sentinel.stores import drift as drift_store
 from training.synthetic import demo_transactions
 
 pytestmark = pytest.mark.stack
@@ -206,3 +210,43 @@ def test_an_unknown_transaction_is_a_404_page(page, screenshot, ui_url):
     assert response.status == 404
     assert page.get_by_role("heading", name="Not found").is_visible()
     screenshot("not-found")
+
+
+@pytest.fixture
+def drift_reports(stack) -> Iterator[None]:
+    """Three drift checks in the stack's database, the latest alerting on V14; removed afterwards."""
+    end = datetime.now(UTC)
+    checks = [{"V3": 0.01, "risk_score": 0.02}, {"V3": 0.03, "risk_score": 0.05}, {"V14": 0.61, "risk_score": 0.27}]
+    with psycopg.connect(stack.settings.database_url, autocommit=True) as conn:
+        for psi in checks:
+            report = drift.Report(
+                champion_version="v0001",
+                window_start=end - timedelta(hours=24),
+                window_end=end,
+                rows=5_000,
+                threshold=0.2,
+                status=drift.COMPARED,
+                message=f"browser-{RUN}",
+                psi=psi,
+            )
+            drift_store.add_report(conn, report)
+        yield
+        conn.execute("DELETE FROM drift_reports WHERE message = %s", (f"browser-{RUN}",))
+
+
+def test_the_overview_draws_the_drift_chart_and_names_the_drifted_features(page, screenshot, ui_url, drift_reports):
+    page.goto(f"{ui_url}/")
+    notice = page.locator("#drift-alert")
+    assert notice.is_visible()
+    assert [item.inner_text() for item in notice.locator("[data-drifted]").all()] == ["V14", "risk_score"]
+    page.wait_for_function(
+        "() => window.Chart && window.Chart.getChart('chart-drift')"
+        " && window.Chart.getChart('chart-drift').data.datasets[0].data.length >= 3"
+    )
+    largest = page.evaluate("window.Chart.getChart('chart-drift').data.datasets[0].data.slice(-3)")
+    assert largest == [0.02, 0.05, 0.61]
+    assert page.locator("table#drift-features tbody tr").first.inner_text().startswith("V14")
+    page.locator("#drift").scroll_into_view_if_needed()
+    page.wait_for_timeout(500)  # let the chart finish its first animation
+    screenshot("overview-drift")
+    assert page.problems == []

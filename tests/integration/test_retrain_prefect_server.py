@@ -47,3 +47,21 @@ def test_a_retrain_run_asked_for_through_the_api_registers_a_champion_and_leaves
     assert champion is not None and champion.promoted_by == f"prefect-api (flow run {run['name']})"
     artifacts = api.call("POST", "/artifacts/filter", json={"artifacts": {"flow_run_id": {"any_": [run["id"]]}}}).json()
     assert {artifact["key"] for artifact in artifacts} == {"retrain-metrics", "retrain-thresholds", "retrain-summary"}
+
+
+def test_the_drift_deployment_is_served_on_the_retrain_schedule(prefect):
+    api, _ = prefect
+    drift = api.deployment(prefect_service.DRIFT_DEPLOYMENT)
+    assert [schedule["schedule"]["cron"] for schedule in drift["schedules"]] == ["0 3 * * *"]
+    assert all(schedule["active"] for schedule in drift["schedules"])
+
+
+def test_a_drift_run_asked_for_through_the_api_stores_a_report(prefect):
+    api, database_url = prefect
+    run = api.run(prefect_service.DRIFT_DEPLOYMENT, {"window_hours": 6}, timeout=120)
+    assert run["state"]["type"] == "COMPLETED", run["state"]
+    with psycopg.connect(database_url) as conn:
+        row = conn.execute("SELECT status, alerting, window_end - window_start FROM drift_reports").fetchone()
+    assert row[:2] in {("too_few_rows", False), ("no_champion", False)} and row[2].total_seconds() == 6 * 3600
+    artifacts = api.call("POST", "/artifacts/filter", json={"artifacts": {"flow_run_id": {"any_": [run["id"]]}}}).json()
+    assert {artifact["key"] for artifact in artifacts} == {"drift-summary"}

@@ -1,6 +1,7 @@
 // Sentinel UI: live rows on the transactions page, panels that refresh themselves,
-// and the overview charts. Every page works without it. HTML it inserts comes from
-// the UI's own templates (escaped there); JSON goes into text, never into markup.
+// and the overview charts, the drift chart among them. Every page works without it.
+// HTML it inserts comes from the UI's own templates (escaped there); JSON goes into
+// text, never into markup.
 "use strict";
 
 (function () {
@@ -200,9 +201,53 @@
     every(Number(container.dataset.refreshSeconds || 15) * 1000, load);
   }
 
+  // -- the drift chart: the largest PSI of each check, the risk score's, and the threshold ----
+
+  function driftChart(container) {
+    if (!window.Chart) return;
+    async function load() {
+      const response = await fetch(container.dataset.driftSource, { headers: { Accept: "application/json" } });
+      if (!response.ok) return;
+      const data = await response.json();
+      const line = (label, values, colour, extra) => ({
+        label,
+        data: values,
+        borderColor: colour,
+        backgroundColor: colour,
+        pointRadius: 3,
+        spanGaps: true,
+        ...extra,
+      });
+      new window.Chart(document.getElementById("chart-drift"), {
+        type: "line",
+        data: {
+          labels: data.labels,
+          datasets: [
+            line("largest PSI", data.max_psi, COLOURS.review),
+            line("risk score PSI", data.risk_score_psi, "#3b5bdb"),
+            line("alert threshold", data.threshold, COLOURS.block, { borderDash: [6, 4], pointRadius: 0 }),
+          ],
+        },
+        options: {
+          responsive: true,
+          maintainAspectRatio: false,
+          animation: { duration: 300 },
+          interaction: { mode: "index", intersect: false },
+          plugins: { legend: { position: "bottom", labels: { boxWidth: 12, boxHeight: 12 } } },
+          scales: {
+            x: { grid: { display: false }, ticks: { maxRotation: 0, autoSkipPadding: 12 } },
+            y: { beginAtZero: true, title: { display: true, text: "PSI" } },
+          },
+        },
+      });
+    }
+    load().catch((error) => console.warn("drift chart failed:", error));
+  }
+
   document.addEventListener("DOMContentLoaded", () => {
     document.querySelectorAll("table[data-live-url]").forEach(liveTable);
     document.querySelectorAll("[data-refresh-url]").forEach(refreshing);
     document.querySelectorAll("[data-chart-source]").forEach(overviewCharts);
+    document.querySelectorAll("[data-drift-source]").forEach(driftChart);
   });
 })();
