@@ -32,6 +32,11 @@ def rows_of(stack, user_id: str) -> list[dict]:
         ).fetchall()
 
 
+def stored_count(stack) -> int:
+    with psycopg.connect(stack.settings.database_url) as conn:
+        return conn.execute("SELECT count(*) FROM transactions").fetchone()[0]
+
+
 def send_all(stack, transactions: list[dict]) -> None:
     for transaction in transactions:
         response = post_binary(stack.url("ingest") + "/", created_event(transaction), key=stack.api_key)
@@ -126,3 +131,19 @@ def test_a_challenger_put_in_shadow_with_the_cli_is_recorded_and_compared_and_ne
     compared = stack.sentinel("models", "compare")
     assert compared.returncode == 0, compared.stdout + compared.stderr
     assert f"with {challenger} in shadow" in compared.stdout and "agree on 100.0%" in compared.stdout
+
+
+def test_the_cli_lists_tries_and_tells_the_history_of_rules_and_refuses_an_invalid_one(stack):
+    name = f"cli-{uuid.uuid4().hex[:8]}"
+    assert stack.sentinel("rules", "add", name, "Amount > 999999", "--action", "review").returncode == 0
+    assert stack.sentinel("rules", "disable", name).returncode == 0
+    listed = stack.sentinel("rules")
+    assert name in listed.stdout and "disabled" in listed.stdout
+    history = stack.sentinel("rules", "history", name)
+    assert "v2" in history.stdout and "v1" in history.stdout and "(disabled)" in history.stdout
+    assert stack.sentinel("send", "--count", "25", "--rate", "100", "--seed", "9").returncode == 0
+    wait_for(lambda: stored_count(stack) >= 20, what="20 transactions stored")
+    tried = stack.sentinel("rules", "test", "Amount >= 0", "--action", "block", "--limit", "20")
+    assert tried.returncode == 0 and "of the newest 20 transactions, 20 match" in tried.stdout
+    refused = stack.sentinel("rules", "add", name, "amount > 5", "--action", "block")
+    assert refused.returncode == 1 and "did you mean Amount" in refused.stdout
