@@ -104,15 +104,32 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--drain-timeout", type=float, default=60.0, help="give up waiting after this long without progress"
     )
-    parser.add_argument("--designs", default="pipeline,baseline", help="pipeline, baseline or both")
+    parser.add_argument(
+        "--designs",
+        type=designs_of,
+        default="both",
+        help="pipeline, baseline, or both (pipeline,baseline): the event-function pipeline and the batch consumer",
+    )
     parser.add_argument(
         "--profile", action="store_true", help="record a py-spy profile of every pipeline process during the max run"
     )
 
 
+DESIGNS = ("pipeline", "baseline")
+
+
+def designs_of(text: str) -> tuple[str, ...]:
+    """The designs `--designs` names, in DESIGNS order: "both", or a comma-separated choice of DESIGNS."""
+    names = set(DESIGNS) if text.strip() == "both" else {name.strip() for name in text.split(",") if name.strip()}
+    unknown = names - set(DESIGNS)
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(f"{text!r}: give pipeline, baseline or both")
+    return tuple(name for name in DESIGNS if name in names)
+
+
 def run(args: argparse.Namespace) -> int:
     bench = stack.BenchStack.from_arguments(args)
-    designs = args.designs.split(",")
+    designs = args.designs
     transactions = workload.transactions(2000)
     run_id = time.strftime("%H%M%S")
     outcomes: list[Outcome] = []

@@ -69,3 +69,16 @@ def test_an_overload_rate_is_a_multiple_of_the_max_measured_before_it():
 def test_an_overload_rate_without_a_max_before_it_is_refused():
     with pytest.raises(SystemExit):
         _offered_rate("2x", [])
+
+
+@pytest.mark.parametrize(
+    ("given", "designs"),
+    [("both", ("pipeline", "baseline")), ("baseline,pipeline", ("pipeline", "baseline")), ("pipeline", ("pipeline",))],
+)
+def test_designs_both_means_the_pipeline_and_the_baseline(given, designs):
+    assert parse(["end-to-end", "--designs", given]).designs == designs
+
+
+def test_an_unknown_design_is_refused():
+    with pytest.raises(SystemExit):
+        parse(["end-to-end", "--designs", "pipelines"])
