@@ -16,6 +16,7 @@ from sentinel.config import Settings, component_port
 from sentinel.stack import client_key
 from sentinel.stack.components import Component, inherited_environment
 from sentinel.stack.local import LocalStack
+from sentinel.stores import redis_client
 
 DEFAULT_STATE_DIR = Path("/tmp/sentinel-bench")
 DEFAULT_PORT_BASE = 23000
@@ -51,12 +52,20 @@ class BenchStack:
         self.local.up(say=lambda line: print(f"  {line}", flush=True))
 
     def restart(self) -> None:
-        """Down and up again: a fresh broker (its topics and consumer groups live in memory) and fresh processes.
+        """Down and up again: a fresh broker (its topics and consumer groups live in memory), fresh
+        processes and an empty Redis.
 
         A dispatcher stopped and started again can wait minutes for its group's
-        assignment on tansu; a fresh broker assigns a new group in about 3 s."""
+        assignment on tansu; a fresh broker assigns a new group in about 3 s. Redis keeps
+        what earlier runs left (inline decisions for a day, de-duplication claims, users'
+        histories), which fills its memory limit over a few runs; then every write is refused."""
         self.down()
         self.up()
+        client = redis_client.connect(self.settings.redis_url)
+        try:
+            client.flushall()
+        finally:
+            client.close()
 
     def down(self, *names: str) -> None:
         self.local.down(say=lambda line: None, names=names)
