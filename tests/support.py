@@ -103,6 +103,21 @@ def a_score(
     )
 
 
+def a_copy_of_the_champion(settings: Settings) -> str:
+    """The champion's own model registered again under a new version: a challenger that decides exactly as it."""
+    with connect(settings.database_url) as conn:
+        champion = registry.champion(conn)
+        assert champion is not None, "the registry holds no champion"
+        return registry.register(
+            conn,
+            champion.onnx,
+            thresholds=champion.thresholds,
+            metrics={},
+            data_fingerprint=champion.data_fingerprint,
+            feature_names=champion.feature_names,
+        ).version
+
+
 def a_champion_score(settings: Settings, transaction: dict[str, Any], decision: str = "approve") -> dict[str, Any]:
     """`a_score` by the champion of the registry at `settings.database_url`, under its own thresholds."""
     with connect(settings.database_url) as conn:

@@ -8,9 +8,7 @@ import uuid
 import psycopg
 import pytest
 from psycopg.rows import dict_row
-from support import a_transaction, created_event, post_binary, wait_for
-
-from sentinel.stores import registry
+from support import a_copy_of_the_champion, a_transaction, created_event, post_binary, wait_for
 
 pytestmark = pytest.mark.stack
 
@@ -58,16 +56,7 @@ def test_an_admin_adds_a_rule_and_sees_it_decide_the_next_matching_transaction(a
 
 def test_an_admin_puts_a_challenger_in_shadow_and_compares_it_on_the_models_page(admin_page, screenshot, ui_url, stack):
     page = admin_page
-    with psycopg.connect(stack.settings.database_url, autocommit=True) as conn:
-        champion = registry.champion(conn)
-        challenger = registry.register(
-            conn,
-            champion.onnx,
-            thresholds=champion.thresholds,
-            metrics={},
-            data_fingerprint=champion.data_fingerprint,
-            feature_names=champion.feature_names,
-        ).version
+    challenger = a_copy_of_the_champion(stack.settings)
     page.goto(f"{ui_url}/models/{challenger}")
     page.get_by_role("button", name="Put in shadow").click()
     page.wait_for_selector("#shadow-comparison")

@@ -13,9 +13,9 @@ import uuid
 import psycopg
 import pytest
 from psycopg.rows import dict_row
-from support import a_transaction, created_event, post_binary, wait_for
+from support import a_copy_of_the_champion, a_transaction, created_event, post_binary, wait_for
 
-from sentinel.stores import redis_client, registry
+from sentinel.stores import redis_client
 
 pytestmark = pytest.mark.stack
 
@@ -97,17 +97,7 @@ def test_a_rule_added_with_the_cli_while_events_flow_decides_every_later_match_a
 @pytest.fixture
 def challenger(stack):
     """A second registered model (the champion's own bytes under a new version), out of shadow afterwards."""
-    with psycopg.connect(stack.settings.database_url, autocommit=True) as conn:
-        champion = registry.champion(conn)
-        copy = registry.register(
-            conn,
-            champion.onnx,
-            thresholds=champion.thresholds,
-            metrics={},
-            data_fingerprint=champion.data_fingerprint,
-            feature_names=champion.feature_names,
-        )
-    yield copy.version
+    yield a_copy_of_the_champion(stack.settings)
     stack.sentinel("models", "shadow", "--stop")
 
 
