@@ -20,6 +20,8 @@ from sentinel.core.transaction import PCA_FIELDS
 # V1..V28 are principal components centred on 0: this far from it, one is unusual.
 UNUSUAL_COMPONENT = 2.0
 SECONDS_PER_DAY = 86_400
+# A push under this share of the strongest one is noise beside it, and no reason a person should read.
+MIN_SHARE_OF_STRONGEST = 0.1
 
 
 def reasons(
@@ -28,8 +30,9 @@ def reasons(
     """Sentences for the features pushing most towards fraud (positive contributions), largest first.
 
     `contributions` holds one per feature, optionally followed by the bias, as
-    TreeEnsemble.contributions returns them; the bias is no reason. A fact that two
-    features tell (a user's first transaction) is said once. At most `top` sentences
+    TreeEnsemble.contributions returns them; the bias is no reason, nor is a push under
+    MIN_SHARE_OF_STRONGEST of the strongest. A fact that two features tell (a user's
+    first transaction) is said once. At most `top` sentences
     (and MAX_REASONS), each at most MAX_REASON_LENGTH characters.
     """
     count = len(feature_names)
@@ -40,9 +43,10 @@ def reasons(
         )
     shares = np.asarray(contributions[:count], dtype=float)
     limit = min(top, MAX_REASONS)
+    floor = MIN_SHARE_OF_STRONGEST * float(shares.max(initial=0.0))
     sentences: list[str] = []
     for index in np.argsort(-shares, kind="stable").tolist():
-        if len(sentences) >= limit or not shares[index] > 0:
+        if len(sentences) >= limit or not shares[index] > 0 or shares[index] < floor:
             break
         sentence = describe(feature_names[index], float(row[index]))[:MAX_REASON_LENGTH]
         if sentence not in sentences:

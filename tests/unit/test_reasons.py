@@ -27,6 +27,11 @@ def test_features_pushing_away_from_fraud_are_no_reasons():
     assert reasons_for({"Amount": 12.0}, {"Amount": 0.5, "V1": -2.0, "V2": 0.0}) == ["amount 12.00"]
 
 
+def test_a_push_under_a_tenth_of_the_strongest_is_no_reason():
+    found = reasons_for({"V14": -7.3}, {"V14": 2.0, "V24": 0.19, "Amount": 0.2})
+    assert found == ["V14 unusually low (-7.3)", "amount 0.00"]
+
+
 def test_no_more_than_top_reasons_are_given():
     pushes = {name: 1.0 + index for index, name in enumerate(transaction.PCA_FIELDS)}
     assert reasons_for({}, pushes, top=2) == ["V28 within its usual range (0.0)", "V27 within its usual range (0.0)"]
