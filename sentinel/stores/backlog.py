@@ -23,23 +23,24 @@ HORIZON_S = 60.0
 
 
 class PipelineBacklog:
-    def __init__(self, client: redis.Redis, *, horizon_s: float = HORIZON_S) -> None:
+    def __init__(self, client: redis.Redis, *, horizon_s: float = HORIZON_S, key: str = KEY) -> None:
         self._redis = client
         self._horizon_s = horizon_s
+        self._key = key
 
     def admitted(self, transaction_ids: Sequence[str], received_at: float) -> None:
         if transaction_ids:
-            self._redis.zadd(KEY, dict.fromkeys(transaction_ids, received_at))
+            self._redis.zadd(self._key, dict.fromkeys(transaction_ids, received_at))
 
     def stored(self, transaction_ids: Sequence[str]) -> None:
         if transaction_ids:
-            self._redis.zrem(KEY, *transaction_ids)
+            self._redis.zrem(self._key, *transaction_ids)
 
     def size(self, now: float) -> int:
         """How many admitted transactions are not stored yet, counting the last `horizon_s` only."""
         pipeline = self._redis.pipeline(transaction=False)
-        pipeline.zremrangebyscore(KEY, "-inf", f"({now - self._horizon_s}")
-        pipeline.zcard(KEY)
+        pipeline.zremrangebyscore(self._key, "-inf", f"({now - self._horizon_s}")
+        pipeline.zcard(self._key)
         return int(pipeline.execute()[1])
 
     def close(self) -> None:

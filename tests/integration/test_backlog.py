@@ -1,4 +1,8 @@
-"""The pipeline's backlog in the test stack's real Redis: what ingest admitted and persist has not stored."""
+"""The pipeline's backlog in the test stack's real Redis: what ingest admitted and persist has not stored.
+
+Each test keeps its backlog under a key of its own: the stack's ingest trims the
+pipeline's own key by the clock every tenth of a second, and these tests' admissions
+are timed in 1970."""
 
 from __future__ import annotations
 
@@ -15,9 +19,9 @@ pytestmark = pytest.mark.stack
 @pytest.fixture
 def backlog(stack):
     client = redis_client.connect(stack.settings.redis_url)
-    client.delete(KEY)
-    yield PipelineBacklog(client, horizon_s=60)
-    client.delete(KEY)
+    key = f"{KEY}:tests:{uuid.uuid4().hex[:8]}"
+    yield PipelineBacklog(client, horizon_s=60, key=key)
+    client.delete(key)
     client.close()
 
 
