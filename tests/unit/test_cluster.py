@@ -376,7 +376,7 @@ def test_every_image_that_installs_dependencies_uses_the_uv_that_uv_lock_pins():
 IMAGE_ENTRY_POINTS = {
     **{name: [f"functions/{name}/main.py"] for name in FUNCTIONS},
     "ui": ["ui/__main__.py"],
-    "training": ["images/prepare_database.py", "training/flows.py"],
+    "training": ["images/prepare_database.py", "training/flows.py", "training/prefect_service.py"],
 }
 
 
@@ -411,21 +411,36 @@ def test_the_prepare_job_runs_the_script_the_training_image_copies_with_the_boot
     inspect.signature(database.migrate).bind("postgresql://x")
 
 
-def test_the_worker_serves_the_retrain_flow_as_the_deployment_k8s_retrain_runs(taskfile_vars):
-    command = containers(resource("Deployment", "prefect-worker"))[0]["command"]
-    assert command[:3] == ["prefect", "flow", "serve"]
-    path, function = command[3].split(":")
-    if not (PROJECT_ROOT / path).exists():
-        pytest.skip(f"{path} is not written yet")
-    flows = {
-        node.name: decorator
-        for node in ast.parse((PROJECT_ROOT / path).read_text()).body
-        if isinstance(node, ast.FunctionDef)
-        for decorator in node.decorator_list
-        if isinstance(decorator, ast.Call) and getattr(decorator.func, "id", "") == "flow"
-    }
-    flow_name = next(k.value.value for k in flows[function].keywords if k.arg == "name")
-    assert taskfile_vars["RETRAIN_DEPLOYMENT"] == f"{flow_name}/{command[command.index('--name') + 1]}"
+def test_the_worker_serves_the_deployments_sentinel_up_serves_from_the_same_definition(taskfile_vars):
+    """The cluster's worker runs the local flow server's entry point: retrain, evaluate and drift, on one cron."""
+    from training import prefect_env, prefect_service
+
+    (worker,) = containers(resource("Deployment", "prefect-worker"))
+    local = prefect_service.serve_command()
+    assert Path(local[0]).name == worker["command"][0] == "python"
+    assert worker["command"][1:] == local[1:]
+    assert taskfile_vars["RETRAIN_DEPLOYMENT"] == f"retrain/{prefect_service.RETRAIN_DEPLOYMENT}"
+    # The flow server's own settings, as the local stack gives them, are set in the cluster too
+    # (those of training.prefect_env the entry point sets itself, unless they are set).
+    env = {entry["name"]: entry for entry in worker["env"]}
+    local_env = set(prefect_service.serve_env(Path("/state"), 4200, 4201, "password"))
+    assert local_env - set(prefect_env.settings_for(Path("/state"))) <= set(env)
+    # The runner's health endpoint stays on loopback, where the readiness probe asks it.
+    port = env["PREFECT_RUNNER_SERVER_PORT"]["value"]
+    assert env["PREFECT_RUNNER_SERVER_HOST"]["value"] == "127.0.0.1"
+    assert f"http://127.0.0.1:{port}/health" in " ".join(worker["readinessProbe"]["exec"]["command"])
+    # The schedule comes from the same variable the local stack reads (optional: else the same default).
+    assert env["SENTINEL_RETRAIN_CRON"]["valueFrom"]["configMapKeyRef"]["optional"] is True
+
+
+def test_the_worker_is_given_no_redis_as_its_flows_use_none():
+    """A variable naming a service the code does not use misleads, and widens what a leak exposes."""
+    _, third_party = import_closure(
+        [PROJECT_ROOT / "training" / "prefect_service.py", PROJECT_ROOT / "training" / "flows.py"]
+    )
+    (worker,) = containers(resource("Deployment", "prefect-worker"))
+    assert "redis" not in third_party
+    assert "REDIS_URL" not in {entry["name"] for entry in worker["env"]}
 
 
 def _normal(name: str) -> str:
