@@ -443,6 +443,15 @@ def test_the_worker_is_given_no_redis_as_its_flows_use_none():
     assert "REDIS_URL" not in {entry["name"] for entry in worker["env"]}
 
 
+def test_every_statefulset_is_governed_by_a_headless_service_selecting_its_pods():
+    for document in manifests():
+        if document["kind"] == "StatefulSet":
+            service = resource("Service", document["spec"]["serviceName"])
+            assert service["spec"].get("clusterIP") == "None", document["metadata"]["name"]
+            labels = document["spec"]["template"]["metadata"]["labels"]
+            assert service["spec"]["selector"].items() <= labels.items(), document["metadata"]["name"]
+
+
 def _normal(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
