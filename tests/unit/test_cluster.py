@@ -163,7 +163,7 @@ def test_k8s_up_installs_then_deploys_infrastructure_then_prepares_then_deploys_
         "kind create cluster",
         "eventing-kafka-sink.yaml",
         "docker build -f images/function.Dockerfile",
-        "kind load docker-image",
+        "kind load image-archive",
         "create secret generic sentinel-services",
         "apply -k build/k8s/infra",
         "delete job sentinel-prepare",
@@ -172,6 +172,75 @@ def test_k8s_up_installs_then_deploys_infrastructure_then_prepares_then_deploys_
         "wait --for=condition=Ready ksvc",
     ]
     assert [position(step) for step in steps] == sorted(position(step) for step in steps)
+
+
+def position_of(up_plan: list[str], fragment: str) -> int:
+    (index,) = [index for index, command in enumerate(up_plan) if fragment in command]
+    return index
+
+
+def test_k8s_up_checks_for_cgroup_v2_before_it_creates_the_cluster(up_plan, tmp_path):
+    """kind's Kubernetes 1.35 node image needs cgroup v2: the check runs first, and fails on v1."""
+    check = position_of(up_plan, ".CgroupVersion")
+    assert check < position_of(up_plan, "kind create cluster")
+    for version, status in (("2", 0), ("1", 1)):
+        (tmp_path / "docker").write_text(f"#!/bin/sh\necho {version}\n")
+        (tmp_path / "docker").chmod(0o755)
+        result = subprocess.run(
+            ["sh", "-c", up_plan[check]], env={"PATH": f"{tmp_path}:/usr/bin:/bin"}, capture_output=True, text=True
+        )
+        assert result.returncode == status, (version, result.stderr)
+    assert "cgroup v2" in result.stderr and "k8s:doctor" in result.stderr
+
+
+def test_images_are_loaded_from_archives_of_one_platform_not_with_kind_load_docker_image(up_plan, taskfile_vars):
+    """`kind load docker-image` fails on Docker's containerd image store (kind issue 3795)."""
+    plan = "\n".join(up_plan)
+    assert "kind load docker-image" not in plan
+    for image in taskfile_vars["IMAGES"].split():
+        (command,) = [
+            command for command in up_plan if f"docker save $platform -o build/images/sentinel-{image}.tar" in command
+        ]
+        archive = f"build/images/sentinel-{image}.tar"
+        save = command.index(f"docker save $platform -o {archive} dev.local/sentinel-{image}:$id")
+        assert command.index(f"kind load image-archive --name sentinel {archive}") > save
+        assert "--platform=$(docker version --format '{{.Server.Os}}/{{.Server.Arch}}')" in command
+    assert "build/" in (PROJECT_ROOT / ".gitignore").read_text().split()
+
+
+def test_the_sinks_and_bindings_are_applied_and_their_webhook_ready_before_the_services(up_plan):
+    """Else ingest's and score's first revisions are made without K_SINK and never become ready."""
+    (services,) = [index for index, command in enumerate(up_plan) if command.endswith("apply -k build/k8s/functions")]
+    first = position_of(up_plan, "-f knative/eventing/")
+    applied = re.findall(r"-f (\S+)", up_plan[first])
+    kinds = {d["kind"] for path in applied for d in yaml.safe_load_all((PROJECT_ROOT / path).read_text()) if d}
+    assert kinds == {"KafkaSink", "SinkBinding"}
+    # Every KafkaSink and SinkBinding of the topology is among them.
+    assert {d["metadata"]["name"] for d in manifests() if d["kind"] in kinds} == {
+        d["metadata"]["name"] for path in applied for d in yaml.safe_load_all((PROJECT_ROOT / path).read_text()) if d
+    }
+    sinks_ready = position_of(up_plan, "wait --for=condition=Ready kafkasinks")
+    injected = position_of(up_plan, "--dry-run=server")
+    assert "K_SINK" in up_plan[injected] and "get sinkbindings" in up_plan[injected]
+    assert first < sinks_ready < injected < services < position_of(up_plan, "wait --for=condition=Ready ksvc")
+
+
+def test_the_prepare_wait_ends_when_the_job_fails_and_shows_its_logs(up_plan, tmp_path):
+    """`kubectl wait --for=condition=Complete` alone reports a failed Job only after its whole timeout."""
+    (command,) = [command for command in up_plan if "get job/sentinel-prepare" in command]
+    kubectl = f"{PROJECT_ROOT}/.venv/bin/kubectl"
+    assert kubectl in command
+    for conditions, status in (("Failed", 1), ("SuccessCriteriaMet Complete", 0), ("FailureTarget Failed", 1)):
+        stand_in = tmp_path / f"kubectl-{status}-{len(conditions)}"
+        stand_in.write_text(
+            f'#!/bin/sh\ncase "$*" in *logs*) echo "the prepare log";; *get*) printf "{conditions}";; esac\n'
+        )
+        stand_in.chmod(0o755)
+        result = subprocess.run(
+            ["sh", "-c", command.replace(kubectl, str(stand_in))], capture_output=True, text=True, timeout=20
+        )
+        assert result.returncode == status, (conditions, result.stdout, result.stderr)
+        assert ("the prepare log" in result.stdout) == (status == 1)
 
 
 def test_kourier_is_the_ingress_on_the_mapped_port_and_ingest_is_reached_through_it(up_plan, taskfile_vars):
@@ -307,7 +376,7 @@ def test_every_image_that_installs_dependencies_uses_the_uv_that_uv_lock_pins():
 IMAGE_ENTRY_POINTS = {
     **{name: [f"functions/{name}/main.py"] for name in FUNCTIONS},
     "ui": ["ui/__main__.py"],
-    "training": ["images/prepare_database.py", "training/flows.py"],
+    "training": ["images/prepare_database.py", "training/flows.py", "training/prefect_service.py"],
 }
 
 
@@ -342,21 +411,45 @@ def test_the_prepare_job_runs_the_script_the_training_image_copies_with_the_boot
     inspect.signature(database.migrate).bind("postgresql://x")
 
 
-def test_the_worker_serves_the_retrain_flow_as_the_deployment_k8s_retrain_runs(taskfile_vars):
-    command = containers(resource("Deployment", "prefect-worker"))[0]["command"]
-    assert command[:3] == ["prefect", "flow", "serve"]
-    path, function = command[3].split(":")
-    if not (PROJECT_ROOT / path).exists():
-        pytest.skip(f"{path} is not written yet")
-    flows = {
-        node.name: decorator
-        for node in ast.parse((PROJECT_ROOT / path).read_text()).body
-        if isinstance(node, ast.FunctionDef)
-        for decorator in node.decorator_list
-        if isinstance(decorator, ast.Call) and getattr(decorator.func, "id", "") == "flow"
-    }
-    flow_name = next(k.value.value for k in flows[function].keywords if k.arg == "name")
-    assert taskfile_vars["RETRAIN_DEPLOYMENT"] == f"{flow_name}/{command[command.index('--name') + 1]}"
+def test_the_worker_serves_the_deployments_sentinel_up_serves_from_the_same_definition(taskfile_vars):
+    """The cluster's worker runs the local flow server's entry point: retrain, evaluate and drift, on one cron."""
+    from training import prefect_env, prefect_service
+
+    (worker,) = containers(resource("Deployment", "prefect-worker"))
+    local = prefect_service.serve_command()
+    assert Path(local[0]).name == worker["command"][0] == "python"
+    assert worker["command"][1:] == local[1:]
+    assert taskfile_vars["RETRAIN_DEPLOYMENT"] == f"retrain/{prefect_service.RETRAIN_DEPLOYMENT}"
+    # The flow server's own settings, as the local stack gives them, are set in the cluster too
+    # (those of training.prefect_env the entry point sets itself, unless they are set).
+    env = {entry["name"]: entry for entry in worker["env"]}
+    local_env = set(prefect_service.serve_env(Path("/state"), 4200, 4201, "password"))
+    assert local_env - set(prefect_env.settings_for(Path("/state"))) <= set(env)
+    # The runner's health endpoint stays on loopback, where the readiness probe asks it.
+    port = env["PREFECT_RUNNER_SERVER_PORT"]["value"]
+    assert env["PREFECT_RUNNER_SERVER_HOST"]["value"] == "127.0.0.1"
+    assert f"http://127.0.0.1:{port}/health" in " ".join(worker["readinessProbe"]["exec"]["command"])
+    # The schedule comes from the same variable the local stack reads (optional: else the same default).
+    assert env["SENTINEL_RETRAIN_CRON"]["valueFrom"]["configMapKeyRef"]["optional"] is True
+
+
+def test_the_worker_is_given_no_redis_as_its_flows_use_none():
+    """A variable naming a service the code does not use misleads, and widens what a leak exposes."""
+    _, third_party = import_closure(
+        [PROJECT_ROOT / "training" / "prefect_service.py", PROJECT_ROOT / "training" / "flows.py"]
+    )
+    (worker,) = containers(resource("Deployment", "prefect-worker"))
+    assert "redis" not in third_party
+    assert "REDIS_URL" not in {entry["name"] for entry in worker["env"]}
+
+
+def test_every_statefulset_is_governed_by_a_headless_service_selecting_its_pods():
+    for document in manifests():
+        if document["kind"] == "StatefulSet":
+            service = resource("Service", document["spec"]["serviceName"])
+            assert service["spec"].get("clusterIP") == "None", document["metadata"]["name"]
+            labels = document["spec"]["template"]["metadata"]["labels"]
+            assert service["spec"]["selector"].items() <= labels.items(), document["metadata"]["name"]
 
 
 def _normal(name: str) -> str:

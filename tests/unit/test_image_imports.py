@@ -1,12 +1,16 @@
-"""Every module an image ships imports with only what that image installs, without building it.
+"""Each image's smoke test, without Docker: its modules import and its servers start with only what it installs.
 
 For each image this lays out what its Dockerfile copies into its WORKDIR, builds a
 virtual environment with the very `uv sync` the Dockerfile runs (uv.lock, the same
 extras, no dev group, not the project itself), and imports every copied module with
 that environment's Python and only the laid-out directory on its path, as the image
-runs it. So a module that imports what its image neither copies nor installs fails
-here, as it would in the cluster. uv links the environments from its cache (about a
-second each), and the four function images, which install the same, share one.
+runs it; then every module named by an import inside a function, which a first
+import does not reach. So a module that imports what its image neither copies nor
+installs fails here, as it would in the cluster. Each image that serves HTTP (the
+functions and the UI) is then started as its Knative Service or Deployment starts
+it, with that manifest's environment (generated secrets; databases that do not
+answer), and must listen on its port. uv links the environments from its cache
+(about a second each), and the four function images, which install the same, share one.
 
 The environments use the interpreter .venv was made from; the images use Python of
 the same minor version (python:3.11-slim).
@@ -14,16 +18,22 @@ the same minor version (python:3.11-slim).
 
 from __future__ import annotations
 
+import ast
 import json
 import os
+import secrets
 import shutil
+import socket
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
-from dockerfiles import IMAGES, copies, image_env, uv_sync_arguments, workdir
+import yaml
+from dockerfiles import FUNCTIONS, IMAGES, copies, image_command, image_env, uv_sync_arguments, workdir
 
 from sentinel.config import PROJECT_ROOT
 
@@ -125,3 +135,118 @@ def test_every_module_an_image_ships_imports_with_only_the_images_dependencies(i
     assert not failures, f"{image}: {len(failures)} of its {len(modules)} modules do not import:\n" + "\n".join(
         f"  {module}: {why}" for module, why in failures.items()
     )
+
+
+def imports_inside_functions(app: Path) -> list[str]:
+    """Every absolute module an import statement inside a function of a shipped file names (not TYPE_CHECKING)."""
+    names = set()
+    for path in app.rglob("*.py"):
+        for function in ast.walk(ast.parse(path.read_text())):
+            if not isinstance(function, ast.FunctionDef | ast.AsyncFunctionDef):
+                continue
+            for node in ast.walk(function):
+                if isinstance(node, ast.Import):
+                    names.update(alias.name for alias in node.names)
+                elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                    names.add(node.module)
+    return sorted(names)
+
+
+@pytest.mark.parametrize("image", IMAGES)
+def test_every_import_inside_a_function_of_an_image_resolves_with_only_the_images_dependencies(
+    image, environment_for, tmp_path
+):
+    """A deferred import fails only when its function first runs: in the cluster, on a request."""
+    app, home = tmp_path / "app", tmp_path / "home"
+    home.mkdir()
+    lay_out(image, app)
+    modules = imports_inside_functions(app)
+    environment = environment_for(tuple(uv_sync_arguments(image)))
+    env = image_env(image) | {"PATH": f"{environment / 'bin'}:/usr/bin:/bin", "PYTHONPATH": str(app), "HOME": str(home)}
+    failures = import_each(environment / "bin" / "python", modules, app, env)
+    assert not failures, f"{image}: {len(failures)} of the {len(modules)} modules its functions import do not:\n" + (
+        "\n".join(f"  {module}: {why}" for module, why in failures.items())
+    )
+
+
+# The manifest that runs each image that serves HTTP, and its container there.
+SERVERS = {
+    **{function: (f"knative/functions/{function}.yaml", "Service", function) for function in FUNCTIONS},
+    "ui": ("knative/infra/ui.yaml", "Deployment", "ui"),
+}
+NOWHERE = "127.0.0.1:9"  # the discard port: nothing answers there
+
+
+def manifest_container(path: str, kind: str, name: str) -> dict[str, Any]:
+    documents = yaml.safe_load_all((PROJECT_ROOT / path).read_text())
+    (document,) = [d for d in documents if d and d["kind"] == kind and d["metadata"]["name"] == name]
+    (container,) = document["spec"]["template"]["spec"]["containers"]
+    return container
+
+
+def cluster_env(container: dict[str, Any]) -> dict[str, str]:
+    """The container's environment as the cluster gives it: secrets generated, connection URLs to no server."""
+    env = {}
+    for entry in container.get("env", []):
+        if "value" in entry:
+            env[entry["name"]] = entry["value"]
+        elif "secretKeyRef" in entry.get("valueFrom", {}) and not entry["valueFrom"]["secretKeyRef"].get("optional"):
+            key = entry["valueFrom"]["secretKeyRef"]["key"]
+            if key == "redis-url":
+                env[entry["name"]] = f"redis://:{secrets.token_hex(8)}@{NOWHERE}/0"
+            elif key.endswith("url"):
+                env[entry["name"]] = f"postgresql://sentinel:{secrets.token_hex(8)}@{NOWHERE}/sentinel"
+            else:
+                env[entry["name"]] = secrets.token_hex(32)
+    return env
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def listening(port: int) -> bool:
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) == 0
+
+
+@pytest.mark.parametrize("image", sorted(SERVERS))
+def test_each_server_image_starts_with_the_clusters_environment(image, environment_for, tmp_path):
+    """Started as its manifest starts it, with its manifest's environment, it listens within 60 seconds."""
+    app, home = tmp_path / "app", tmp_path / "home"
+    home.mkdir()
+    lay_out(image, app)
+    container = manifest_container(*SERVERS[image])
+    command = [*container.get("command", image_command(image)), *container.get("args", [])]
+    port = free_port()
+    if image == "ui":  # its Deployment names the port on the command line
+        command = [str(port) if word == "8080" else word for word in command]
+    environment = environment_for(tuple(uv_sync_arguments(image)))
+    env = image_env(image) | cluster_env(container)
+    env |= {
+        "PATH": f"{environment / 'bin'}:/usr/bin:/bin",
+        "PYTHONPATH": str(app),
+        "HOME": str(home),
+        "PORT": str(port),
+    }
+    env |= {"SENTINEL_STATE_DIR": str(home / "state"), "TMPDIR": str(home)}
+    if image in FUNCTIONS:
+        env["K_SINK"] = f"http://{NOWHERE}/"  # what the SinkBinding injects
+    log = tmp_path / "log"
+    with log.open("w") as output:
+        server = subprocess.Popen(command, cwd=app, env=env, stdout=output, stderr=subprocess.STDOUT)
+        try:
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline and server.poll() is None and not listening(port):
+                time.sleep(0.2)
+            started = server.poll() is None and listening(port)
+        finally:
+            server.terminate()
+            try:
+                server.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.wait()
+    assert started, f"{image} did not listen on {port} (exit status {server.returncode}):\n{log.read_text()[-3000:]}"
