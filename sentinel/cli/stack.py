@@ -29,11 +29,11 @@ def _stack() -> LocalStack:
     return LocalStack(Settings.from_env())
 
 
-def _start_stack(with_prefect: bool = False) -> None:
+def _start_stack(with_prefect: bool = False, autoscale: bool = False) -> None:
     """`up`, printing each step; exits 1 with the reason when a component fails."""
     console.print("[bold]Starting the Sentinel stack[/bold]")
     try:
-        _stack().up(say=say, with_optional=with_prefect)
+        LocalStack(Settings.from_env(), autoscale=autoscale).up(say=say, with_optional=with_prefect)
     except StackError as error:
         console.print(f"[red]✗ {error}[/red]")
         sys.exit(1)
@@ -45,9 +45,14 @@ def _start_stack(with_prefect: bool = False) -> None:
     is_flag=True,
     help="Also start a Prefect server (UI on port 4200) serving the retrain flow on a schedule.",
 )
-def up(with_prefect: bool) -> None:
+@click.option(
+    "--autoscale",
+    is_flag=True,
+    help="Run each function as 0..N replicas scaled by Knative's KPA rules (watch with `sentinel watch`).",
+)
+def up(with_prefect: bool, autoscale: bool) -> None:
     """Start the local stack in the background and wait until every part is healthy."""
-    _start_stack(with_prefect)
+    _start_stack(with_prefect, autoscale)
     _where_to_look(Settings.from_env())
 
 
