@@ -20,7 +20,8 @@ from sentinel.stack.components import FUNCTION
 from sentinel.stack.local import LocalStack
 
 EVENTS_SHOWN = 20
-COLUMNS = ("function", "ready/desired", "starting", "in flight", "buffered", "stable", "panic", "cold start")
+# replicas: ready/desired; waiting: requests held while no replica is ready; stable and panic: the KPA's averages
+COLUMNS = ("function", "replicas", "starting", "in flight", "waiting", "stable", "panic", "cold start")
 
 
 class Watch:
