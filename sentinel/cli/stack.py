@@ -89,7 +89,7 @@ def status(as_json: bool) -> None:
                 str(item.restarts),
                 item.address,
                 "" if item.lag is None else str(item.lag),
-                item.reason or "",
+                item.reason or _replicas(item),
             )
         console.print(table)
         console.print(status_headline(statuses))
@@ -97,6 +97,12 @@ def status(as_json: bool) -> None:
         if warning:
             console.print(f"[yellow]warning:[/yellow] {warning}")
     sys.exit(0 if all(item.healthy for item in statuses) else 1)
+
+
+def _replicas(item: ComponentStatus) -> str:
+    """An autoscaled function's replicas, ready/desired."""
+    scaling = item.autoscaling
+    return f"replicas {scaling['ready']}/{scaling['desired']}" if scaling else ""
 
 
 def status_headline(statuses: list[ComponentStatus]) -> str:

@@ -14,8 +14,8 @@ import time
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
-from sentinel.stack.http_forward import forward
-from sentinel.stack.replica_pool import BufferFull, Pool
+from sentinel.stack.http_forward import ReplicaClient
+from sentinel.stack.replica_pool import BufferFull, Pool, Replica
 from sentinel.stack.scaler import Scaler
 
 STATUS_PATH = "/autoscaler"
@@ -40,6 +40,7 @@ class Front:
         self.cold_start_timeout_s = cold_start_timeout_s
         self.request_timeout_s = request_timeout_s
         self._runner: asyncio.Task[None] | None = None
+        self._clients: dict[Replica, ReplicaClient] = {}
 
     async def __call__(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -85,19 +86,24 @@ class Front:
             target = scope.get("raw_path") or path.encode()
             if scope.get("query_string"):
                 target += b"?" + scope["query_string"]
-            answer = await forward(
-                replica.port, scope["method"], target, list(scope["headers"]), body, self.request_timeout_s
-            )
+            client = self._clients.setdefault(replica, ReplicaClient(replica.port))
+            answer = await client.request(scope["method"], target, list(scope["headers"]), body, self.request_timeout_s)
         except (OSError, TimeoutError) as error:
             await _unavailable(send, f"the replica of {self.scaler.name} failed: {type(error).__name__}")
             return
         finally:
             self.pool.release(replica)
+            self._forget_gone_replicas()
         if cold:
             self.scaler.record_cold_start(time.monotonic() - arrived)
         headers = [*answer.headers, (b"content-length", str(len(answer.body)).encode())]
         await send({"type": "http.response.start", "status": answer.status, "headers": headers})
         await send({"type": "http.response.body", "body": bytes(answer.body)})
+
+    def _forget_gone_replicas(self) -> None:
+        """Close the kept-alive connections to replicas no longer routed to."""
+        for replica in [replica for replica in self._clients if not replica.routable and not replica.in_flight]:
+            self._clients.pop(replica).close()
 
 
 async def _read_body(receive: Receive) -> bytes:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
+import signal
 import socket
 import time
 from collections.abc import Mapping, Sequence
@@ -13,10 +15,16 @@ from sentinel.stack.replica_pool import Replica
 
 PROBE_EVERY_S = 0.05  # as Knative probes a new pod's readiness: aggressively, for fast cold starts
 STOP_TIMEOUT_S = 15.0
+PR_SET_PDEATHSIG = 1
 
 
 class ReplicaFailed(RuntimeError):
     pass
+
+
+def _die_with_the_front() -> None:
+    """In the replica before it runs: SIGTERM when the front dies, even by SIGKILL, so none is orphaned."""
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def free_port() -> int:
@@ -37,7 +45,10 @@ class ReplicaProcesses:
         """A new replica, once it answers its readiness probe."""
         port = free_port()
         process = await asyncio.create_subprocess_exec(
-            *self.command, env={**self.env, "PORT": str(port)}, stdin=asyncio.subprocess.DEVNULL
+            *self.command,
+            env={**self.env, "PORT": str(port)},
+            stdin=asyncio.subprocess.DEVNULL,
+            preexec_fn=_die_with_the_front,
         )
         replica = Replica(port)
         deadline = time.monotonic() + self.start_timeout_s

@@ -19,11 +19,13 @@ FAST = KpaSettings(target=1, utilisation=1.0, stable_window_s=2, panic_window_s=
 
 
 class FakeReplicas:
-    def __init__(self, cold_start_s: float = 0.2, service_s: float = 0.05):
+    def __init__(self, cold_start_s: float = 0.2, service_s: float = 0.05, *, close_after_answer: bool = False):
         self.cold_start_s = cold_start_s
         self.service_s = service_s
+        self.close_after_answer = close_after_answer  # as a server whose keep-alive timeout ran out
         self.answered: collections.Counter[str] = collections.Counter()  # request body -> times answered
         self.started = 0
+        self.connections = 0
         self.stopped_busy = 0  # replicas stopped while a request was in them
         self._servers: dict[Replica, asyncio.Server] = {}
         self._busy: dict[Replica, int] = {}
@@ -48,18 +50,30 @@ class FakeReplicas:
         server.close()
 
     async def _serve(self, replica: Replica, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        head = await reader.readuntil(b"\r\n\r\n")
-        length = next(
-            int(line.split(b":")[1]) for line in head.split(b"\r\n") if line.lower().startswith(b"content-length")
-        )
-        body = await reader.readexactly(length)
-        self._busy[replica] += 1
-        await asyncio.sleep(self.service_s)
-        self.answered[body.decode()] += 1
-        self._busy[replica] -= 1
-        writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok")
-        await writer.drain()
+        """Requests one after another on the connection, kept alive, until the front closes it."""
+        self.connections += 1
+        while head := await _head(reader):
+            length = next(
+                int(line.split(b":")[1]) for line in head.split(b"\r\n") if line.lower().startswith(b"content-length")
+            )
+            body = await reader.readexactly(length)
+            self._busy[replica] += 1
+            await asyncio.sleep(self.service_s)
+            self.answered[body.decode()] += 1
+            self._busy[replica] -= 1
+            writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")
+            await writer.drain()
+            if self.close_after_answer:
+                break
         writer.close()
+
+
+async def _head(reader: asyncio.StreamReader) -> bytes:
+    """A request's head, or b"" once the front has closed the connection."""
+    try:
+        return await reader.readuntil(b"\r\n\r\n")
+    except (asyncio.IncompleteReadError, ConnectionResetError):
+        return b""
 
 
 def _front(replicas: FakeReplicas, *, buffer_limit: int = 100, cold_start_timeout_s: float = 5.0) -> Front:
@@ -166,6 +180,24 @@ def test_a_replica_scaled_down_answers_its_requests_before_it_is_stopped():
         assert replicas.stopped_busy == 0 and replicas.answered == {"slow": 1}
 
     _run(test, FakeReplicas(cold_start_s=0.1, service_s=1.0))
+
+
+def test_requests_one_after_another_reuse_one_kept_alive_connection():
+    async def test(front: Front, replicas: FakeReplicas) -> None:
+        for n in range(20):
+            assert (await _call(front, body=f"{n}".encode()))[0] == 200
+        assert replicas.connections == 1 and sum(replicas.answered.values()) == 20
+
+    _run(test, FakeReplicas(service_s=0.0))
+
+
+def test_a_kept_alive_connection_the_replica_closed_is_replaced_and_the_request_answered_once():
+    async def test(front: Front, replicas: FakeReplicas) -> None:
+        for n in range(5):
+            assert (await _call(front, body=f"{n}".encode()))[0] == 200
+        assert replicas.answered == {f"{n}": 1 for n in range(5)}
+
+    _run(test, FakeReplicas(service_s=0.0, close_after_answer=True))
 
 
 def test_the_status_names_replicas_concurrency_and_each_scaling_event():
