@@ -50,6 +50,13 @@ class ReplicaProcesses:
             stdin=asyncio.subprocess.DEVNULL,
             preexec_fn=_die_with_the_front,
         )
+        try:
+            return await self._until_ready(process, port)
+        except BaseException:  # not ready in time, or the start abandoned: no process is left behind
+            await self._terminate(process)
+            raise
+
+    async def _until_ready(self, process: asyncio.subprocess.Process, port: int) -> Replica:
         replica = Replica(port)
         deadline = time.monotonic() + self.start_timeout_s
         while time.monotonic() < deadline:
@@ -61,7 +68,6 @@ class ReplicaProcesses:
                     self._processes[replica] = process
                     return replica
             await asyncio.sleep(PROBE_EVERY_S)
-        await self._terminate(process)
         raise ReplicaFailed(f"the replica on port {port} was not ready after {self.start_timeout_s:.0f} s")
 
     def exited(self, replica: Replica) -> bool:

@@ -50,7 +50,8 @@ class Scaler:
         self.events: deque[ScalingEvent] = deque(maxlen=100)
         self.cold_starts: deque[tuple[float, float]] = deque(maxlen=20)  # (at, seconds to the first answer)
         self._decision = kpa.decide(0.0, 0)
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._starts: set[asyncio.Task[None]] = set()
+        self._drains: set[asyncio.Task[None]] = set()
         self._seconds = 0
 
     async def run(self) -> None:
@@ -81,9 +82,10 @@ class Scaler:
             await self._scale(self._decision.desired, self._decision.reason)
 
     async def stop_all(self) -> None:
-        """Drain and stop every replica (the front is shutting down)."""
-        for task in list(self._tasks):
+        """Drain and stop every replica (the front is shutting down): starts are abandoned, drains finished."""
+        for task in list(self._starts):
             task.cancel()
+        await asyncio.gather(*self._starts, *self._drains, return_exceptions=True)
         await asyncio.gather(*(self._drain_and_stop(replica) for replica in list(self.pool.replicas)))
 
     def record_cold_start(self, seconds: float) -> None:
@@ -123,15 +125,15 @@ class Scaler:
             self.events.append(ScalingEvent(time.time(), current, desired, reason))
             log.info("%s: %d → %d (%s)", self.name, current, desired, reason)
         for _ in range(desired - current):
-            self._spawn(self._start_one())
+            self.starting += 1  # counted at once, so a decision made before the start runs does not repeat it
+            self._spawn(self._start_one(), self._starts)
         if desired < len(self.pool.ready):
             idlest = sorted(self.pool.ready, key=lambda replica: replica.in_flight)
             for replica in idlest[: len(self.pool.ready) - desired]:
                 replica.routable = False  # at once, so the next tick does not count it as ready
-                self._spawn(self._drain_and_stop(replica))
+                self._spawn(self._drain_and_stop(replica), self._drains)
 
     async def _start_one(self) -> None:
-        self.starting += 1
         try:
             replica = await self.replicas.start()
         except Exception as error:
@@ -155,7 +157,8 @@ class Scaler:
                 log.warning("%s: the replica on port %d exited", self.name, replica.port)
                 self.pool.remove(replica)
 
-    def _spawn(self, coroutine: Any) -> None:
+    @staticmethod
+    def _spawn(coroutine: Any, tasks: set[asyncio.Task[None]]) -> None:
         task = asyncio.get_running_loop().create_task(coroutine)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
