@@ -73,7 +73,7 @@ class Front:
             return
         body = await _read_body(receive)
         arrived = time.monotonic()
-        cold = not self.pool.ready
+        cold = not self.pool.ready and not self.pool.in_flight  # the first request after idle: a cold start
         try:
             replica = await self.pool.acquire(self.cold_start_timeout_s)
         except BufferFull:
@@ -101,8 +101,13 @@ class Front:
         await send({"type": "http.response.body", "body": bytes(answer.body)})
 
     def _forget_gone_replicas(self) -> None:
-        """Close the kept-alive connections to replicas no longer routed to."""
-        for replica in [replica for replica in self._clients if not replica.routable and not replica.in_flight]:
+        """Close the kept-alive connections to replicas drained or dead."""
+        gone = [
+            replica
+            for replica in self._clients
+            if replica not in self.pool.replicas or (not replica.routable and not replica.in_flight)
+        ]
+        for replica in gone:
             self._clients.pop(replica).close()
 
 

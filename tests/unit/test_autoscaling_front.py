@@ -156,6 +156,7 @@ def test_a_burst_scales_up_every_request_is_answered_once_and_idle_goes_back_to_
         assert all(status == 200 for status, _, _ in answers)
         assert replicas.answered == {body.decode(): 1 for body in bodies}
         assert max(event["desired"] for event in front.scaler.status()["events"]) > 1
+        assert len(front.scaler.status()["cold_starts"]) == 1  # the burst's first request, not the ones behind it
         for _ in range(100):
             if front.scaler.status()["ready"] == 0 and not front.scaler.status()["starting"]:
                 break
