@@ -9,6 +9,8 @@ import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from support import run_async
+
 from sentinel.stack.front import STATUS_PATH, Front
 from sentinel.stack.kpa import Kpa, KpaSettings
 from sentinel.stack.replica_pool import Pool, Replica
@@ -106,7 +108,7 @@ def _run(test: Callable[[Front, FakeReplicas], Awaitable[None]], replicas: FakeR
             runner.cancel()
             await front.scaler.stop_all()
 
-    asyncio.run(main())
+    run_async(main())
 
 
 def test_a_function_at_zero_replicas_is_healthy_idle():

@@ -7,6 +7,7 @@ import os
 import sys
 
 import pytest
+from support import run_async
 
 from sentinel.stack.replica_processes import ReplicaFailed, ReplicaProcesses
 
@@ -31,7 +32,7 @@ def test_a_replica_is_ready_on_its_own_port_and_gone_after_stop():
         await replicas.stop(second)
         assert replicas.exited(first) and replicas.exited(second)
 
-    asyncio.run(main())
+    run_async(main())
 
 
 def test_a_replica_that_exits_before_it_is_ready_is_a_failed_start():
@@ -40,4 +41,4 @@ def test_a_replica_that_exits_before_it_is_ready_is_a_failed_start():
         with pytest.raises(ReplicaFailed, match="exited with 3"):
             await replicas.start()
 
-    asyncio.run(main())
+    run_async(main())
