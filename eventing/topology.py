@@ -38,6 +38,7 @@ class FunctionSpec:
     container_port: int
     readiness_path: str
     liveness_path: str
+    annotations: tuple[tuple[str, str], ...] = ()  # the revision template's, e.g. autoscaling.knative.dev/target
 
 
 @dataclass(frozen=True)
@@ -136,7 +137,12 @@ def _function(document: dict[str, Any]) -> FunctionSpec:
         container_port=int(ports[0]["containerPort"]),
         readiness_path=container.get("readinessProbe", {}).get("httpGet", {}).get("path", "/"),
         liveness_path=container.get("livenessProbe", {}).get("httpGet", {}).get("path", "/"),
+        annotations=tuple(sorted((str(key), str(value)) for key, value in _template_annotations(document).items())),
     )
+
+
+def _template_annotations(document: dict[str, Any]) -> dict[str, Any]:
+    return (document["spec"]["template"].get("metadata") or {}).get("annotations") or {}
 
 
 def _sink(document: dict[str, Any]) -> SinkSpec:

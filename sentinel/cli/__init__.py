@@ -13,6 +13,7 @@ from sentinel.cli.rules import rules
 from sentinel.cli.stack import demo, down, status, up
 from sentinel.cli.traffic import decisions, send
 from sentinel.cli.users import users
+from sentinel.cli.watch import watch
 
 
 @click.group()
@@ -20,5 +21,5 @@ def main() -> None:
     """Sentinel: real-time card-fraud detection as Knative event functions."""
 
 
-for command in (up, down, status, demo, send, decisions, models, retrain, rules, drift, dlq, keys, users, audit):
+for command in (up, down, status, watch, demo, send, decisions, models, retrain, rules, drift, dlq, keys, users, audit):
     main.add_command(command)

@@ -29,11 +29,11 @@ def _stack() -> LocalStack:
     return LocalStack(Settings.from_env())
 
 
-def _start_stack(with_prefect: bool = False) -> None:
+def _start_stack(with_prefect: bool = False, autoscale: bool = False) -> None:
     """`up`, printing each step; exits 1 with the reason when a component fails."""
     console.print("[bold]Starting the Sentinel stack[/bold]")
     try:
-        _stack().up(say=say, with_optional=with_prefect)
+        LocalStack(Settings.from_env(), autoscale=autoscale).up(say=say, with_optional=with_prefect)
     except StackError as error:
         console.print(f"[red]✗ {error}[/red]")
         sys.exit(1)
@@ -45,9 +45,14 @@ def _start_stack(with_prefect: bool = False) -> None:
     is_flag=True,
     help="Also start a Prefect server (UI on port 4200) serving the retrain flow on a schedule.",
 )
-def up(with_prefect: bool) -> None:
+@click.option(
+    "--autoscale",
+    is_flag=True,
+    help="Run each function as 0..N replicas scaled by Knative's KPA rules (watch with `sentinel watch`).",
+)
+def up(with_prefect: bool, autoscale: bool) -> None:
     """Start the local stack in the background and wait until every part is healthy."""
-    _start_stack(with_prefect)
+    _start_stack(with_prefect, autoscale)
     _where_to_look(Settings.from_env())
 
 
@@ -84,7 +89,7 @@ def status(as_json: bool) -> None:
                 str(item.restarts),
                 item.address,
                 "" if item.lag is None else str(item.lag),
-                item.reason or "",
+                item.reason or _replicas(item),
             )
         console.print(table)
         console.print(status_headline(statuses))
@@ -92,6 +97,12 @@ def status(as_json: bool) -> None:
         if warning:
             console.print(f"[yellow]warning:[/yellow] {warning}")
     sys.exit(0 if all(item.healthy for item in statuses) else 1)
+
+
+def _replicas(item: ComponentStatus) -> str:
+    """An autoscaled function's replicas, ready/desired."""
+    scaling = item.autoscaling
+    return f"replicas {scaling['ready']}/{scaling['desired']}" if scaling else ""
 
 
 def status_headline(statuses: list[ComponentStatus]) -> str:

@@ -31,6 +31,7 @@ UI = "ui"
 WORKFLOWS = "workflows"
 
 BIN_DIR = Path(sys.executable).parent
+AUTOSCALER_MODULE = "sentinel.stack.autoscaler"
 
 
 @dataclass
@@ -56,7 +57,8 @@ class Component:
         return self.command is None
 
 
-def plan(settings: Settings, topology: Topology) -> list[Component]:
+def plan(settings: Settings, topology: Topology, *, autoscale: bool = False) -> list[Component]:
+    """`autoscale`: each function as 0..N replicas behind an autoscaler front (sentinel.stack.autoscaler)."""
     state = settings.state_dir
     components = [
         _broker(settings),
@@ -80,7 +82,7 @@ def plan(settings: Settings, topology: Topology) -> list[Component]:
     for name, spec in topology.functions.items():
         port = component_port(name, settings.port_base)
         function_urls[name] = f"http://127.0.0.1:{port}"
-        components.append(_function(spec, port, settings, topology, ingress_url))
+        components.append(_function(spec, port, settings, topology, ingress_url, autoscale))
     for index, source in enumerate(sorted(topology.sources.values(), key=lambda s: s.name)):
         port = component_port(source.name, settings.port_base, DISPATCHER_PORT_OFFSET + index)
         url = f"http://127.0.0.1:{port}"
@@ -222,8 +224,11 @@ def _redis(settings: Settings, state: Path) -> Component:
     )
 
 
-def _function(spec: FunctionSpec, port: int, settings: Settings, topology: Topology, ingress_url: str) -> Component:
-    """A function process started exactly as its container is, with the env its manifest names."""
+def _function(
+    spec: FunctionSpec, port: int, settings: Settings, topology: Topology, ingress_url: str, autoscale: bool
+) -> Component:
+    """A function process started exactly as its container is, with the env its manifest names;
+    with `autoscale`, a front on its port that starts such processes as replicas as the KPA asks."""
     local_values = {
         # score logs in as its own role, which can read the model registry but not write it.
         "DATABASE_URL": settings.score_database_url if spec.name == "score" else settings.database_url,
@@ -246,13 +251,17 @@ def _function(spec: FunctionSpec, port: int, settings: Settings, topology: Topol
     env.update(PORT=str(port), HOST="127.0.0.1")
     url = f"http://127.0.0.1:{port}"
     executable, *arguments = spec.command
+    command = [str(BIN_DIR / executable), *arguments]
+    if autoscale:
+        front = ["-m", AUTOSCALER_MODULE, "--function", spec.name, "--port", str(port), "--"]
+        command = [str(BIN_DIR / "python"), *front, *command]
     return Component(
         name=spec.name,
         kind=FUNCTION,
         address=url,
         port=port,
         check=lambda: health.http(url + spec.readiness_path),
-        command=[str(BIN_DIR / executable), *arguments],
+        command=command,
         env=env,
     )
 

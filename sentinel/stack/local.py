@@ -30,7 +30,10 @@ from eventing.topics import ensure_topics
 from eventing.topology import Topology
 from sentinel.config import PROJECT_ROOT, Settings
 from sentinel.stack import client_key, first_admin, postgres
+from sentinel.stack.autoscaling_status import autoscaler_status
 from sentinel.stack.components import (
+    AUTOSCALER_MODULE,
+    FUNCTION,
     INFRASTRUCTURE,
     Component,
     inherited_environment,
@@ -67,6 +70,7 @@ class ComponentStatus:
     lag_by_partition: dict[str, int] = field(default_factory=dict)
     counters: dict[str, int] | None = None  # a dispatcher's deliveries since it started
     stalled: list[dict[str, Any]] = field(default_factory=list)  # a dispatcher's partitions that stopped advancing
+    autoscaling: dict[str, Any] | None = None  # an autoscaled function's replicas and KPA view (its front's status)
 
     @property
     def state(self) -> str:
@@ -80,10 +84,10 @@ class ComponentStatus:
 
 
 class LocalStack:
-    def __init__(self, settings: Settings, topology: Topology | None = None):
+    def __init__(self, settings: Settings, topology: Topology | None = None, *, autoscale: bool = False):
         self.settings = settings
         self.topology = topology or topology_module.load()
-        self.components = plan(settings, self.topology)
+        self.components = plan(settings, self.topology, autoscale=autoscale)
         self.run_dir = settings.state_dir / "run"
         self.log_dir = settings.state_dir / "logs"
 
@@ -260,6 +264,8 @@ class LocalStack:
         elif status.reason is None:
             status.reason = component.check()
             status.healthy = status.reason is None
+            if status.healthy and self.autoscaled(component):
+                status.autoscaling = autoscaler_status(component.address)
         if component.consumer_group:
             self._add_lag(status, component)
         return status
@@ -286,6 +292,11 @@ class LocalStack:
         }
 
     # -- records ----------------------------------------------------------
+
+    def autoscaled(self, component: Component) -> bool:
+        """Whether the running function was started behind an autoscaler front (`up --autoscale`)."""
+        command = self._read_json(self._record_file(component)).get("command") or []
+        return component.kind == FUNCTION and AUTOSCALER_MODULE in command
 
     def _record_file(self, component: Component) -> Path:
         return self.run_dir / f"{component.name}.json"

@@ -97,3 +97,23 @@ def test_prefect_is_started_only_when_asked_for(components):
 def test_prefect_keeps_its_usual_port_unless_moved(components):
     assert components()["prefect"].port == 4200
     assert components(SENTINEL_PORT_PREFECT="24200")["prefect"].port == 24200
+
+
+def test_autoscaled_functions_run_behind_a_front_on_their_port_that_starts_the_same_command(monkeypatch, tmp_path):
+    monkeypatch.setenv("SENTINEL_STATE_DIR", str(tmp_path))
+    settings = Settings.from_env()
+    plain = {component.name: component for component in plan(settings, topology.load())}
+    scaled = {component.name: component for component in plan(settings, topology.load(), autoscale=True)}
+    front, replica = scaled["score"].command, plain["score"].command
+    assert front[1:8] == [
+        "-m",
+        "sentinel.stack.autoscaler",
+        "--function",
+        "score",
+        "--port",
+        str(plain["score"].port),
+        "--",
+    ]
+    assert front[8:] == replica
+    assert scaled["score"].env == plain["score"].env and scaled["score"].port == plain["score"].port
+    assert scaled["score-source"].command == plain["score-source"].command
