@@ -114,8 +114,7 @@ def _checked(**fields: object) -> rule_language.Rule:
     try:
         return rule_language.checked(**fields)
     except ClientError as refused:
-        problems = "; ".join(f"{problem.field}: {problem.message}" for problem in refused.problems)
-        raise BadRequest(f"The rule was not saved. {problems or refused.message}") from None
+        raise BadRequest(f"The rule was not saved. {refused.summary()}") from None
 
 
 def _page(stored: list[rule_store.StoredRule], revision: int) -> dict[str, object]:

@@ -141,4 +141,4 @@ def _checked(**fields: object) -> rule_language.Rule:
     try:
         return rule_language.checked(**fields)
     except ClientError as error:
-        fail("; ".join(f"{problem.field}: {problem.message}" for problem in error.problems) or error.message)
+        fail(error.summary())

@@ -29,6 +29,10 @@ class ClientError(Exception):
         self.status = status
         self.problems = problems or []
 
+    def summary(self) -> str:
+        """Every problem as "field: message", joined for one line of text; the message when there are none."""
+        return "; ".join(f"{problem.field}: {problem.message}" for problem in self.problems) or self.message
+
     def to_json(self) -> dict[str, Any]:
         body: dict[str, Any] = {"error": self.message}
         if self.problems:

@@ -22,6 +22,7 @@ from sentinel.stores.audit import record_in
 from sentinel.stores.database import Database, transaction
 
 _COLUMNS = "name, version, expression, action, priority, enabled, description, changed_by, changed_at"
+_REVISION = "SELECT coalesce(max(id), 0) FROM rules"
 _IN_FORCE = f"SELECT DISTINCT ON (name) {_COLUMNS} FROM rules ORDER BY name, version DESC"
 # Rule changes serialise on this advisory lock, so two of them never take the same version.
 _WRITE_LOCK_ID = 7_318_203
@@ -55,14 +56,14 @@ class TestedTransaction:
 def revision(db: Database) -> int:
     """Which revision of the rules is newest: 0 before any rule was written."""
     with transaction(db) as conn:
-        return conn.execute("SELECT coalesce(max(id), 0) FROM rules").fetchone()[0]
+        return conn.execute(_REVISION).fetchone()[0]
 
 
 def in_force(db: Database) -> tuple[list[StoredRule], int]:
     """Every rule's newest version, enabled or not, and the revision they are as of."""
     with transaction(db) as conn:
         rows = conn.cursor(row_factory=dict_row).execute(_IN_FORCE).fetchall()
-        newest = conn.execute("SELECT coalesce(max(id), 0) FROM rules").fetchone()[0]
+        newest = conn.execute(_REVISION).fetchone()[0]
     return [_stored(row) for row in rows], newest
 
 
