@@ -35,12 +35,13 @@ def ensure(conn: psycopg.Connection) -> store.Holdout:
     return kept
 
 
-def draw(rows: int = ROWS) -> store.Holdout:
-    """Fresh holdout rows from a seed nobody knows, with their behavioural features, so models of either feature set
-    can be measured on them."""
-    dataset = with_behaviour(check(synthetic.generate(rows, seed=secrets.randbits(32)), origin=_ORIGIN))
+def draw(rows: int = ROWS, *, seed: int | None = None) -> store.Holdout:
+    """Fresh holdout rows, with their behavioural features so models of either feature set can be measured on them.
+    Without a `seed`, from one nobody knows; a test that needs the gate's verdict to repeat gives one."""
+    chosen = secrets.randbits(32) if seed is None else seed
+    dataset = with_behaviour(check(synthetic.generate(rows, seed=chosen), origin=_ORIGIN))
     return store.Holdout(
-        description="synthetic rows drawn once with an unrecorded seed",
+        description="synthetic rows drawn once with an unrecorded seed" if seed is None else f"synthetic:seed={seed}",
         features=dataset.features,
         labels=dataset.labels,
         feature_names=dataset.feature_names,

@@ -31,8 +31,10 @@ from sentinel.config import PROJECT_ROOT
 from sentinel.core.decision import Thresholds, decide
 from sentinel.core.rules import Rule
 from sentinel.stack import signing_secrets
+from sentinel.stores import holdout as kept_holdout
 from sentinel.stores import registry, rules
 from sentinel.stores.api_keys import ApiKeyStore
+from training import holdout
 
 pytestmark = pytest.mark.stack
 
@@ -40,6 +42,7 @@ FUNCTIONS_FRAMEWORK = str(Path(sys.executable).parent / "functions-framework")
 ROWS = 20_000
 RATE = 40  # events a second while the champion changes
 SWITCH_LIMIT = 5.0
+HOLDOUT_SEED = 11
 
 
 @dataclass(frozen=True)
@@ -53,6 +56,13 @@ class Answer:
 @pytest.fixture(scope="module")
 def database_url(stack) -> str:
     return stack.fresh_database("hot_reload_tests")
+
+
+@pytest.fixture(scope="module")
+def fixed_holdout(database_url) -> None:
+    """The gate's holdout drawn from a known seed, so whether the second model passes the gate is the same every run."""
+    with psycopg.connect(database_url) as conn:
+        kept_holdout.keep(conn, holdout.draw(seed=HOLDOUT_SEED))
 
 
 @pytest.fixture(scope="module")
@@ -160,7 +170,7 @@ def test_a_score_process_with_an_empty_registry_answers_503_saying_so(score, sco
 
 
 def test_retrain_promotes_a_new_champion_that_a_running_score_process_picks_up_without_failing_an_event(
-    flows, score, score_key, database_url
+    fixed_holdout, flows, score, score_key, database_url
 ):
     first = flows.retrain(rows=ROWS, seed=3)
     assert (first["version"], first["promoted"]) == ("v0001", True)
