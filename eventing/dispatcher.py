@@ -45,6 +45,7 @@ from eventing.status_server import serve_status
 from eventing.topology import KNATIVE_DIR, SourceSpec, load
 from sentinel.codec.kafka import from_kafka
 from sentinel.config import Settings
+from sentinel.serving import tracing
 
 log = logging.getLogger("eventing.dispatcher")
 
@@ -479,6 +480,7 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
+    tracing.start(source.name)
     dispatcher = Dispatcher(
         source,
         namespace=topology.namespace,

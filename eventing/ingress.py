@@ -4,8 +4,9 @@
 
 One process serves every KafkaSink in the knative/ manifests at /<namespace>/<sink-name>.
 A POSTed CloudEvent (binary or structured content mode) becomes a binary-mode record on
-the sink's topic, keyed by its `partitionkey`, and the answer is 202 only once the
-broker acknowledged it. 400: not a CloudEvent; 404: no such sink; 503: the broker did
+the sink's topic, keyed by its `partitionkey`, with its `traceparent` extension as it
+came (a span of the ingress joins that trace: sentinel.serving.tracing), and the answer
+is 202 only once the broker acknowledged it. 400: not a CloudEvent; 404: no such sink; 503: the broker did
 not acknowledge, so the sender should retry. GET /healthz: 200 while the broker answers.
 
 An ASGI application on uvicorn (httptools, uvloop), like the functions: a request waits
@@ -28,6 +29,7 @@ from typing import Any
 
 import orjson
 import uvicorn
+from opentelemetry.trace import SpanKind
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -36,6 +38,7 @@ from eventing.topology import KNATIVE_DIR, Topology, load
 from sentinel.codec import http
 from sentinel.codec.kafka import to_kafka
 from sentinel.config import Settings
+from sentinel.serving import tracing
 from sentinel.serving.body import read_streamed_body
 from sentinel.serving.failures import answer_for, headers_for
 
@@ -107,7 +110,10 @@ class KafkaSinkIngress:
             return _json(405, {"error": "POST a CloudEvent to a KafkaSink"}, {"Allow": "POST"})
         body = await read_streamed_body(request.headers, request.stream(), self._max_body_bytes)
         event = http.read_event(request.headers, body)
-        await self._producer.acknowledged(topic, to_kafka(event))
+        parent = tracing.continued(request.headers, [event])
+        attributes = {**tracing.event_attributes([event]), "messaging.destination.name": topic}
+        with tracing.span(f"publish {topic}", parent, SpanKind.PRODUCER, attributes):
+            await self._producer.acknowledged(topic, to_kafka(event))
         return Response(status_code=202)
 
 
@@ -135,6 +141,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = Settings.from_env()
     topics_by_path = sink_paths(load(args.topology))
+    tracing.start("kafka-sink-ingress")
 
     def new_producer() -> AckingProducer:
         return AckingProducer(

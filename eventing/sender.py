@@ -20,9 +20,12 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from opentelemetry.trace import SpanKind
+
 from eventing.delivery import DeliverySpec
 from sentinel.codec import http
 from sentinel.codec.event import Event
+from sentinel.serving import tracing
 from sentinel.serving.http_client import KeepAliveClient, PostFailed
 
 log = logging.getLogger(__name__)
@@ -119,9 +122,18 @@ class EventSender:
         }
 
     def send(self, event: Event, cancelled: threading.Event, on_failure: OnFailure | None = None) -> Outcome:
-        """Deliver with retries, dead-letter what fails; CANCELLED if `cancelled` was set first."""
-        on_failure = on_failure or _ignore
-        attempt = self._post(self.sink_url, event)
+        """Deliver with retries, dead-letter what fails; CANCELLED if `cancelled` was set first.
+        One span in the event's trace covers the delivery, with one child span per POST."""
+        attributes = {**tracing.event_attributes([event]), "url.full": self.sink_url}
+        with tracing.span("deliver", tracing.of_event(event), SpanKind.CONSUMER, attributes) as span:
+            outcome = self._send(event, cancelled, on_failure or _ignore)
+            span.set_attribute("sentinel.delivery.outcome", outcome.value)
+            if outcome in (Outcome.DEAD_LETTERED, Outcome.DROPPED):
+                tracing.failed(span, f"the event was {outcome.value.replace('_', '-')}")
+            return outcome
+
+    def _send(self, event: Event, cancelled: threading.Event, on_failure: OnFailure) -> Outcome:
+        attempt = self._post(self.sink_url, event, 1)
         retries = 0
         while not attempt.succeeded and attempt.retryable and retries < self.delivery.retry:
             on_failure(retries + 1, attempt.describe())
@@ -129,7 +141,7 @@ class EventSender:
             self.counters.add("retried")
             if cancelled.wait(self.delivery.backoff(retries)):
                 return Outcome.CANCELLED
-            attempt = self._post(self.sink_url, event)
+            attempt = self._post(self.sink_url, event, retries + 1)
         if attempt.succeeded:
             self.counters.add("delivered")
             return Outcome.DELIVERED
@@ -154,7 +166,7 @@ class EventSender:
             return Outcome.DROPPED
         failed_event = event.with_extensions(self._error_extensions(last))
         failures = 0
-        while not (attempt := self._post(self.dead_letter_url, failed_event)).succeeded:
+        while not (attempt := self._post(self.dead_letter_url, failed_event, failures + 1)).succeeded:
             failures += 1
             on_failure(failures, f"the dead-letter sink answered {attempt.describe()}")
             self.counters.add("failed")
@@ -183,8 +195,21 @@ class EventSender:
             extensions["knativeerrordata"] = base64.b64encode(last.body[:ERROR_DATA_MAX_BYTES]).decode()
         return extensions
 
-    def _post(self, url: str, event: Event) -> Attempt:
+    def _post(self, url: str, event: Event, number: int) -> Attempt:
+        """The `number`th POST of `event` to `url`, in a span of its own."""
+        with tracing.span(
+            "POST", None, SpanKind.CLIENT, {"url.full": url, "http.request.resend_count": number - 1}
+        ) as span:
+            attempt = self._attempt(url, event)
+            if attempt.status is not None:
+                span.set_attribute(tracing.STATUS_CODE, attempt.status)
+            if not attempt.succeeded:
+                tracing.failed(span, attempt.describe())
+            return attempt
+
+    def _attempt(self, url: str, event: Event) -> Attempt:
         headers, body = http.binary(event)
+        headers.update(tracing.headers())
         headers["Prefer"] = "reply"
         headers["Kn-Namespace"] = self._namespace
         try:

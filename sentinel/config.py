@@ -107,6 +107,9 @@ class Settings:
     # a plain-http URL is allowed (else https is required).
     webhook_secret: str | None = field(default=None, repr=False)
     webhook_allow_http: bool = False
+    # Where the UI links a decision's trace id (SENTINEL_TRACE_URL), `{trace_id}` standing for it:
+    # e.g. Jaeger's http://127.0.0.1:16686/trace/{trace_id}. Unset: the id is shown without a link.
+    trace_url: str | None = None
 
     @property
     def training_data_dir(self) -> Path:
@@ -167,6 +170,7 @@ class Settings:
             scored_signing_key_previous=_secret(f"{SCORED_SIGNING_KEY}_PREVIOUS"),
             webhook_secret=_secret("SENTINEL_WEBHOOK_SECRET"),
             webhook_allow_http=env.get("SENTINEL_WEBHOOK_ALLOW_HTTP", "").strip().lower() in ("1", "true", "yes"),
+            trace_url=env.get("SENTINEL_TRACE_URL", "").strip() or None,
         )
 
 

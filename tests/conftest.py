@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from support import SENTINEL
+from support import SENTINEL, RecentSpans, TraceCollector
 
 from eventing import topology
 from sentinel.config import (
@@ -27,6 +27,7 @@ from sentinel.config import (
     Settings,
     component_port,
 )
+from sentinel.serving import tracing
 from sentinel.stack import client_key
 from sentinel.stack.signing_secrets import with_signing_secrets
 
@@ -96,8 +97,31 @@ def _port_free(port: int) -> bool:
     return True
 
 
+@pytest.fixture(scope="session", autouse=True)
+def recent_spans() -> RecentSpans:
+    """Every span this process makes, from the first test on (tracing starts once per process)."""
+    recorder = RecentSpans()
+    tracing.start("tests", exporter=recorder)
+    return recorder
+
+
+@pytest.fixture
+def spans(recent_spans: RecentSpans) -> RecentSpans:
+    """The spans made during this test."""
+    recent_spans.clear()
+    return recent_spans
+
+
 @pytest.fixture(scope="session")
-def stack():
+def trace_collector():
+    """Where the test stack exports its spans (OTLP over HTTP)."""
+    collector = TraceCollector()
+    yield collector
+    collector.stop()
+
+
+@pytest.fixture(scope="session")
+def stack(trace_collector):
     # Not under pytest's own temporary root: every new pytest session resets that
     # root to mode 0700, which would lock PostgreSQL's own user out of its data.
     state = Path(tempfile.mkdtemp(prefix="sentinel-test-stack-"))
@@ -107,6 +131,8 @@ def stack():
         "SENTINEL_PORT_BASE": str(base),
         "SENTINEL_PORT_PREFECT": str(base + PREFECT_OFFSET),
         "SENTINEL_BOOTSTRAP_ROWS": "20000",
+        "OTEL_EXPORTER_OTLP_ENDPOINT": trace_collector.endpoint,
+        "OTEL_BSP_SCHEDULE_DELAY": "500",
     }
     saved = {name: os.environ.get(name) for name in (*overrides, *STACK_VARIABLES)}
     for name in STACK_VARIABLES:

@@ -10,7 +10,7 @@ import threading
 import time
 import uuid
 from collections import deque
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -22,6 +22,9 @@ import httpx2
 import requests
 from cloudevents.conversion import to_binary, to_structured
 from cloudevents.http import CloudEvent
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 from starlette.applications import Starlette
 from starlette.routing import Route
 from starlette.testclient import TestClient
@@ -192,8 +195,12 @@ def bearer(api_key: str | None) -> dict[str, str]:
     return {"Authorization": f"Bearer {api_key}"} if api_key else {}
 
 
-def post_binary(url: str, event: CloudEvent, timeout: float = 15, *, key: str | None = None) -> requests.Response:
+def post_binary(
+    url: str, event: CloudEvent, timeout: float = 15, *, key: str | None = None, traceparent: str | None = None
+) -> requests.Response:
     headers, body = to_binary(event)
+    if traceparent:
+        headers["traceparent"] = traceparent
     return requests.post(url, data=body, headers={**headers, **bearer(key)}, timeout=timeout)
 
 
@@ -415,3 +422,117 @@ class RecordingSink:
     def _finished(self) -> None:
         with self._lock:
             self._in_progress -= 1
+
+
+# -- spans: recorded in this process, and collected from the stack by OTLP ------
+
+
+class RecentSpans(SpanExporter):
+    """The spans this test process finished lately (tracing starts once per process: tests/conftest.py)."""
+
+    def __init__(self, keep: int = 10_000) -> None:
+        self._spans: deque[ReadableSpan] = deque(maxlen=keep)
+        self._lock = threading.Lock()
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        with self._lock:
+            self._spans.extend(spans)
+        return SpanExportResult.SUCCESS
+
+    def clear(self) -> None:
+        with self._lock:
+            self._spans.clear()
+
+    def finished(self) -> list[ReadableSpan]:
+        with self._lock:
+            return list(self._spans)
+
+
+@dataclass(frozen=True)
+class CollectedSpan:
+    service: str
+    name: str
+    kind: int  # opentelemetry.proto.trace.v1.Span.SpanKind
+    trace_id: str
+    span_id: str
+    parent_span_id: str
+    failed: bool
+    attributes: dict[str, Any]
+
+
+class TraceCollector:
+    """An OTLP/HTTP trace receiver (POST /v1/traces, protobuf) on 127.0.0.1, keeping the spans of the traces
+    a test watches: a stack exports every span it makes here, and most belong to no test."""
+
+    def __init__(self) -> None:
+        self._watched: dict[str, list[CollectedSpan]] = {}
+        self._lock = threading.Lock()
+        collector = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                collector._received(body)
+                self.send_response(200)
+                self.send_header("Content-Type", "application/x-protobuf")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self.endpoint = f"http://127.0.0.1:{self._server.server_address[1]}"
+        threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+
+    def watch(self, trace_id: str) -> None:
+        with self._lock:
+            self._watched.setdefault(trace_id, [])
+
+    def spans_of(self, trace_id: str) -> list[CollectedSpan]:
+        with self._lock:
+            return list(self._watched.get(trace_id, []))
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def _received(self, body: bytes) -> None:
+        request = ExportTraceServiceRequest.FromString(body)
+        for resource_spans in request.resource_spans:
+            service = next(
+                (a.value.string_value for a in resource_spans.resource.attributes if a.key == "service.name"), ""
+            )
+            for scope_spans in resource_spans.scope_spans:
+                for span in scope_spans.spans:
+                    self._keep(service, span)
+
+    def _keep(self, service: str, span: Any) -> None:
+        trace_id = span.trace_id.hex()
+        with self._lock:
+            if trace_id not in self._watched:
+                return
+            self._watched[trace_id].append(
+                CollectedSpan(
+                    service=service,
+                    name=span.name,
+                    kind=span.kind,
+                    trace_id=trace_id,
+                    span_id=span.span_id.hex(),
+                    parent_span_id=span.parent_span_id.hex(),
+                    failed=span.status.code == 2,  # STATUS_CODE_ERROR
+                    attributes={a.key: _attribute_value(a.value) for a in span.attributes},
+                )
+            )
+
+
+def _attribute_value(value: Any) -> Any:
+    kind = value.WhichOneof("value")
+    return getattr(value, kind) if kind else None
+
+
+def a_traceparent() -> tuple[str, str]:
+    """A new W3C traceparent header value (sampled), and its trace id."""
+    trace_id, span_id = uuid.uuid4().hex, uuid.uuid4().hex[:16]
+    return f"00-{trace_id}-{span_id}-01", trace_id

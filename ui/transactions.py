@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, jsonify, redirect, render_template, request, url_for
 from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import BadRequest
 from werkzeug.wrappers import Response
@@ -325,6 +325,14 @@ def recent_of_user(transaction: Row, *, limit: int = RECENT_OF_USER) -> list[Row
     )
 
 
+def trace_link(trace_id: str | None) -> str | None:
+    """Where the user's tracing backend shows `trace_id` (SENTINEL_TRACE_URL), if one is configured."""
+    template = current_app.extensions["sentinel.settings"].trace_url
+    if not (trace_id and template):
+        return None
+    return template.replace("{trace_id}", trace_id) if "{trace_id}" in template else template + trace_id
+
+
 def other_fields(transaction: Row) -> list[tuple[str, Any]]:
     """The payload's fields that neither the features nor the page's own columns show."""
     shown = {*FEATURE_NAMES, "client_id", "transaction_id", "user_id", "event_time"}
@@ -376,6 +384,7 @@ def detail(client_id: str, transaction_id: str) -> str:
         other_fields=other_fields(transaction),
         alert=alert_of(client_id, transaction_id),
         labels=labels_of(client_id, transaction_id),
+        trace_link=trace_link(transaction["trace_id"]),
     )
 
 
@@ -419,6 +428,7 @@ def api_detail(client_id: str, transaction_id: str) -> Response:
         transaction=_api_row(transaction),
         alert=alert_of(client_id, transaction_id),
         labels=labels_of(client_id, transaction_id),
+        trace_link=trace_link(transaction["trace_id"]),
     )
 
 

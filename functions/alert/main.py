@@ -100,6 +100,7 @@ def alert_of(decision: score.Score) -> AlertDocument:
         "scored_at": decision["scored_at"],
         "reasons": decision.get("reasons", []),
         "rule": decision.get("rule"),
+        "trace_id": decision.get("trace_id"),
     }
 
 

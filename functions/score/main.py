@@ -35,6 +35,7 @@ from sentinel.core.idempotency import conflict_message, fingerprint
 from sentinel.core.integrity import SigningKeys
 from sentinel.core.model import OnnxModel
 from sentinel.core.transaction import CLIENT_FIELD
+from sentinel.serving import tracing
 from sentinel.serving.callers import Limits, must_hold, required
 from sentinel.serving.event_integrity import received_keys, require_signature, scored_keys, signed_json_event
 from sentinel.serving.function import Function, Reply
@@ -202,6 +203,7 @@ class Score(Function):
             challenger = self._judged(setup.challenger, setup.rules, items, observed, behavioural)
             shadow = [score.shadow_of(setup.challenger.version, risk, decision) for _, risk, decision, _ in challenger]
         thresholds = thresholds_for(setup.champion.record.thresholds, self._overrides)
+        trace_id = tracing.current_trace_id()
         return [
             score.build(
                 item,
@@ -216,6 +218,7 @@ class Score(Function):
                 reasons=setup.champion.reasons(row) if decision in ALERTING_DECISIONS else [],
                 rule=rule.fired() if rule else None,
                 shadow=would_be,
+                trace_id=trace_id,
             )
             for item, (row, risk, decision, rule), features, would_be in zip(
                 items, champion, behavioural, shadow, strict=True

@@ -9,6 +9,7 @@ refused with a 400 rather than half-stored or failing in PostgreSQL or Redis.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from sentinel.core import behaviour, rules, transaction
@@ -21,6 +22,7 @@ Score = dict[str, Any]
 _STAMPED = ("received_at", transaction.CLIENT_FIELD)  # what ingest adds to the client's transaction
 MAX_REASONS = 32
 MAX_REASON_LENGTH = 256
+_TRACE_ID = re.compile(r"[0-9a-f]{32}")
 
 
 def build(
@@ -37,11 +39,13 @@ def build(
     reasons: list[str] | None = None,
     rule: dict[str, Any] | None = None,
     shadow: dict[str, Any] | None = None,
+    trace_id: str | None = None,
 ) -> Score:
     """`threshold_overrides`: those of `thresholds` the operator set instead of the model's own;
     `behavioural`: the transaction's behavioural features by name; `reasons`: why, for a review or block;
     `rule`: the rule that decided instead of the thresholds (sentinel.core.rules.Rule.fired), if one did;
-    `shadow`: what the challenger in shadow would have decided (`shadow_of`), if one ran."""
+    `shadow`: what the challenger in shadow would have decided (`shadow_of`), if one ran;
+    `trace_id`: the W3C trace the decision was made in, if one was recorded."""
     return {
         "client_id": item[transaction.CLIENT_FIELD],
         "transaction_id": item["transaction_id"],
@@ -59,6 +63,7 @@ def build(
         "reasons": reasons or [],
         "rule": rule,
         "shadow": shadow,
+        "trace_id": trace_id,
     }
 
 
@@ -104,6 +109,8 @@ def parse(data: Any) -> Score:
         problems.append(
             Problem("shadow", "must be null or an object of a model_version, a risk_score from 0 to 1 and a decision")
         )
+    if data.get("trace_id") is not None and not _is_trace_id(data["trace_id"]):
+        problems.append(Problem("trace_id", "must be null or a W3C trace id: 32 lower-case hex digits, not all zero"))
     problems.extend(_transaction_problems(data))
     if problems:
         raise ClientError("invalid scored event", problems=problems)
@@ -173,6 +180,11 @@ def _is_shadow(value: Any) -> bool:
         and 0 <= risk <= 1
         and value["decision"] in DECISIONS
     )
+
+
+def _is_trace_id(value: Any) -> bool:
+    """W3C Trace Context §3.2.2.3: 16 bytes as 32 lower-case hex digits; all zeros is invalid."""
+    return isinstance(value, str) and _TRACE_ID.fullmatch(value) is not None and value != "0" * 32
 
 
 def _are_reasons(value: Any) -> bool:

@@ -17,6 +17,7 @@ from sentinel.config import RECEIVED_SIGNING_KEY, SCORED_SIGNING_KEY, Settings
 from sentinel.core import consistency, score
 from sentinel.core.errors import ClientError, Problem, Unavailable
 from sentinel.core.integrity import ATTRIBUTE, SigningKeys
+from sentinel.serving import tracing
 
 FORBIDDEN = 403
 
@@ -32,11 +33,12 @@ def scored_keys(settings: Settings) -> SigningKeys:
 
 
 def signed_json_event(attributes: dict[str, str], document: Any, keys: SigningKeys) -> Event:
-    """A CloudEvent carrying `document` as JSON data, signed with the current key of `keys`."""
+    """A CloudEvent carrying `document` as JSON data, signed with the current key of `keys`, in the current
+    trace (sentinel.serving.tracing; the signature does not cover the trace context, which is not evidence)."""
     if keys.missing():
         raise Unavailable(keys.missing() or "")
     event = json_event(attributes, document)
-    return event.with_extensions({ATTRIBUTE: keys.sign(event.attributes, document)})
+    return tracing.stamped(event.with_extensions({ATTRIBUTE: keys.sign(event.attributes, document)}))
 
 
 def require_signature(event: Event, data: Any, keys: SigningKeys) -> None:

@@ -31,6 +31,7 @@ from typing import TypeVar
 
 import orjson
 from functions_framework import aio
+from opentelemetry.trace import SpanKind
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -39,6 +40,7 @@ from sentinel.codec.event import Event, json_document, json_event
 from sentinel.config import Settings
 from sentinel.core.api_keys import Caller
 from sentinel.core.errors import ClientError, Unavailable
+from sentinel.serving import tracing
 from sentinel.serving.body import read_streamed_body
 from sentinel.serving.callers import Callers
 from sentinel.serving.failures import answer_for, headers_for
@@ -93,6 +95,7 @@ class _Lifecycle:
         except Exception as error:  # reported by readiness, tried again on the next request
             log.exception("the function failed to start")
             raise Unavailable(f"the function is starting: {type(error).__name__}: {error}") from error
+        tracing.start(function.name)
         self.max_body_bytes = settings.max_body_bytes
         self.work = ThreadPoolExecutor(settings.function_threads, thread_name_prefix=function.name)
         if function.identifies_callers:
@@ -124,7 +127,12 @@ def http_handler(
         return caller
 
     def handled(function: Function, request: Request, body: bytes, caller: Caller | None) -> Response:
-        return _response(function.handle(_events(request, function, body), caller))
+        events = _events(request, function, body)
+        parent = tracing.continued(request.headers, events)
+        with tracing.span(function.name, parent, SpanKind.SERVER, tracing.event_attributes(events)) as span:
+            response = _response(function.handle(events, caller))
+            span.set_attribute(tracing.STATUS_CODE, response.status_code)
+            return response
 
     async def handle(request: Request) -> Response:
         if request.method == "GET" and request.url.path == LIVENESS_PATH:

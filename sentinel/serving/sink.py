@@ -13,6 +13,7 @@ from typing import Protocol
 from sentinel.codec import http
 from sentinel.codec.event import Event
 from sentinel.core.errors import Unavailable
+from sentinel.serving import tracing
 from sentinel.serving.http_client import KeepAliveClient, PostFailed
 
 
@@ -30,6 +31,7 @@ class SinkClient:
 
     def emit(self, event: Event) -> None:
         headers, body = http.binary(event)
+        headers.update(tracing.headers())
         try:
             reply = self._client.post(body, headers)
         except PostFailed as error:

@@ -21,10 +21,10 @@ from sentinel.stores.database import create_pool
 AlertDocument = dict[str, Any]  # an alert as it is stored, streamed and posted
 
 INSERT_ALERT = """
-INSERT INTO alerts (client_id, transaction_id, user_id, decision, risk_score, model_version, reasons, rule)
+INSERT INTO alerts (client_id, transaction_id, user_id, decision, risk_score, model_version, reasons, rule, trace_id)
 VALUES (
     %(client_id)s, %(transaction_id)s, %(user_id)s, %(decision)s, %(risk_score)s, %(model_version)s, %(reasons)s,
-    %(rule)s
+    %(rule)s, %(trace_id)s
 )
 ON CONFLICT (client_id, transaction_id) DO NOTHING
 """

@@ -22,11 +22,11 @@ from sentinel.stores.group_commit import GroupCommitter
 INSERT = """
 INSERT INTO transactions (
     client_id, transaction_id, user_id, amount, event_time, payload, risk_score, decision,
-    model_version, thresholds, received_at, scored_at, behaviour, reasons, rule, shadow
+    model_version, thresholds, received_at, scored_at, behaviour, reasons, rule, shadow, trace_id
 ) VALUES (
     %(client_id)s, %(transaction_id)s, %(user_id)s, %(amount)s, %(event_time)s, %(payload)s, %(risk_score)s,
     %(decision)s, %(model_version)s, %(thresholds)s, %(received_at)s, %(scored_at)s, %(behaviour)s, %(reasons)s,
-    %(rule)s, %(shadow)s
+    %(rule)s, %(shadow)s, %(trace_id)s
 )
 ON CONFLICT (client_id, transaction_id) DO NOTHING
 RETURNING transaction_id
@@ -70,6 +70,7 @@ def row(score: Score) -> dict[str, Any]:
         "reasons": Jsonb(score.get("reasons", [])),
         "rule": Jsonb(score["rule"]) if score.get("rule") else None,
         "shadow": Jsonb(score["shadow"]) if score.get("shadow") else None,
+        "trace_id": score.get("trace_id"),
     }
 
 

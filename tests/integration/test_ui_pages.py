@@ -77,8 +77,8 @@ def add_transaction(db, transaction_id: str, *, client_id: str = CLIENT, **field
     payload.update(row["payload"])
     db.execute(
         "INSERT INTO transactions (client_id, transaction_id, user_id, amount, event_time, payload, risk_score,"
-        " decision, model_version, thresholds, received_at, scored_at, persisted_at, behaviour, reasons)"
-        " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+        " decision, model_version, thresholds, received_at, scored_at, persisted_at, behaviour, reasons, trace_id)"
+        " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
         (
             client_id,
             transaction_id,
@@ -95,6 +95,7 @@ def add_transaction(db, transaction_id: str, *, client_id: str = CLIENT, **field
             row.get("persisted_at", row["scored_at"] + timedelta(milliseconds=60)),
             Jsonb(row["behaviour"]) if "behaviour" in row else None,
             Jsonb(row.get("reasons", [])),
+            row.get("trace_id"),
         ),
     )
     return row
@@ -346,6 +347,22 @@ def test_the_detail_page_shows_the_behaviour_the_model_saw_its_reasons_and_the_u
 def test_a_decision_made_before_behavioural_features_says_so(client, db):
     add_transaction(db, "t-old")
     assert "Scored before behavioural features were computed." in text(client.get("/transactions/demo/t-old"))
+
+
+TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
+
+
+def test_the_detail_page_shows_the_trace_the_decision_was_made_in(client, db):
+    add_transaction(db, "t-traced", trace_id=TRACE_ID)
+    page = text(client.get("/transactions/demo/t-traced"))
+    assert TRACE_ID in page and "set SENTINEL_TRACE_URL" in page
+
+
+def test_the_trace_links_to_the_tracing_backend_sentinel_trace_url_names(stack, database_url, db):
+    app = create_app(replace(stack.settings, database_url=database_url, trace_url="https://traces.test/t/{trace_id}"))
+    add_transaction(db, "t-traced", trace_id=TRACE_ID)
+    page = text(logged_in_client(app, database_url).get("/transactions/demo/t-traced"))
+    assert f'href="https://traces.test/t/{TRACE_ID}"' in page
 
 
 def test_the_detail_page_shows_the_alert_and_the_label_history(client, db):

@@ -73,3 +73,19 @@ def test_a_shadow_that_is_not_one_is_refused_naming_the_field(shadow):
     with pytest.raises(ClientError) as refused:
         score.parse(with_field("shadow", shadow))
     assert [problem.field for problem in refused.value.problems] == ["shadow"]
+
+
+def test_a_decision_may_record_the_w3c_trace_it_was_made_in():
+    assert score.parse(with_field("trace_id", "4bf92f3577b34da6a3ce929d0e0e4736"))["trace_id"]
+
+
+@pytest.mark.parametrize(
+    "trace_id",
+    ["4BF92F3577B34DA6A3CE929D0E0E4736", "4bf92f3577b34da6", "0" * 32, 42, "g" * 32],
+    ids=["upper case", "too short", "all zero", "a number", "not hex"],
+)
+def test_a_trace_id_that_is_not_a_w3c_one_is_refused_naming_the_field(trace_id):
+    """W3C Trace Context §3.2.2.3: 32 lower-case hex digits, not all zero."""
+    with pytest.raises(ClientError) as refused:
+        score.parse(with_field("trace_id", trace_id))
+    assert [problem.field for problem in refused.value.problems] == ["trace_id"]
