@@ -19,6 +19,7 @@ import orjson
 
 from sentinel.core import webhook_signature
 from sentinel.core.errors import Unavailable
+from sentinel.serving import tracing
 from sentinel.serving.http_client import KeepAliveClient, PostFailed
 
 TIMEOUT_S = 5.0
@@ -51,7 +52,7 @@ class Webhook:
         """Deliver `document`; Unavailable unless the webhook answers 2xx, so the event is retried."""
         body = orjson.dumps(document)
         signature = webhook_signature.header_value(self._secret, body, int(self._clock()))
-        headers = {"Content-Type": "application/json", webhook_signature.HEADER: signature}
+        headers = {"Content-Type": "application/json", webhook_signature.HEADER: signature, **tracing.headers()}
         try:
             reply = self._client.post(body, headers)
         except PostFailed as error:

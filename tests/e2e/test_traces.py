@@ -9,10 +9,13 @@ stack was started with (tests/conftest.py).
 
 from __future__ import annotations
 
+import orjson
 import psycopg
 import pytest
 from psycopg.rows import dict_row
 from support import a_traceparent, a_transaction, blocked_features, created_event, post_binary, records_about, wait_for
+
+from sentinel.stores import redis_client
 
 pytestmark = pytest.mark.stack
 
@@ -60,6 +63,20 @@ def test_the_alert_records_the_callers_trace(stack, traced):
     transaction_id, trace_id, _ = traced
     alert = wait_for(lambda: row_of(stack, "alerts", transaction_id), what="the alert")
     assert alert["trace_id"] == trace_id
+
+
+def test_the_alert_on_the_redis_stream_records_the_callers_trace(stack, traced):
+    transaction_id, trace_id, _ = traced
+    client = redis_client.connect(stack.settings.redis_url)
+    [entry] = wait_for(
+        lambda: [
+            orjson.loads(fields[b"alert"])
+            for _, fields in client.xrange(stack.settings.alerts_stream)
+            if fields[b"transaction_id"].decode() == transaction_id
+        ],
+        what="the alert on the stream",
+    )
+    assert entry["trace_id"] == trace_id
 
 
 def test_the_received_and_the_scored_events_carry_the_trace_in_their_kafka_headers(stack, traced):

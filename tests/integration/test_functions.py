@@ -17,6 +17,7 @@ from support import (
     RecordingSink,
     Reply,
     a_champion_score,
+    a_traceparent,
     a_transaction,
     created_event,
     free_port,
@@ -241,6 +242,17 @@ def test_alert_posts_each_new_alert_to_the_webhook_once(stack, settings, running
     [delivered] = webhook.received
     assert json.loads(delivered.body)["transaction_id"] == transaction_id
     assert json.loads(delivered.body)["decision"] == "block"
+
+
+def test_the_webhook_post_carries_the_trace_of_the_scored_event(stack, settings, running, webhook):
+    """W3C Trace Context §3.2: the receiver can continue the trace from the traceparent header."""
+    event, _ = scored_with_decision(stack, running, "block")
+    traceparent, trace_id = a_traceparent()
+    running(alert_function.new, with_webhook(settings, webhook.url)).post(
+        event.with_extensions({"traceparent": traceparent})
+    )
+    [delivered] = webhook.received
+    assert delivered.headers["traceparent"].split("-")[1] == trace_id
 
 
 def test_a_failing_webhook_makes_alert_retryable_until_it_is_delivered(stack, settings, running, webhook):
