@@ -6,7 +6,8 @@ One process serves every KafkaSink in the knative/ manifests at /<namespace>/<si
 A POSTed CloudEvent (binary or structured content mode) becomes a binary-mode record on
 the sink's topic, keyed by its `partitionkey`, and the answer is 202 only once the
 broker acknowledged it. 400: not a CloudEvent; 404: no such sink; 503: the broker did
-not acknowledge, so the sender should retry. GET /healthz: 200 while the broker answers.
+not acknowledge, so the sender should retry. GET /healthz: 200 while the broker answers;
+GET /metrics: records written and produce latency, for Prometheus (eventing.metrics).
 
 An ASGI application on uvicorn (httptools, uvloop), like the functions: a request waits
 for its record's acknowledgement without holding a thread, so one event loop carries
@@ -31,6 +32,7 @@ import uvicorn
 from starlette.requests import Request
 from starlette.responses import Response
 
+from eventing.metrics import metrics_document, producing
 from eventing.producer import AckingProducer, BrokerUnavailable
 from eventing.topology import KNATIVE_DIR, Topology, load
 from sentinel.codec import http
@@ -100,6 +102,9 @@ class KafkaSinkIngress:
         if path == "/healthz":
             healthy = await asyncio.to_thread(self._producer.reachable)
             return _json(200 if healthy else 503, {"healthy": healthy, "sinks": self._topics_by_path})
+        if path == "/metrics":
+            body, content_type = metrics_document()
+            return Response(body, media_type=content_type)
         topic = self._topics_by_path.get(path.rstrip("/"))
         if topic is None:
             return _json(404, {"error": f"no KafkaSink at {path}", "sinks": sorted(self._topics_by_path)})
@@ -107,7 +112,8 @@ class KafkaSinkIngress:
             return _json(405, {"error": "POST a CloudEvent to a KafkaSink"}, {"Allow": "POST"})
         body = await read_streamed_body(request.headers, request.stream(), self._max_body_bytes)
         event = http.read_event(request.headers, body)
-        await self._producer.acknowledged(topic, to_kafka(event))
+        with producing(topic):
+            await self._producer.acknowledged(topic, to_kafka(event))
         return Response(status_code=202)
 
 
