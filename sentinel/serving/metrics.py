@@ -109,6 +109,18 @@ MODELS = Gauge(
 )
 
 
+_children: dict[tuple[Any, tuple[str, ...]], Any] = {}
+
+
+def _bound(metric: Any, *labels: str) -> Any:
+    """`metric.labels(*labels)`, kept: prometheus_client's own lookup takes a lock and costs microseconds a call,
+    which a request pays several times over. Label sets are bounded, and so is what is kept."""
+    child = _children.get((metric, labels))
+    if child is None:
+        child = _children[(metric, labels)] = metric.labels(*labels)
+    return child
+
+
 def error_kind(status: int) -> str | None:
     """What an answer's status says went wrong; None for a success."""
     if status < 400:
@@ -129,17 +141,13 @@ class _Requests:
         self.function = function
         self.in_flight = IN_FLIGHT.labels(function)
         self.duration = DURATION.labels(function)
-        self._answered: dict[int, Any] = {}
 
     def answered(self, status: int, seconds: float) -> None:
         self.duration.observe(seconds)
-        child = self._answered.get(status)
-        if child is None:
-            child = self._answered[status] = REQUESTS.labels(self.function, str(status))
-        child.inc()
+        _bound(REQUESTS, self.function, str(status)).inc()
         kind = error_kind(status)
         if kind is not None:
-            ERRORS.labels(self.function, kind).inc()
+            _bound(ERRORS, self.function, kind).inc()
 
 
 Handler = Callable[[Request], Awaitable[Response]]
@@ -238,7 +246,7 @@ def _alive(pid: int) -> bool:
 
 def duplicates(function: str, count: int) -> None:
     if count:
-        DUPLICATES.labels(function).inc(count)
+        _bound(DUPLICATES, function).inc(count)
 
 
 def ingest_refused(reason: str) -> None:
@@ -249,18 +257,18 @@ def decided(decisions: Iterable[Mapping[str, Any]]) -> None:
     """Count score's decisions: outcome and model, risk, the rule that decided, reasons, the challenger's view."""
     for decision in decisions:
         outcome = decision["decision"]
-        DECISIONS.labels(outcome, decision["model_version"]).inc()
+        _bound(DECISIONS, outcome, decision["model_version"]).inc()
         RISK.observe(decision["risk_score"])
         rule = decision.get("rule")
         if rule:
-            RULES_FIRED.labels(rule["name"], rule["action"]).inc()
+            _bound(RULES_FIRED, rule["name"], rule["action"]).inc()
         reasons = decision.get("reasons")
         if reasons:
-            REASONS.labels(outcome).inc(len(reasons))
+            _bound(REASONS, outcome).inc(len(reasons))
         shadow = decision.get("shadow")
         if shadow:
             agreement = "agree" if shadow["decision"] == outcome else "disagree"
-            SHADOW.labels(shadow["model_version"], agreement).inc()
+            _bound(SHADOW, shadow["model_version"], agreement).inc()
 
 
 def setup_changed(part: str) -> None:
