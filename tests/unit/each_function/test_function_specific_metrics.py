@@ -23,8 +23,10 @@ from functions.ingest.admission import Admission
 from functions.ingest.main import Ingest
 from functions.persist.main import Persist
 from functions.score.main import Score
+from functions.score.setup import Setup, _changed_parts
 from sentinel.core.errors import Unavailable
-from sentinel.core.rules import Rule
+from sentinel.core.rules import Rule, Ruleset
+from sentinel.serving import metrics
 
 
 def value(name, **labels):
@@ -113,3 +115,19 @@ def test_each_refusal_while_ingest_sheds_load_is_counted_by_reason():
     with pytest.raises(Unavailable):
         admission.check()
     assert value("sentinel_ingest_refusals_total", reason="backlog_unreadable") == before + 1
+
+
+def test_a_reload_counts_what_it_replaced_and_the_first_load_everything_it_set():
+    champion, newer, challenger = AmountModel("v0007"), AmountModel("v0008"), AmountModel("v0009")
+    first = Setup(champion, Ruleset.of([Rule("r", "Amount > 1", "review", priority=1)]))
+    assert _changed_parts(None, first) == ["champion", "rules"]
+    assert _changed_parts(first, Setup(newer, first.rules)) == ["champion"]
+    assert _changed_parts(first, Setup(champion, first.rules, challenger)) == ["challenger"]
+
+
+def test_the_models_in_use_are_one_gauge_each_by_role():
+    metrics.models_in_use({"champion": None, "challenger": None}, {"champion": "v-a", "challenger": None})
+    metrics.models_in_use({"champion": "v-a", "challenger": None}, {"champion": "v-b", "challenger": "v-a"})
+    assert value("sentinel_score_model", model_version="v-a", role="champion") == 0
+    assert value("sentinel_score_model", model_version="v-b", role="champion") == 1
+    assert value("sentinel_score_model", model_version="v-a", role="challenger") == 1
