@@ -40,6 +40,8 @@ from starlette.responses import Response
 from sentinel.config import METRICS_DIR_VARIABLE
 
 METRICS_PATH = "/metrics"
+# Headers a proxy adds: Kourier's Envoy and Knative's activator on a function's public route.
+PROXY_HEADERS = ("x-forwarded-for", "forwarded")
 
 # Request durations: from a refusal answered on the event loop (~0.1 ms) to a slow store (seconds).
 DURATION_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -151,6 +153,7 @@ class _Requests:
 
 
 Handler = Callable[[Request], Awaitable[Response]]
+JSON = "application/json"
 
 
 def measured(handle: Handler, function_name: Callable[[], str | None], probes: Collection[str]) -> Handler:
@@ -158,7 +161,10 @@ def measured(handle: Handler, function_name: Callable[[], str | None], probes: C
 
     `function_name` names the function once it is built (the first request builds it);
     what is answered while it cannot be built is not counted: its readiness says why.
-    Probes (GET of `probes`) and scrapes are not requests to the function: not counted."""
+    Probes (GET of `probes`) and scrapes are not requests to the function: not counted.
+    A scrape that came through a proxy is refused (404): metrics are for a Prometheus that
+    scrapes the pod, not for whoever reaches the function's public route (they name the
+    rules and models in use)."""
     bound: dict[str, _Requests] = {}
 
     def requests_of(name: str) -> _Requests:
@@ -170,6 +176,8 @@ def measured(handle: Handler, function_name: Callable[[], str | None], probes: C
     async def counted(request: Request) -> Response:
         path = request.url.path
         if request.method == "GET" and path == METRICS_PATH:
+            if any(header in request.headers for header in PROXY_HEADERS):
+                return Response(b'{"error": "no metrics through a proxy: scrape the pod"}', 404, media_type=JSON)
             return metrics_response()
         if request.method == "GET" and path in probes:
             return await handle(request)

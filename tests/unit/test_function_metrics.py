@@ -105,6 +105,13 @@ def test_get_metrics_answers_the_prometheus_text_format(served):
     assert {"sentinel_function_requests", "sentinel_function_request_duration_seconds"} <= names
 
 
+@pytest.mark.parametrize("header", ["X-Forwarded-For", "Forwarded"])
+def test_metrics_are_not_served_through_a_proxy_to_the_public_route(served, header):
+    response = served.get(metrics.METRICS_PATH, headers={header: "203.0.113.7"})
+    assert response.status_code == 404
+    assert "sentinel_" not in response.text
+
+
 @pytest.mark.parametrize(
     ("status", "kind"),
     [(200, None), (202, None), (400, "client"), (401, "client"), (409, "client"), (413, "client")]
