@@ -6,13 +6,15 @@ One process serves every KafkaSink in the knative/ manifests at /<namespace>/<si
 A POSTed CloudEvent (binary or structured content mode) becomes a binary-mode record on
 the sink's topic, keyed by its `partitionkey`, and the answer is 202 only once the
 broker acknowledged it. 400: not a CloudEvent; 404: no such sink; 503: the broker did
-not acknowledge, so the sender should retry. GET /healthz: 200 while the broker answers;
-GET /metrics: records written and produce latency, for Prometheus (eventing.metrics).
+not acknowledge, so the sender should retry. GET /healthz: 200 while the broker answers.
 
 An ASGI application on uvicorn (httptools, uvloop), like the functions: a request waits
 for its record's acknowledgement without holding a thread, so one event loop carries
 every request in flight. SIGTERM: stop accepting, finish the requests in flight, flush
 the producer, exit.
+
+GET /metrics: the records written by topic and outcome, and the broker's acknowledgement
+times, for Prometheus (eventing.metrics).
 """
 
 from __future__ import annotations

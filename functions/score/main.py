@@ -35,11 +35,11 @@ from sentinel.core.idempotency import conflict_message, fingerprint
 from sentinel.core.integrity import SigningKeys
 from sentinel.core.model import OnnxModel
 from sentinel.core.transaction import CLIENT_FIELD
-from sentinel.serving import metrics
 from sentinel.serving.callers import Limits, must_hold, required
 from sentinel.serving.event_integrity import received_keys, require_signature, scored_keys, signed_json_event
 from sentinel.serving.function import Function, Reply
 from sentinel.serving.http_handler import http_handler
+from sentinel.serving.metrics import decided
 from sentinel.serving.sink import Sink, SinkClient
 from sentinel.stores import redis_client
 from sentinel.stores.behaviour import UserHistories, UserKey
@@ -139,7 +139,7 @@ class Score(Function):
         if self._sink is None:
             raise Unavailable("score is not bound to a sink: K_SINK is not set")
         decisions = self._decide([item for item, _ in items], setup) if items else []
-        metrics.decided(decisions)
+        decided(decisions)
         answers = [
             self._answer(decision, inline, self._sink) for decision, (_, inline) in zip(decisions, items, strict=True)
         ]
