@@ -34,7 +34,7 @@ import uvicorn
 from starlette.requests import Request
 from starlette.responses import Response
 
-from eventing.metrics import metrics_document, producing
+from eventing.metrics import MeasuredProducer, metrics_document
 from eventing.producer import AckingProducer, BrokerUnavailable
 from eventing.topology import KNATIVE_DIR, Topology, load
 from sentinel.codec import http
@@ -114,8 +114,7 @@ class KafkaSinkIngress:
             return _json(405, {"error": "POST a CloudEvent to a KafkaSink"}, {"Allow": "POST"})
         body = await read_streamed_body(request.headers, request.stream(), self._max_body_bytes)
         event = http.read_event(request.headers, body)
-        with producing(topic):
-            await self._producer.acknowledged(topic, to_kafka(event))
+        await self._producer.acknowledged(topic, to_kafka(event))
         return Response(status_code=202)
 
 
@@ -145,7 +144,7 @@ def main(argv: list[str] | None = None) -> int:
     topics_by_path = sink_paths(load(args.topology))
 
     def new_producer() -> AckingProducer:
-        return AckingProducer(
+        return MeasuredProducer(
             settings.kafka_bootstrap_servers,
             delivery_timeout_s=args.delivery_timeout,
             client_id=f"sentinel-kafka-sink-ingress-{os.getpid()}",

@@ -20,7 +20,9 @@ from prometheus_client import REGISTRY, Counter, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from eventing.producer import AckingProducer
 from eventing.sender import DeliveryCounters
+from sentinel.codec.kafka import KafkaRecord
 from sentinel.core.errors import ClientError, Unavailable
 from sentinel.serving.metrics import DURATION_BUCKETS, exposition
 
@@ -74,6 +76,14 @@ def producing(topic: str) -> Iterator[None]:
     finally:
         PRODUCE_SECONDS.labels(topic).observe(time.perf_counter() - started)
         PRODUCED.labels(topic, outcome).inc()
+
+
+class MeasuredProducer(AckingProducer):
+    """The ingress's producer, counting and timing each record it is asked to write."""
+
+    async def acknowledged(self, topic: str, record: KafkaRecord) -> None:
+        with producing(topic):
+            await super().acknowledged(topic, record)
 
 
 @dataclass
