@@ -17,6 +17,7 @@ no phantom request in flight. Without the variable, each process serves its own.
 
 from __future__ import annotations
 
+import functools
 import glob
 import os
 import re
@@ -137,7 +138,7 @@ def error_kind(status: int) -> str | None:
 
 
 class _Requests:
-    """One function's request metrics, its labelled children bound once."""
+    """One function's request metrics, its labelled children bound once (`_requests_of`)."""
 
     def __init__(self, function: str) -> None:
         self.function = function
@@ -150,6 +151,11 @@ class _Requests:
         kind = error_kind(status)
         if kind is not None:
             _bound(ERRORS, self.function, kind).inc()
+
+
+@functools.cache
+def _requests_of(function: str) -> _Requests:
+    return _Requests(function)
 
 
 Handler = Callable[[Request], Awaitable[Response]]
@@ -165,13 +171,6 @@ def measured(handle: Handler, function_name: Callable[[], str | None], probes: C
     A scrape that came through a proxy is refused (404): metrics are for a Prometheus that
     scrapes the pod, not for whoever reaches the function's public route (they name the
     rules and models in use)."""
-    bound: dict[str, _Requests] = {}
-
-    def requests_of(name: str) -> _Requests:
-        found = bound.get(name)
-        if found is None:
-            found = bound[name] = _Requests(name)
-        return found
 
     async def counted(request: Request) -> Response:
         path = request.url.path
@@ -183,7 +182,7 @@ def measured(handle: Handler, function_name: Callable[[], str | None], probes: C
             return await handle(request)
         started = time.perf_counter()
         name = function_name()
-        in_flight = requests_of(name).in_flight if name else None
+        in_flight = _requests_of(name).in_flight if name else None
         if in_flight is not None:
             in_flight.inc()
         try:
@@ -193,7 +192,7 @@ def measured(handle: Handler, function_name: Callable[[], str | None], probes: C
                 in_flight.dec()
         name = name or function_name()
         if name:
-            requests_of(name).answered(response.status_code, time.perf_counter() - started)
+            _requests_of(name).answered(response.status_code, time.perf_counter() - started)
         return response
 
     return counted
