@@ -84,7 +84,9 @@ INGEST_REFUSALS = Counter(
 DECISIONS = Counter(
     "sentinel_score_decisions", "Decisions made, by outcome and model version", ["decision", "model_version"]
 )
-RISK = Histogram("sentinel_score_risk_score", "The champion's risk score of each decision", buckets=RISK_BUCKETS)
+RISK = Histogram(
+    "sentinel_score_risk_score", "The champion's risk score of each decision", ["model_version"], buckets=RISK_BUCKETS
+)
 RULES_FIRED = Counter(
     "sentinel_score_rules_fired", "Decisions a rule made instead of the model, by rule", ["rule", "action"]
 )
@@ -265,7 +267,7 @@ def decided(decisions: Iterable[Mapping[str, Any]]) -> None:
     for decision in decisions:
         outcome = decision["decision"]
         _bound(DECISIONS, outcome, decision["model_version"]).inc()
-        RISK.observe(decision["risk_score"])
+        _bound(RISK, decision["model_version"]).observe(decision["risk_score"])
         rule = decision.get("rule")
         if rule:
             _bound(RULES_FIRED, rule["name"], rule["action"]).inc()

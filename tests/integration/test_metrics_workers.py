@@ -63,7 +63,7 @@ class Server:
         return found
 
     def worker_pids(self) -> set[int]:
-        """The workers that kept metrics (the master keeps only what its imports define, and serves nothing)."""
+        """The processes that kept metrics, but the master (it serves no request)."""
         pids = {int(m.group(1)) for p in self.metrics_dir.iterdir() if (m := re.search(r"_(\d+)\.db$", p.name))}
         return pids - {self.process.pid}
 

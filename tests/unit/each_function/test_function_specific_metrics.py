@@ -51,11 +51,11 @@ def test_each_decision_is_counted_by_outcome_and_model_version(scorer):
 
 
 def test_each_risk_score_falls_in_its_bucket(scorer):
-    low = value("sentinel_score_risk_score_bucket", le="0.05")
-    high = value("sentinel_score_risk_score_bucket", le="1.0")
+    low = value("sentinel_score_risk_score_bucket", model_version="v0007", le="0.05")
+    high = value("sentinel_score_risk_score_bucket", model_version="v0007", le="1.0")
     scorer.handle([created(a_transaction(Amount=10.0), "e-1"), created(a_transaction(Amount=600.0), "e-2")], CLIENT)
-    assert value("sentinel_score_risk_score_bucket", le="0.05") == low + 1  # risk 0.01
-    assert value("sentinel_score_risk_score_bucket", le="1.0") == high + 2
+    assert value("sentinel_score_risk_score_bucket", model_version="v0007", le="0.05") == low + 1  # risk 0.01
+    assert value("sentinel_score_risk_score_bucket", model_version="v0007", le="1.0") == high + 2
 
 
 def test_a_rule_that_decides_is_counted_by_its_name_and_action(scorer, models):
