@@ -109,61 +109,68 @@ class DeliveryMetrics(DeliveryCounters):
 DELIVERY_OUTCOMES = ("delivered", "dead_lettered")
 
 
+PARTITION_LABELS = ["source", "consumer_group", "topic", "partition"]
+
+
+def _dispatcher_families() -> dict[str, Metric]:
+    """A dispatcher's metric families, without samples yet."""
+    families: list[Metric] = [
+        CounterMetricFamily(
+            "sentinel_dispatcher_deliveries",
+            "Events that reached an end, by outcome: delivered to the sink, or dead-lettered after failing",
+            labels=["source", "outcome"],
+        ),
+        CounterMetricFamily(
+            "sentinel_dispatcher_retries", "Failed POSTs to the sink that were tried again", labels=["source"]
+        ),
+        CounterMetricFamily(
+            "sentinel_dispatcher_failures",
+            "Events dropped for want of a dead-letter sink, and POSTs the dead-letter sink refused",
+            labels=["source"],
+        ),
+        GaugeMetricFamily(
+            "sentinel_dispatcher_consumer_lag",
+            "Records in a partition past the consumer group's committed offset",
+            labels=PARTITION_LABELS,
+        ),
+        GaugeMetricFamily(
+            "sentinel_dispatcher_committed_offset", "The consumer group's committed offset", labels=PARTITION_LABELS
+        ),
+        GaugeMetricFamily(
+            "sentinel_dispatcher_in_flight_deliveries", "Events being delivered now", labels=PARTITION_LABELS
+        ),
+        GaugeMetricFamily(
+            "sentinel_dispatcher_healthy", "1 while the dispatcher makes progress, 0 while stalled", labels=["source"]
+        ),
+    ]
+    return {family.name: family for family in families}
+
+
 class DispatcherCollector(Collector):
     """A dispatcher's status (eventing.dispatcher.Dispatcher.status) as metrics, read at each scrape."""
 
     def __init__(self, status: Callable[[], dict[str, Any]]) -> None:
         self._status = status
 
+    def describe(self) -> Iterator[Metric]:
+        """The families without samples: what registering the collector checks, without asking for the status."""
+        return iter(_dispatcher_families().values())
+
     def collect(self) -> Iterator[Metric]:
         status = self._status()
         source = status["source"]
         counters = status["counters"]
-        deliveries = CounterMetricFamily(
-            "sentinel_dispatcher_deliveries",
-            "Events that reached an end, by outcome: delivered to the sink, or dead-lettered after failing",
-            labels=["source", "outcome"],
-        )
+        families = _dispatcher_families()
         for outcome in DELIVERY_OUTCOMES:
-            deliveries.add_metric([source, outcome], counters[outcome])
-        yield deliveries
-        yield _counter(
-            "sentinel_dispatcher_retries", "Failed POSTs to the sink that were tried again", source, counters["retried"]
-        )
-        yield _counter(
-            "sentinel_dispatcher_failures",
-            "Events dropped for want of a dead-letter sink, and POSTs the dead-letter sink refused",
-            source,
-            counters["failed"],
-        )
-        partition_labels = ["source", "consumer_group", "topic", "partition"]
-        lag = GaugeMetricFamily(
-            "sentinel_dispatcher_consumer_lag",
-            "Records in a partition past the consumer group's committed offset",
-            labels=partition_labels,
-        )
-        committed = GaugeMetricFamily(
-            "sentinel_dispatcher_committed_offset", "The consumer group's committed offset", labels=partition_labels
-        )
-        in_flight = GaugeMetricFamily(
-            "sentinel_dispatcher_in_flight_deliveries", "Events being delivered now", labels=partition_labels
-        )
+            families["sentinel_dispatcher_deliveries"].add_metric([source, outcome], counters[outcome])
+        families["sentinel_dispatcher_retries"].add_metric([source], counters["retried"])
+        families["sentinel_dispatcher_failures"].add_metric([source], counters["failed"])
+        families["sentinel_dispatcher_healthy"].add_metric([source], 1 if status["healthy"] else 0)
         for row in status["partitions"]:
             labels = [source, status["consumer_group"], row["topic"], str(row["partition"])]
             if row["lag"] is not None:
-                lag.add_metric(labels, row["lag"])
+                families["sentinel_dispatcher_consumer_lag"].add_metric(labels, row["lag"])
             if row["committed"] is not None:
-                committed.add_metric(labels, row["committed"])
-            in_flight.add_metric(labels, row["in_flight"])
-        yield from (lag, committed, in_flight)
-        healthy = GaugeMetricFamily(
-            "sentinel_dispatcher_healthy", "1 while the dispatcher makes progress, 0 while stalled", labels=["source"]
-        )
-        healthy.add_metric([source], 1 if status["healthy"] else 0)
-        yield healthy
-
-
-def _counter(name: str, documentation: str, source: str, value: int) -> CounterMetricFamily:
-    family = CounterMetricFamily(name, documentation, labels=["source"])
-    family.add_metric([source], value)
-    return family
+                families["sentinel_dispatcher_committed_offset"].add_metric(labels, row["committed"])
+            families["sentinel_dispatcher_in_flight_deliveries"].add_metric(labels, row["in_flight"])
+        yield from families.values()

@@ -68,6 +68,10 @@ def test_consumer_lag_is_one_gauge_per_partition_and_unknown_lag_is_left_out():
     assert lag == {labels: 3}
 
 
+def test_registering_a_dispatchers_metrics_does_not_read_its_status_before_it_runs():
+    CollectorRegistry().register(DispatcherCollector(lambda: pytest.fail("the status was read at registration")))
+
+
 def test_a_stalled_dispatcher_reports_itself_unhealthy():
     healthy = samples(families_of(a_status(healthy=False))["sentinel_dispatcher_healthy"])
     assert healthy == {(("source", "score-source"),): 0}
