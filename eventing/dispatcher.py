@@ -6,7 +6,8 @@ Everything else comes from the KafkaSource in the knative/ manifests: topics, co
 group, initial offset, ordering and delivery. Each record is POSTed to the sink by
 eventing.sender's rules; a partition's offset is committed only up to the records that
 reached an end (delivered, dead-lettered or dropped), so delivery is at-least-once.
-GET /healthz on --port reports the dispatcher's assignment, counters and lag, and
+GET /healthz on --port reports the dispatcher's assignment, counters and lag (GET /metrics
+the same, and delivery times, for Prometheus: eventing.metrics), and
 answers 503 while it is stalled: a partition holding records whose commit point has
 not moved for longer than one retry step (then it names the event, its attempts and
 the last error). Answering is not enough to be healthy; making progress is.
@@ -38,9 +39,10 @@ from confluent_kafka import (
 )
 
 from eventing.kafka_clients import consumer_config
+from eventing.metrics import DeliveryMetrics, collect_dispatcher, metrics_document
 from eventing.offsets import end_offset, fetched_end_offset, fetched_start_offset
 from eventing.partition_lane import PartitionLane
-from eventing.sender import DeliveryCounters, EventSender
+from eventing.sender import EventSender
 from eventing.status_server import serve_status
 from eventing.topology import KNATIVE_DIR, SourceSpec, load
 from sentinel.codec.kafka import from_kafka
@@ -89,7 +91,7 @@ class Dispatcher:
         self.source = source
         self.namespace = namespace
         self.grace_period = grace_period
-        self.counters = DeliveryCounters()
+        self.counters = DeliveryMetrics(source=source.name)
         self._max_in_flight = 1 if source.ordering == "ordered" else UNORDERED_MAX_IN_FLIGHT
         self._consumer = Consumer(
             {
@@ -332,6 +334,7 @@ class Dispatcher:
         self._record_commits(partitions)
 
     def _record_commits(self, partitions: list[TopicPartition]) -> None:
+        self.counters.committed(sum(1 for tp in partitions if tp.error is None and tp.offset >= 0))
         with self._lock:
             for tp in partitions:
                 key = (tp.topic, tp.partition)
@@ -489,8 +492,9 @@ def main(argv: list[str] | None = None) -> int:
         dead_letter_url=args.dead_letter_url,
         grace_period=args.grace_period,
     )
+    collect_dispatcher(dispatcher.status)
     try:
-        server = serve_status(dispatcher.status, args.host, args.port)
+        server = serve_status(dispatcher.status, args.host, args.port, metrics=metrics_document)
     except OSError as error:
         print(f"cannot serve status on {args.host}:{args.port}: {error}", file=sys.stderr)
         return 2

@@ -13,6 +13,9 @@ An ASGI application on uvicorn (httptools, uvloop), like the functions: a reques
 for its record's acknowledgement without holding a thread, so one event loop carries
 every request in flight. SIGTERM: stop accepting, finish the requests in flight, flush
 the producer, exit.
+
+GET /metrics: the records written by topic and outcome, and the broker's acknowledgement
+times, for Prometheus (eventing.metrics).
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from opentelemetry.trace import SpanKind
 from starlette.requests import Request
 from starlette.responses import Response
 
+from eventing.metrics import MeasuredProducer, metrics_document
 from eventing.producer import AckingProducer, BrokerUnavailable
 from eventing.topology import KNATIVE_DIR, Topology, load
 from sentinel.codec import http
@@ -103,6 +107,9 @@ class KafkaSinkIngress:
         if path == "/healthz":
             healthy = await asyncio.to_thread(self._producer.reachable)
             return _json(200 if healthy else 503, {"healthy": healthy, "sinks": self._topics_by_path})
+        if path == "/metrics":
+            body, content_type = metrics_document()
+            return Response(body, media_type=content_type)
         topic = self._topics_by_path.get(path.rstrip("/"))
         if topic is None:
             return _json(404, {"error": f"no KafkaSink at {path}", "sinks": sorted(self._topics_by_path)})
@@ -144,7 +151,7 @@ def main(argv: list[str] | None = None) -> int:
     tracing.start("kafka-sink-ingress")
 
     def new_producer() -> AckingProducer:
-        return AckingProducer(
+        return MeasuredProducer(
             settings.kafka_bootstrap_servers,
             delivery_timeout_s=args.delivery_timeout,
             client_id=f"sentinel-kafka-sink-ingress-{os.getpid()}",

@@ -17,6 +17,7 @@ import enum
 import logging
 import re
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -65,6 +66,9 @@ class DeliveryCounters:
     def add(self, name: str, amount: int = 1) -> None:
         with self._lock:
             setattr(self, name, getattr(self, name) + amount)
+
+    def attempted(self, seconds: float, *, dead_letter: bool) -> None:
+        """Told how long each POST took (eventing.metrics.DeliveryMetrics records it)."""
 
     def snapshot(self) -> dict[str, int]:
         with self._lock:
@@ -212,12 +216,15 @@ class EventSender:
         headers.update(tracing.headers())
         headers["Prefer"] = "reply"
         headers["Kn-Namespace"] = self._namespace
+        started = time.perf_counter()
         try:
             reply = self._clients[url].post(body, headers)
         except PostFailed as error:
             if error.timed_out:
                 return Attempt(status=None, error=f"no response within {self.delivery.timeout:g} s")
             return Attempt(status=None, error=str(error))
+        finally:
+            self.counters.attempted(time.perf_counter() - started, dead_letter=url != self.sink_url)
         if 200 <= reply.status < 300:
             return Attempt(status=reply.status)
         return Attempt(status=reply.status, body=reply.body[:ERROR_DATA_MAX_BYTES], headers=reply.headers)

@@ -40,6 +40,11 @@ def port_env_name(component: str) -> str:
     return "SENTINEL_PORT_" + component.upper().replace("-", "_")
 
 
+# prometheus_client's multiprocess mode: where each process of one server keeps its metrics
+# (sentinel.serving.metrics). Unset, each process serves only its own; the local stack
+# gives each function a directory of its own (`local_metrics_dir`), the manifests /tmp/metrics.
+METRICS_DIR_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
+
 RECEIVED_SIGNING_KEY = "SENTINEL_RECEIVED_SIGNING_KEY"
 SCORED_SIGNING_KEY = "SENTINEL_SCORED_SIGNING_KEY"
 
@@ -198,6 +203,11 @@ def local_database_url(state_dir: Path, port: int, *, role: str = LOCAL_DATABASE
     safe to show, and enough for libpq (so for every process and test) to log in."""
     passfile = quote(str(pgpass_file(state_dir, role)))
     return f"postgresql://{role}@127.0.0.1:{port}/{dbname}?passfile={passfile}"
+
+
+def local_metrics_dir(state_dir: Path, component: str) -> Path:
+    """Where the local stack's `component` keeps its processes' metrics (METRICS_DIR_VARIABLE)."""
+    return state_dir / "metrics" / component
 
 
 def default_data_dir(state_dir: Path) -> Path:

@@ -23,6 +23,7 @@ from sentinel.config import Settings
 from sentinel.core import events, score
 from sentinel.core.api_keys import Caller
 from sentinel.core.decision import ALERTING_DECISIONS
+from sentinel.serving import metrics
 from sentinel.serving.event_integrity import ScoredEvents, scored_keys
 from sentinel.serving.function import Function, Reply
 from sentinel.serving.http_handler import http_handler
@@ -74,6 +75,7 @@ class Alert(Function):
             if item["decision"] not in ALERTING_DECISIONS:
                 continue
             (alerted if self._record(alert_of(item)) else repeated).append(item["transaction_id"])
+        metrics.duplicates(self.name, len(repeated))
         return Reply.of_document({"alerted": alerted, "duplicates": repeated})
 
     def _record(self, alert: AlertDocument) -> bool:

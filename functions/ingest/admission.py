@@ -21,6 +21,7 @@ from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from sentinel.core.errors import Unavailable
+from sentinel.serving import metrics
 
 log = logging.getLogger(__name__)
 
@@ -66,11 +67,13 @@ class Admission:
         with self._lock:
             size, unreadable = self._size, self._unreadable
         if unreadable is not None:
+            metrics.ingest_refused("backlog_unreadable")
             raise Unavailable(
                 f"ingest cannot tell how far behind the pipeline is: {unreadable}; retry after {RETRY_AFTER_S} s",
                 retry_after=RETRY_AFTER_S,
             )
         if size >= self._limit:
+            metrics.ingest_refused("behind")
             raise Unavailable(
                 f"the pipeline is behind: ingest takes no new transactions until it catches up;"
                 f" retry after {RETRY_AFTER_S} s",

@@ -29,6 +29,7 @@ from sentinel.core.errors import ClientError, Problem, Unavailable
 from sentinel.core.idempotency import conflict_message, fingerprint
 from sentinel.core.integrity import SigningKeys
 from sentinel.core.transaction import CLIENT_FIELD
+from sentinel.serving import metrics
 from sentinel.serving.callers import Limits, required
 from sentinel.serving.event_integrity import received_keys, signed_json_event
 from sentinel.serving.function import Function, Reply
@@ -107,6 +108,7 @@ class Ingest(Function):
             raise Unavailable("ingest is not bound to a sink: K_SINK is not set")
         client_id = required(caller, INGEST).client_id
         accepted, duplicates = self._admit(transactions, client_id, self._sink)
+        metrics.duplicates(self.name, len(duplicates))
         return Reply.of_document({"accepted": accepted, "duplicates": duplicates}, 202)
 
     def _validated(self, received: Sequence[Event]) -> list[transaction.Transaction]:

@@ -23,6 +23,7 @@ from sentinel.codec.event import Event
 from sentinel.config import Settings
 from sentinel.core import events, score
 from sentinel.core.api_keys import Caller
+from sentinel.serving import metrics
 from sentinel.serving.event_integrity import ScoredEvents, scored_keys
 from sentinel.serving.function import Function, Reply
 from sentinel.serving.http_handler import http_handler
@@ -73,6 +74,7 @@ class Persist(Function):
         self._leave_backlog([item["transaction_id"] for item in scores])
         stored = [item["transaction_id"] for item, new in zip(scores, inserted, strict=True) if new]
         duplicates = [item["transaction_id"] for item, new in zip(scores, inserted, strict=True) if not new]
+        metrics.duplicates(self.name, len(duplicates))
         return Reply.of_document({"stored": stored, "duplicates": duplicates})
 
     def _leave_backlog(self, transaction_ids: list[str]) -> None:

@@ -40,6 +40,7 @@ from sentinel.serving.callers import Limits, must_hold, required
 from sentinel.serving.event_integrity import received_keys, require_signature, scored_keys, signed_json_event
 from sentinel.serving.function import Function, Reply
 from sentinel.serving.http_handler import http_handler
+from sentinel.serving.metrics import decided
 from sentinel.serving.sink import Sink, SinkClient
 from sentinel.stores import redis_client
 from sentinel.stores.behaviour import UserHistories, UserKey
@@ -139,6 +140,7 @@ class Score(Function):
         if self._sink is None:
             raise Unavailable("score is not bound to a sink: K_SINK is not set")
         decisions = self._decide([item for item, _ in items], setup) if items else []
+        decided(decisions)
         answers = [
             self._answer(decision, inline, self._sink) for decision, (_, inline) in zip(decisions, items, strict=True)
         ]

@@ -31,6 +31,7 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 
 from sentinel.core.model import ModelRejected, OnnxModel
 from sentinel.core.rules import Ruleset
+from sentinel.serving import metrics
 from sentinel.stores import registry
 from sentinel.stores import rules as rules_store
 from sentinel.stores.database import create_pool
@@ -131,6 +132,7 @@ class SetupWatch:
             return OnnxModel(record)
         except ModelRejected as error:
             self._refused.add(version)
+            metrics.setup_refused(role)
             log.error("%s %s cannot be served: %s", role, version, error)
             if fallback is None and role == "champion":
                 self.missing_reason = f"champion {version} cannot be served: {error}"
@@ -143,6 +145,7 @@ class SetupWatch:
             return rules_store.ruleset(self._pool)
         except ValueError as error:
             self._refused_rules = revision
+            metrics.setup_refused("rules")
             log.error(
                 "the rules as of revision %d cannot be applied, keeping revision %d: %s",
                 revision,
@@ -154,6 +157,9 @@ class SetupWatch:
     @staticmethod
     def _announce(before: Setup | None, after: Setup) -> None:
         log.warning("now deciding with %s (was %s)", _described(after), _described(before))
+        for part in _changed_parts(before, after):
+            metrics.setup_changed(part)
+        metrics.models_in_use(_models(before), _models(after))
 
     def _registry_unreachable(self, error: Exception) -> None:
         reason = f"cannot read the model registry: {str(error).strip()[:200]}"
@@ -168,6 +174,26 @@ class SetupWatch:
         if self._registry_down:
             self._registry_down = False
             log.warning("the model registry is reachable again")
+
+
+def _changed_parts(before: Setup | None, after: Setup) -> list[str]:
+    """Which of champion, challenger and rules a change replaced (all that it set, at the first load)."""
+    was = _models(before)
+    now = _models(after)
+    parts = [role for role in ("champion", "challenger") if was[role] != now[role]]
+    if before is None or before.rules.revision != after.rules.revision:
+        parts.append("rules")
+    return parts
+
+
+def _models(setup: Setup | None) -> dict[str, str | None]:
+    """The version of each model a setup decides with, by role."""
+    if setup is None:
+        return {"champion": None, "challenger": None}
+    return {
+        "champion": setup.champion.version,
+        "challenger": setup.challenger.version if setup.challenger else None,
+    }
 
 
 def _described(setup: Setup | None) -> str:

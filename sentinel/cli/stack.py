@@ -6,6 +6,7 @@ import json
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import click
 from rich.table import Table
@@ -18,6 +19,7 @@ from sentinel.core.decision import DECISIONS
 from sentinel.core.redact import without_password
 from sentinel.stack import client_key, first_admin
 from sentinel.stack.local import ComponentStatus, LocalStack, StackError
+from sentinel.stack.request_rates import RequestWatch
 from sentinel.stack.secrets import secrets_dir
 from sentinel.stores.decisions import pipeline_totals
 from training import prefect_service
@@ -72,14 +74,17 @@ def down(components: tuple[str, ...]) -> None:
 @click.command()
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def status(as_json: bool) -> None:
-    """Show every component: health, pid, address, restarts and consumer lag."""
+    """Show every component: health, pid, address, restarts, consumer lag, and each function's
+    request rate and latency percentiles over the seconds the command takes (from its /metrics)."""
     stack = _stack()
-    statuses = stack.status()
+    watch = RequestWatch(stack.function_urls())
+    watch.measure()
+    statuses = stack.status(watch)
     if as_json:
         click.echo(json.dumps([status.to_json() for status in statuses], indent=2))
     else:
         table = Table(box=None)
-        for column in ("component", "healthy", "pid", "restarts", "address", "lag", "detail"):
+        for column in ("component", "healthy", "pid", "restarts", "address", "lag", "req/s", "p50/p99 ms", "detail"):
             table.add_column(column)
         for item in statuses:
             table.add_row(
@@ -89,6 +94,7 @@ def status(as_json: bool) -> None:
                 str(item.restarts),
                 item.address,
                 "" if item.lag is None else str(item.lag),
+                *_requests(item.requests),
                 item.reason or _replicas(item),
             )
         console.print(table)
@@ -97,6 +103,15 @@ def status(as_json: bool) -> None:
         if warning:
             console.print(f"[yellow]warning:[/yellow] {warning}")
     sys.exit(0 if all(item.healthy for item in statuses) else 1)
+
+
+def _requests(requests: dict[str, Any] | None) -> tuple[str, str]:
+    """A function's request rate, and its latency percentiles when it answered any."""
+    if requests is None:
+        return "", ""
+    if requests["p50_ms"] is None:
+        return f"{requests['rate_per_s']:g}", ""
+    return f"{requests['rate_per_s']:g}", f"{requests['p50_ms']:g} / {requests['p99_ms']:g}"
 
 
 def _replicas(item: ComponentStatus) -> str:

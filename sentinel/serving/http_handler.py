@@ -15,7 +15,8 @@ readiness check run in a small gate pool, and only admitted requests reach the p
 that decodes their events and calls `handle` (SENTINEL_FUNCTION_THREADS threads).
 The loop answers the liveness probe itself, reads the body (up to the size limit)
 without holding a thread, and turns every failure into a JSON answer
-(sentinel.serving.failures), never a traceback.
+(sentinel.serving.failures), never a traceback. GET /metrics answers the server's
+metrics (sentinel.serving.metrics).
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ from sentinel.serving.body import read_streamed_body
 from sentinel.serving.callers import Callers
 from sentinel.serving.failures import answer_for, headers_for
 from sentinel.serving.function import Function, Reply
+from sentinel.serving.metrics import measured
 from sentinel.stores.api_keys import ApiKeyStore
 
 log = logging.getLogger(__name__)
@@ -105,6 +107,9 @@ class _Lifecycle:
         log.info("%s started", function.name)
         return function
 
+    def function_name(self) -> str | None:
+        return self.function.name if self.function else None
+
     def identify(self, authorization: str | None) -> Caller | None:
         return self.callers.identify(authorization) if self.callers else None
 
@@ -155,7 +160,7 @@ def http_handler(
             status, answer = answer_for(error, function.name if function else "the function")
             return _json(answer, status, headers_for(error))
 
-    return aio.http(handle)
+    return aio.http(measured(handle, lifecycle.function_name, probes=(READINESS_PATH, LIVENESS_PATH)))
 
 
 def _events(request: Request, function: Function, body: bytes) -> list[Event]:

@@ -7,6 +7,7 @@ ingress from the topology, so the local wiring is the cluster's wiring.
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -15,8 +16,10 @@ from pathlib import Path
 from eventing.topology import FunctionSpec, Topology
 from sentinel.config import (
     DISPATCHER_PORT_OFFSET,
+    METRICS_DIR_VARIABLE,
     Settings,
     component_port,
+    local_metrics_dir,
     port_env_name,
 )
 from sentinel.core.redact import without_password
@@ -248,7 +251,10 @@ def _function(
     sink = topology.sink_of(spec.name)
     if sink:
         env["K_SINK"] = ingress_url + topology.sink_path(sink.name)
+    # Its processes (workers, replicas) keep their metrics in a directory of its own, for /metrics to sum.
+    metrics_dir = local_metrics_dir(settings.state_dir, spec.name)
     env.update(PORT=str(port), HOST="127.0.0.1")
+    env[METRICS_DIR_VARIABLE] = str(metrics_dir)
     url = f"http://127.0.0.1:{port}"
     executable, *arguments = spec.command
     command = [str(BIN_DIR / executable), *arguments]
@@ -263,7 +269,14 @@ def _function(
         check=lambda: health.http(url + spec.readiness_path),
         command=command,
         env=env,
+        prepare=lambda: _emptied(metrics_dir),
     )
+
+
+def _emptied(directory: Path) -> None:
+    """`directory`, empty: a process started anew counts from zero, as Prometheus expects after a restart."""
+    shutil.rmtree(directory, ignore_errors=True)
+    directory.mkdir(parents=True)
 
 
 def port_hint(component: Component) -> str:

@@ -1,5 +1,5 @@
 """The front of one function (the part Knative's activator plays): an ASGI app that answers
-the function's health probes and the autoscaler's status itself, and forwards every
+the function's health probes, the autoscaler's status and the replicas' /metrics itself, and forwards every
 other request to a ready replica, buffering it while the function scales from zero.
 
 A request is never answered 2xx unless a replica answered it; when no replica is ready
@@ -14,6 +14,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
+from sentinel.serving.metrics import METRICS_PATH, metrics_response
 from sentinel.stack.http_forward import ReplicaClient
 from sentinel.stack.replica_pool import BufferFull, Pool, Replica
 from sentinel.stack.scaler import Scaler
@@ -70,6 +71,9 @@ class Front:
             return
         if path == STATUS_PATH:
             await _answer(send, 200, self.scaler.status())
+            return
+        if path == METRICS_PATH:  # every replica's, from the directory they share: no replica is woken for it
+            await metrics_response()(scope, receive, send)
             return
         body = await _read_body(receive)
         arrived = time.monotonic()

@@ -40,6 +40,7 @@ from sentinel.stack.components import (
     plan,
     port_hint,
 )
+from sentinel.stack.request_rates import RequestWatch
 from sentinel.stores import database
 from training.bootstrap import ensure_champion
 
@@ -48,6 +49,7 @@ Say = Callable[[str], None]
 START_TIMEOUT = 90.0
 STOP_TIMEOUT = 30.0
 STATUS_TIMEOUT_S = 2.0
+MIN_RATE_WINDOW_S = 1.0  # a request rate over less time than this says little
 
 
 class StackError(RuntimeError):
@@ -71,6 +73,7 @@ class ComponentStatus:
     counters: dict[str, int] | None = None  # a dispatcher's deliveries since it started
     stalled: list[dict[str, Any]] = field(default_factory=list)  # a dispatcher's partitions that stopped advancing
     autoscaling: dict[str, Any] | None = None  # an autoscaled function's replicas and KPA view (its front's status)
+    requests: dict[str, Any] | None = None  # a function's request rate and latency percentiles, from its /metrics
 
     @property
     def state(self) -> str:
@@ -234,13 +237,24 @@ class LocalStack:
 
     # -- status -----------------------------------------------------------
 
-    def status(self) -> list[ComponentStatus]:
-        """Every component, and the optional ones only while they run."""
-        return [
+    def status(self, watch: RequestWatch | None = None) -> list[ComponentStatus]:
+        """Every component, and the optional ones only while they run; with `watch`, each function's
+        requests since the watch's previous scrape (at least MIN_RATE_WINDOW_S before)."""
+        statuses = [
             self._status_of(component)
             for component in self.components
             if not component.optional or self._keeper_pid(component) is not None
         ]
+        if watch is not None:
+            measured = watch.measure(min_window_s=MIN_RATE_WINDOW_S)
+            for status in statuses:
+                stats = measured.get(status.name)
+                status.requests = stats.to_json() if stats else None
+        return statuses
+
+    def function_urls(self) -> dict[str, str]:
+        """Where each function answers (its /metrics too)."""
+        return {component.name: component.address for component in self.components if component.kind == FUNCTION}
 
     def _status_of(self, component: Component) -> ComponentStatus:
         status = ComponentStatus(

@@ -4,7 +4,9 @@ Health, pids, restarts, consumer lag, stalled partitions and what each dispatche
 delivered, retried and dead-lettered (its /healthz counters, since it started) come
 from `LocalStack.status()`, the source of `sentinel status`. Added to that: what
 each function received (what the dispatchers feeding it delivered), how many records
-each topic holds, and so the dead-letter count: the records in the dead-letter topic.
+each topic holds, and so the dead-letter count: the records in the dead-letter topic;
+and each function's request rate and latency percentiles since the previous snapshot,
+read from its /metrics (sentinel.stack.request_rates).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from eventing.broker_holdings import held_records
 from eventing.topology import Topology
 from sentinel.config import Settings
 from sentinel.stack.local import LocalStack
+from sentinel.stack.request_rates import RequestWatch
 from ui.pipeline import Snapshot
 
 log = logging.getLogger(__name__)
@@ -29,15 +32,18 @@ class LocalStackStatus:
 
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
+        self._watch: RequestWatch | None = None  # the functions' last scrape, from the previous snapshot
 
     def snapshot(self) -> Snapshot:
-        return _snapshot(self._settings)
+        stack = LocalStack(self._settings)
+        if self._watch is None:
+            self._watch = RequestWatch(stack.function_urls())
+        return _snapshot(self._settings, stack, self._watch)
 
 
-def _snapshot(settings: Settings) -> Snapshot:
-    stack = LocalStack(settings)
+def _snapshot(settings: Settings, stack: LocalStack, watch: RequestWatch) -> Snapshot:
     topology = stack.topology
-    statuses = stack.status()
+    statuses = stack.status(watch)
     counters = {status.name: status.counters for status in statuses if status.consumer_group}
     sink_topics = sorted({sink.topic for sink in topology.sinks.values()})
     topics: dict[str, int | None] = dict.fromkeys(sink_topics)

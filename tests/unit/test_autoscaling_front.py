@@ -11,6 +11,7 @@ from typing import Any
 
 from support import run_async
 
+from sentinel.serving.metrics import METRICS_PATH
 from sentinel.stack.front import STATUS_PATH, Front
 from sentinel.stack.kpa import Kpa, KpaSettings
 from sentinel.stack.replica_pool import Pool, Replica
@@ -115,6 +116,16 @@ def test_a_function_at_zero_replicas_is_healthy_idle():
     async def test(front: Front, replicas: FakeReplicas) -> None:
         status, _, body = await _call(front, "/health/readiness")
         assert status == 200 and json.loads(body)["replicas"] == 0
+        assert replicas.started == 0
+
+    _run(test, FakeReplicas())
+
+
+def test_metrics_are_answered_by_the_front_without_waking_a_replica():
+    async def test(front: Front, replicas: FakeReplicas) -> None:
+        status, headers, body = await _call(front, METRICS_PATH)
+        assert status == 200 and headers[b"content-type"].startswith(b"text/plain; version=0.0.4")
+        assert b"# HELP sentinel_function_requests_total" in body
         assert replicas.started == 0
 
     _run(test, FakeReplicas())

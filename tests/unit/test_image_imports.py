@@ -35,7 +35,7 @@ import pytest
 import yaml
 from dockerfiles import FUNCTIONS, IMAGES, copies, image_command, image_env, uv_sync_arguments, workdir
 
-from sentinel.config import PROJECT_ROOT
+from sentinel.config import METRICS_DIR_VARIABLE, PROJECT_ROOT
 
 UV = Path(sys.executable).parent / "uv"
 BASE_PYTHON = Path(sys.base_prefix) / "bin" / f"python{sys.version_info.major}.{sys.version_info.minor}"
@@ -232,6 +232,8 @@ def test_each_server_image_starts_with_the_clusters_environment(image, environme
         "PORT": str(port),
     }
     env |= {"SENTINEL_STATE_DIR": str(home / "state"), "TMPDIR": str(home)}
+    if METRICS_DIR_VARIABLE in env:  # under the container's /tmp volume there; under this test's directory here
+        env[METRICS_DIR_VARIABLE] = str(home / "metrics")
     if image in FUNCTIONS:
         env["K_SINK"] = f"http://{NOWHERE}/"  # what the SinkBinding injects
     log = tmp_path / "log"

@@ -22,8 +22,8 @@ import pytest
 import yaml
 
 from eventing import topology
-from sentinel.config import PROJECT_ROOT, Settings
-from sentinel.serving import http_handler
+from sentinel.config import METRICS_DIR_VARIABLE, PROJECT_ROOT, Settings
+from sentinel.serving import http_handler, metrics
 from sentinel.stack.components import FUNCTION, plan
 from ui.kubernetes_status import LISTINGS
 
@@ -325,6 +325,30 @@ def test_functions_run_unprivileged_on_a_read_only_root_with_a_writable_tmp(rend
         (mount,) = container["volumeMounts"]
         volumes = {volume["name"]: volume for volume in service["spec"]["template"]["spec"]["volumes"]}
         assert mount["mountPath"] == "/tmp" and "emptyDir" in volumes[mount["name"]], name
+
+
+def test_prometheus_is_told_to_scrape_each_functions_metrics_on_its_container_port(rendered):
+    for name, service in knative_services(rendered).items():
+        annotations = service["spec"]["template"]["metadata"]["annotations"]
+        (port,) = [port["containerPort"] for port in container_of(service)["ports"]]
+        assert annotations["prometheus.io/scrape"] == "true", name
+        assert annotations["prometheus.io/port"] == str(port), name
+        assert annotations["prometheus.io/path"] == metrics.METRICS_PATH, name
+
+
+def test_each_functions_workers_keep_their_metrics_on_its_writable_tmp_volume(rendered):
+    for name, service in knative_services(rendered).items():
+        container = container_of(service)
+        literal = {entry["name"]: entry["value"] for entry in container["env"] if "value" in entry}
+        (mount,) = container["volumeMounts"]
+        assert Path(literal[METRICS_DIR_VARIABLE]).parent == Path(mount["mountPath"]), name
+
+
+def test_only_the_monitoring_namespace_may_scrape_the_functions_and_only_on_their_port(rendered):
+    policy = policies(rendered)["functions-metrics-from-monitoring"]
+    (rule,) = policy["spec"]["ingress"]
+    assert rule["from"] == [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}]
+    assert rule["ports"] == [{"protocol": "TCP", "port": Settings.from_env().port}]
 
 
 def test_kind_loaded_images_are_never_pulled(rendered):

@@ -1,6 +1,7 @@
 """What `sentinel up` runs, derived from the environment and the knative/ manifests."""
 
 import os
+from pathlib import Path
 
 import pytest
 
@@ -58,9 +59,20 @@ def test_k_sink_comes_from_the_sink_binding(components):
 
 def test_functions_get_exactly_the_variables_their_manifest_names(components):
     stack = components()
-    server = {"PORT", "HOST", "WORKERS", "SENTINEL_FUNCTION_THREADS"}
+    server = {"PORT", "HOST", "WORKERS", "SENTINEL_FUNCTION_THREADS", "PROMETHEUS_MULTIPROC_DIR"}
     assert set(stack["persist"].env) == {"DATABASE_URL", "REDIS_URL", "SENTINEL_SCORED_SIGNING_KEY"} | server
     assert set(stack["ingest"].env) == {"DATABASE_URL", "REDIS_URL", "K_SINK", "SENTINEL_RECEIVED_SIGNING_KEY"} | server
+
+
+def test_each_function_keeps_its_metrics_in_a_directory_of_its_own_emptied_before_it_starts(components, tmp_path):
+    stack = components()
+    functions = ("ingest", "score", "persist", "alert")
+    directories = {name: Path(stack[name].env["PROMETHEUS_MULTIPROC_DIR"]) for name in functions}
+    assert directories == {name: tmp_path / "metrics" / name for name in functions}
+    (directories["score"]).mkdir(parents=True)
+    (directories["score"] / "counter_1.db").touch()
+    stack["score"].prepare()
+    assert directories["score"].is_dir() and not any(directories["score"].iterdir())
 
 
 def test_an_optional_variable_is_passed_only_when_set(components):
