@@ -15,6 +15,10 @@ not; and deciding with ten rules and a challenger in shadow beside the
 champion (the champion's own model registered again, so it costs what a challenger
 of the same size costs): the same process, switched to that setup in PostgreSQL
 before each of its runs and back after, so both are measured in alternation.
+Tracing is measured three ways: score as the stack runs it (spans made, sent nowhere),
+with no spans at all (OTEL_SDK_DISABLED), and exporting every span by OTLP (to the
+null sink, so only the exporter's own cost counts). Metrics are always on: their cost
+is measured against a run of the code before them (docs/benchmarks.md).
 The no-op is also run on uvicorn's pure-Python parts and on the gunicorn threads the
 functions ran on before --asgi: the servers compared side by side.
 """
@@ -44,6 +48,8 @@ SCORE = "score → null sink"
 SCORE_INGRESS = "score → KafkaSink ingress"
 SCORE_RULES = "score, 10 rules and a challenger in shadow → null sink"
 SCORE_REASONS = "score, every event a review with its reasons → null sink"
+SCORE_UNTRACED = "score, no spans made (OTEL_SDK_DISABLED) → null sink"
+SCORE_EXPORTING = "score, spans exported by OTLP → null sink"
 SETTLE_SECONDS = 2.5  # a score process follows a change of rules or challenger within a poll (1 s) and a load
 USERS = 1000  # the transactions are spread over this many users, so their histories are not all one key
 ALONE_RATE = 20.0  # requests/s: far below capacity, so nothing queues
@@ -155,6 +161,19 @@ def _start_subjects(bench: stack.BenchStack, group: processes.Group) -> dict[str
         Subject(
             SCORE_REASONS,
             function("score", "score-reasons", K_SINK=sink.url, SENTINEL_REVIEW_THRESHOLD="0"),
+            created,
+            charged=(sink.process.pid,),
+        ),
+        Subject(
+            SCORE_UNTRACED,
+            function("score", "score-untraced", K_SINK=sink.url, OTEL_SDK_DISABLED="true"),
+            created,
+            charged=(sink.process.pid,),
+        ),
+        Subject(
+            SCORE_EXPORTING,
+            # The null sink takes the OTLP export too: the exporter's own cost is measured, not a collector's.
+            function("score", "score-exporting", K_SINK=sink.url, OTEL_EXPORTER_OTLP_ENDPOINT=sink.url.rstrip("/")),
             created,
             charged=(sink.process.pid,),
         ),
@@ -372,6 +391,17 @@ def _report(subjects: dict[str, Subject], latency: list[dict[str, Any]], args: a
             subjects[SCORE].median("cpu_ms_per_request"),
             subjects[SCORE_RULES].median("cpu_ms_per_request"),
         ],
+    }
+    document["cost_of_tracing"] = {
+        "rate_ratio_made_to_none": ratio(subjects[SCORE].median("rate"), subjects[SCORE_UNTRACED].median("rate")),
+        "rate_ratio_exported_to_none": ratio(
+            subjects[SCORE_EXPORTING].median("rate"), subjects[SCORE_UNTRACED].median("rate")
+        ),
+        "cpu_ms_per_request": {
+            "none": subjects[SCORE_UNTRACED].median("cpu_ms_per_request"),
+            "made": subjects[SCORE].median("cpu_ms_per_request"),
+            "exported": subjects[SCORE_EXPORTING].median("cpu_ms_per_request"),
+        },
     }
     document["settings"] = {"connections": args.connections, "seconds": args.seconds, "rounds": args.rounds}
     save("functions", document, [throughput, under_load], publish=args.publish)
