@@ -17,7 +17,6 @@ came in is passed on unchanged.
 
 from __future__ import annotations
 
-import atexit
 import os
 import threading
 from collections.abc import Iterator, Mapping, Sequence
@@ -57,13 +56,12 @@ def start(service: str, *, exporter: SpanExporter | None = None) -> None:
         _provider = TracerProvider(resource=Resource.create({SERVICE_NAME: SERVICE_PREFIX + service}))
         if exporter is not None:
             _provider.add_span_processor(SimpleSpanProcessor(exporter))
-        elif exporting():
+        elif _exporting():
             _provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
-        trace.set_tracer_provider(_provider)
-        atexit.register(_provider.shutdown)
+        trace.set_tracer_provider(_provider)  # flushed and shut down at exit by the provider itself
 
 
-def exporting() -> bool:
+def _exporting() -> bool:
     """Whether spans are sent anywhere: an OTLP endpoint is configured."""
     return any(os.environ.get(name, "").strip() for name in EXPORT_VARIABLES)
 
