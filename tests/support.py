@@ -22,6 +22,7 @@ import httpx2
 import requests
 from cloudevents.conversion import to_binary, to_structured
 from cloudevents.http import CloudEvent
+from google.protobuf.message import DecodeError
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
@@ -467,13 +468,13 @@ class TraceCollector:
     def __init__(self) -> None:
         self._watched: dict[str, list[CollectedSpan]] = {}
         self._lock = threading.Lock()
+        self.rejected = 0  # exports that did not parse, answered 400 as a Collector answers them
         collector = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                collector._received(body)
-                self.send_response(200)
+                self.send_response(200 if collector._received(body) else 400)
                 self.send_header("Content-Type", "application/x-protobuf")
                 self.send_header("Content-Length", "0")
                 self.end_headers()
@@ -498,8 +499,13 @@ class TraceCollector:
         self._server.shutdown()
         self._server.server_close()
 
-    def _received(self, body: bytes) -> None:
-        request = ExportTraceServiceRequest.FromString(body)
+    def _received(self, body: bytes) -> bool:
+        """Keep the watched spans of one export; False when it is not an OTLP trace export."""
+        try:
+            request = ExportTraceServiceRequest.FromString(body)
+        except DecodeError:
+            self.rejected += 1
+            return False
         for resource_spans in request.resource_spans:
             service = next(
                 (a.value.string_value for a in resource_spans.resource.attributes if a.key == "service.name"), ""
@@ -507,6 +513,7 @@ class TraceCollector:
             for scope_spans in resource_spans.scope_spans:
                 for span in scope_spans.spans:
                     self._keep(service, span)
+        return True
 
     def _keep(self, service: str, span: Any) -> None:
         trace_id = span.trace_id.hex()

@@ -172,8 +172,10 @@ def measured(handle: Handler, function_name: Callable[[], str | None], probes: C
     Probes (GET of `probes`) and scrapes are not requests to the function: not counted.
     A scrape that came through a proxy is refused (404): metrics are for a Prometheus that
     scrapes the pod, not for whoever reaches the function's public route (they name the
-    rules and models in use)."""
+    rules and models in use). It keeps `handle`'s name: functions-framework registers an ASGI
+    function by name, and serves it so even when started without --asgi."""
 
+    @functools.wraps(handle)
     async def counted(request: Request) -> Response:
         path = request.url.path
         if request.method == "GET" and path == METRICS_PATH:

@@ -3,6 +3,8 @@
 import dataclasses
 import json
 
+import flask
+import functions_framework
 import psycopg
 import pytest
 from cloudevents.conversion import to_binary, to_structured
@@ -10,7 +12,7 @@ from cloudevents.http import CloudEvent
 from support import KnownKeys, asgi_client, bearer
 
 from sentinel.codec.event import json_event
-from sentinel.config import Settings
+from sentinel.config import PROJECT_ROOT, Settings
 from sentinel.core.errors import ClientError, Unavailable
 from sentinel.serving.callers import Callers, required
 from sentinel.serving.function import Function, Reply
@@ -238,3 +240,10 @@ def test_liveness_does_not_build_the_function():
 @pytest.mark.parametrize("method", ["GET", "PUT", "DELETE"])
 def test_only_post_carries_events(method):
     assert Served().call("/", method).status_code == 405
+
+
+@pytest.mark.parametrize("name", ["ingest", "score", "persist", "alert"])
+def test_each_function_is_served_as_asgi_even_when_started_without_the_asgi_flag(name):
+    """functions-framework finds an @aio function by its name: the handler must keep the name `handle`."""
+    app = functions_framework.create_app("handle", str(PROJECT_ROOT / "functions" / name / "main.py"))
+    assert not isinstance(app, flask.Flask)
