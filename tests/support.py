@@ -461,6 +461,9 @@ class CollectedSpan:
     attributes: dict[str, Any]
 
 
+TRACES_PATH = "/v1/traces"  # OTLP/HTTP's path for traces; /v1/logs and /v1/metrics are others
+
+
 class TraceCollector:
     """An OTLP/HTTP trace receiver (POST /v1/traces, protobuf) on 127.0.0.1, keeping the spans of the traces
     a test watches: a stack exports every span it makes here, and most belong to no test."""
@@ -474,7 +477,10 @@ class TraceCollector:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                self.send_response(200 if collector._received(body) else 400)
+                if self.path != TRACES_PATH:  # logs or metrics, which other OpenTelemetry users may send
+                    self.send_response(404)
+                else:
+                    self.send_response(200 if collector._received(body) else 400)
                 self.send_header("Content-Type", "application/x-protobuf")
                 self.send_header("Content-Length", "0")
                 self.end_headers()
