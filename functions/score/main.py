@@ -11,6 +11,7 @@ A received event must carry ingest's signature unless its sender holds a score k
 The first enabled rule that matches decides instead of the model's thresholds, and
 the decision names it (sentinel.core.rules); a challenger in shadow is evaluated on
 every event beside the champion and its would-be decision recorded, never acted on.
+The decision records the W3C trace it was made in (`trace_id`), for persist and alert to store.
 A promotion, a rule change or a new challenger reaches a running process within
 about a second, without a failed or unscored event (functions.score.setup).
 

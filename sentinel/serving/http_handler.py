@@ -16,7 +16,8 @@ that decodes their events and calls `handle` (SENTINEL_FUNCTION_THREADS threads)
 The loop answers the liveness probe itself, reads the body (up to the size limit)
 without holding a thread, and turns every failure into a JSON answer
 (sentinel.serving.failures), never a traceback. GET /metrics answers the server's
-metrics (sentinel.serving.metrics).
+metrics (sentinel.serving.metrics). `handle` runs in a span of the trace the request
+continues, so the events it makes carry that trace on (sentinel.serving.tracing).
 """
 
 from __future__ import annotations
