@@ -72,10 +72,21 @@ def send_traffic(
 @click.option("--limit", default=20, show_default=True)
 @click.option("--decision", type=click.Choice(DECISIONS))
 def decisions(limit: int, decision: str | None) -> None:
-    """The latest stored decisions, newest first."""
+    """The latest stored decisions, newest first, each with the rule that made it when one did."""
     rows = latest_decisions(Settings.from_env().database_url, limit=limit, decision=decision)
     table = Table(box=None)
-    columns = ("client", "transaction", "user", "amount", "risk", "decision", "model", "scored at", "ingest→stored")
+    columns = (
+        "client",
+        "transaction",
+        "user",
+        "amount",
+        "risk",
+        "decision",
+        "rule",
+        "model",
+        "scored at",
+        "ingest→stored",
+    )
     for column in columns:
         table.add_column(column)
     colours = {"approve": "green", "review": "yellow", "block": "red"}
@@ -87,6 +98,7 @@ def decisions(limit: int, decision: str | None) -> None:
             f"{row['amount']:.2f}",
             f"{row['risk_score']:.3f}",
             f"[{colours[row['decision']]}]{row['decision']}[/]",
+            f"{row['rule']['name']} v{row['rule']['version']}" if row["rule"] else "–",
             row["model_version"],
             row["scored_at"].strftime("%H:%M:%S.%f")[:-3],
             f"{row['latency'].total_seconds() * 1000:.0f} ms",

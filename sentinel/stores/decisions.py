@@ -76,7 +76,7 @@ def row(score: Score) -> dict[str, Any]:
 
 def latest_decisions(database_url: str, *, limit: int = 20, decision: str | None = None) -> list[dict[str, Any]]:
     query = (
-        "SELECT client_id, transaction_id, user_id, amount, risk_score, decision, model_version, scored_at,"
+        "SELECT client_id, transaction_id, user_id, amount, risk_score, decision, rule, model_version, scored_at,"
         " persisted_at - received_at AS latency"
         " FROM transactions {where} ORDER BY scored_at DESC LIMIT %(limit)s"
     ).format(where="WHERE decision = %(decision)s" if decision else "")

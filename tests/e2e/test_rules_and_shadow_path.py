@@ -6,6 +6,7 @@ counted twice across the change; a challenger in shadow is recorded on every dec
 from __future__ import annotations
 
 import json
+import subprocess
 import threading
 import time
 import uuid
@@ -13,7 +14,7 @@ import uuid
 import psycopg
 import pytest
 from psycopg.rows import dict_row
-from support import a_copy_of_the_champion, a_transaction, created_event, post_binary, wait_for
+from support import SENTINEL, a_copy_of_the_champion, a_transaction, created_event, post_binary, wait_for
 
 from sentinel.stores import redis_client
 
@@ -92,6 +93,32 @@ def test_a_rule_added_with_the_cli_while_events_flow_decides_every_later_match_a
         if fields[b"transaction_id"].decode() == in_order[-1]["transaction_id"]
     ]
     assert [entry["rule"]["name"] for entry in streamed] == ["block-test-merchant"]
+
+
+def test_sentinel_decisions_names_the_rule_that_decided_the_next_matching_transaction(stack):
+    name, merchant = f"cli-fires-{uuid.uuid4().hex[:8]}", f"m-{uuid.uuid4().hex[:10]}"
+    added = stack.sentinel("rules", "add", name, f'merchant_id == "{merchant}"', "--action", "review")
+    assert added.returncode == 0, added.stdout + added.stderr
+    user = f"u-fires-{uuid.uuid4().hex[:10]}"
+
+    def ruled() -> dict | None:
+        send_all(stack, [a_transaction(user_id=user, merchant_id=merchant, Amount=3.0)])
+        return next((row for row in rows_of(stack, user) if row["rule"]), None)
+
+    try:
+        row = wait_for(ruled, timeout=30, every=0.5, what="a transaction decided by the rule")
+        listed = subprocess.run(
+            [SENTINEL, "decisions", "--decision", "review", "--limit", "50"],
+            env={**stack.env, "COLUMNS": "250"},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    finally:
+        stack.sentinel("rules", "disable", name)
+    assert listed.returncode == 0, listed.stdout + listed.stderr
+    [line] = [line for line in listed.stdout.splitlines() if row["transaction_id"] in line]
+    assert f"{name} v1" in line
 
 
 @pytest.fixture

@@ -171,8 +171,9 @@ def test_a_champion_without_a_training_profile_is_told_to_retrain(conn, settings
 
 @pytest.fixture(scope="module")
 def sentinel(stack, settings):
-    """`sentinel ...` against the test's registry, as a user runs it."""
-    env = {**stack.env, "DATABASE_URL": settings.database_url, "SENTINEL_STATE_DIR": str(settings.state_dir)}
+    """`sentinel ...` against the test's registry, as a user runs it without a Prefect server."""
+    env = {name: value for name, value in stack.env.items() if name != "PREFECT_API_URL"}
+    env |= {"DATABASE_URL": settings.database_url, "SENTINEL_STATE_DIR": str(settings.state_dir)}
 
     def run(*arguments: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
@@ -182,11 +183,13 @@ def sentinel(stack, settings):
     return run
 
 
-def test_sentinel_drift_runs_the_prefect_flow_shows_the_psi_table_and_exits_3_on_an_alert(conn, sentinel):
+def test_sentinel_drift_runs_the_prefect_flow_in_the_ephemeral_mode_shows_the_psi_table_and_exits_3_on_an_alert(
+    conn, sentinel
+):
     store_traffic(conn, scale=("Amount", 3.0))
     result = sentinel("drift")
     assert result.returncode == 3, result.stdout + result.stderr
-    assert "Running the drift flow" in result.stdout
+    assert "Running the drift flow (Prefect's ephemeral API" in result.stdout
     assert "read 3,000 transactions scored in the last 24 hours" in result.stdout
     assert "drift alert against v0001: drift above 0.2 in " in result.stdout and "Amount (" in result.stdout
     assert "significant ✗" in result.stdout

@@ -90,12 +90,24 @@ def add_decision(db, transaction_id: str, *, amount: float = 10.0, decision: str
     )
 
 
-def add_model(db, version: str, status: str = "candidate") -> None:
+def add_model(db, version: str, status: str = "candidate", metrics: dict | None = None) -> None:
     db.execute(
-        "INSERT INTO models (version, sha256, onnx, feature_names, thresholds, data_fingerprint, status)"
-        " VALUES (%s, %s, 'onnx', '[]', %s, 'synthetic', %s)",
-        (version, "ab" * 32, Jsonb(THRESHOLDS), status),
+        "INSERT INTO models (version, sha256, onnx, feature_names, thresholds, metrics, data_fingerprint, status)"
+        " VALUES (%s, %s, 'onnx', '[]', %s, %s, 'synthetic', %s)",
+        (version, "ab" * 32, Jsonb(THRESHOLDS), Jsonb(metrics or {}), status),
     )
+
+
+def a_gate(candidate: str, champion: str, candidate_auprc: float) -> dict:
+    """A gate verdict as retraining records it in the candidate's metrics, against a champion's AUPRC of 0.8."""
+    return {
+        "candidate_version": candidate,
+        "candidate_auprc": candidate_auprc,
+        "champion_version": champion,
+        "champion_auprc": 0.8,
+        "margin": 0.0,
+        "evaluated_on": "tests",
+    }
 
 
 def test_the_rules_page_explains_itself_when_there_are_none(analyst):
@@ -166,6 +178,17 @@ def test_a_decision_made_by_a_rule_says_so_on_its_page(analyst, db):
     assert "rule block-m v3 (block), before the thresholds" in page
 
 
+def test_an_alert_raised_by_a_rule_names_the_rule_in_the_alert_queue(analyst, db):
+    rule = {"name": "block-m", "version": 2, "action": "block"}
+    add_decision(db, "t-ruled", decision="block", rule=rule)
+    db.execute(
+        "INSERT INTO alerts (client_id, transaction_id, user_id, decision, risk_score, model_version, rule)"
+        " VALUES ('demo', 't-ruled', 'u-1', 'block', 0.1, 'v0001', %s)",
+        (Jsonb(rule),),
+    )
+    assert "block rule block-m" in words(analyst.get("/alerts"))
+
+
 def test_a_decision_made_with_a_challenger_in_shadow_shows_its_would_be_decision(analyst, db):
     shadow = {"model_version": "v0002", "risk_score": 0.9, "decision": "block"}
     add_decision(db, "t-shadowed", shadow=shadow)
@@ -222,3 +245,24 @@ def test_the_models_page_compares_champion_and_challenger_on_live_traffic(analys
     assert "Champion (decides) 2 2 0.5 0.5" in page
     # challenger alerts on t-1 and t-2, both fraud: precision 1, recall 1
     assert "Challenger (in shadow) 2 2 1 1" in page
+
+
+def test_an_admin_promotes_the_challenger_from_the_comparison_through_its_gate_and_its_shadow_ends(admin, db):
+    add_model(db, "v0001", "champion")
+    add_model(db, "v0002", metrics={"gate": a_gate("v0002", "v0001", 0.9)})
+    db.execute("UPDATE models SET shadow = true WHERE version = 'v0002'")
+    page = text(admin.get("/models"))
+    assert 'action="/models/v0002/promote"' in page and "Promote v0002 (through the gate)" in page
+    token = csrf_token(admin, "/models")
+    assert admin.post("/models/v0002/promote", data={"csrf_token": token}).status_code == 303
+    assert db.execute("SELECT version FROM models WHERE status = 'champion'").fetchone() == ("v0002",)
+    assert registry.challenger_version(db) is None
+
+
+def test_a_challenger_that_failed_its_gate_is_not_promoted_from_the_comparison(admin, db):
+    add_model(db, "v0001", "champion")
+    add_model(db, "v0002", metrics={"gate": a_gate("v0002", "v0001", 0.5)})
+    db.execute("UPDATE models SET shadow = true WHERE version = 'v0002'")
+    response = admin.post("/models/v0002/promote", data={"csrf_token": csrf_token(admin, "/models")})
+    assert response.status_code == 409 and "fails the gate" in text(response)
+    assert registry.challenger_version(db) == "v0002"

@@ -93,6 +93,20 @@ def test_an_unshifted_sample_stays_quiet_and_says_which_column_moved_most():
     assert report.message.startswith("no drift above 0.2: the largest is a at 0.0")
 
 
+def test_the_threshold_decides_whether_a_moderate_shift_alerts():
+    rng = np.random.default_rng(5)
+    profile = drift.Profile({"a": drift.reference_of(rng.normal(size=20_000))}, rows=20_000)
+    traffic = {"a": rng.normal(size=5_000) + 0.4}
+
+    def checked(threshold: float) -> drift.Report:
+        return drift.compare(
+            profile, traffic, champion_version="v0001", window=WINDOW, rows=5_000, threshold=threshold, min_rows=500
+        )
+
+    assert 0.1 < checked(0.2).max_psi < 0.2
+    assert checked(0.1).alerting and not checked(0.2).alerting
+
+
 def test_too_few_rows_compare_nothing_and_raise_no_alert():
     profile = drift.Profile({"a": drift.reference_of(np.arange(100.0))}, rows=100)
     report = _compare(profile, {"a": np.arange(100.0) + 1000}, rows=100)

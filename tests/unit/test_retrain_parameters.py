@@ -1,4 +1,5 @@
-"""What a retrain may be asked for: the data source allow-list, bounded parameters, and who promotes."""
+"""What a retrain or a drift check may be asked for: the data source allow-list, bounded parameters, and who
+promotes."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import pytest
 
 from sentinel.core.promotion import MAX_GATE_MARGIN, GateMarginError, GateResult, bounded_margin
 from training import caller
+from training.drift import DriftRequest
 from training.loader import Source, SourceError, allowed_csv, load
 from training.parameters import MAX_REASON_CHARS, MAX_ROWS, MIN_ROWS, ParameterError, checked_reason, checked_rows
 from training.settings import TrainingSettings
@@ -71,6 +73,23 @@ def test_the_data_directory_defaults_to_data_under_the_state_dir(monkeypatch, tm
     monkeypatch.delenv("SENTINEL_DATA_DIR", raising=False)
     monkeypatch.setenv("SENTINEL_STATE_DIR", str(tmp_path))
     assert TrainingSettings.from_env().csv_dir == tmp_path / "data"
+
+
+def test_the_drift_threshold_is_0_2_unless_sentinel_drift_threshold_sets_it(monkeypatch):
+    monkeypatch.delenv("SENTINEL_DRIFT_THRESHOLD", raising=False)
+    assert DriftRequest.from_settings(TrainingSettings.from_env()).threshold == 0.2
+    monkeypatch.setenv("SENTINEL_DRIFT_THRESHOLD", "0.35")
+    assert DriftRequest.from_settings(TrainingSettings.from_env()).threshold == 0.35
+
+
+def test_a_threshold_given_to_the_drift_check_overrides_the_setting(settings):
+    assert DriftRequest.from_settings(settings, threshold=0.1).threshold == 0.1
+
+
+@pytest.mark.parametrize("threshold", [0.0, -0.2, 10.5])
+def test_a_drift_threshold_out_of_range_is_refused(settings, threshold):
+    with pytest.raises(ParameterError, match="the drift threshold must lie above 0"):
+        DriftRequest.from_settings(settings, threshold=threshold)
 
 
 def test_a_drive_file_without_a_sha256_is_refused(settings):

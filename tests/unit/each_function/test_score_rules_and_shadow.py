@@ -9,6 +9,7 @@ from fakes import (
     AmountModel,
     MemoryHistories,
     MemoryStream,
+    MemoryWebhook,
     created,
     scored_events,
 )
@@ -116,6 +117,15 @@ def test_a_decision_a_rule_made_is_accepted_by_persist_and_alert(scorer, models,
     alert.handle([event])
     assert decisions.rows[transaction["transaction_id"]]["rule"]["name"] == "block-merchant"
     assert alerts.rows[transaction["transaction_id"]]["rule"]["name"] == "block-merchant"
+
+
+def test_an_alert_a_rule_raised_names_the_rule_in_the_stream_and_the_webhook(scorer, models, alerts):
+    models.rules = [Rule("review-merchant", 'merchant_id == "m-odd"', "review", priority=1)]
+    stream, webhook = MemoryStream(), MemoryWebhook()
+    [event] = scorer.handle([created(a_transaction(Amount=10.0, merchant_id="m-odd"))], CLIENT).events
+    Alert(alerts, stream, scored_events(), webhook).handle([event])
+    fired = {"name": "review-merchant", "version": 1, "action": "review"}
+    assert [entry["rule"] for entry in stream.entries] == [posted["rule"] for posted in webhook.posted] == [fired]
 
 
 def test_a_signed_decision_that_does_not_follow_from_its_rules_action_is_400(persist):
