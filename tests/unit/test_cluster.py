@@ -25,6 +25,7 @@ from dockerfiles import (
     FUNCTIONS,
     IMAGES_DIR,
     copied_paths,
+    dockerfile,
     dockerfile_of,
     extras_installed,
     image_command,
@@ -339,6 +340,21 @@ def test_every_deployed_image_is_built_by_k8s_up(up_plan, taskfile_vars):
         arguments = "".join(f"--build-arg {key}={value} " for key, value in build_args.items())
         expected = f"docker build -f images/{name}.Dockerfile {arguments}-t dev.local/sentinel-{image}:latest"
         assert any(expected in command for command in up_plan), expected
+
+
+def test_every_image_builds_from_public_images_and_its_own_stages_alone():
+    """An image built here (dev.local/...) as a base is seen only by Docker's default build driver, which reads
+    the engine's images: BuildKit's docker-container driver, or a remote builder, tries to pull it and fails."""
+    for path in sorted(IMAGES_DIR.glob("*.Dockerfile")):
+        stages: set[str] = set()
+        for kind, arguments in dockerfile(path.name.removesuffix(".Dockerfile")):
+            words = [word for word in arguments.split() if not word.startswith("--platform")]
+            if kind == "FROM":
+                assert words[0] in stages or not words[0].startswith("dev.local/"), (path.name, arguments)
+                if len(words) == 3 and words[1].upper() == "AS":
+                    stages.add(words[2])
+            elif kind == "COPY" and words[0].startswith("--from="):
+                assert words[0].removeprefix("--from=") in stages, (path.name, arguments)
 
 
 @pytest.mark.parametrize("function", FUNCTIONS)
