@@ -244,6 +244,43 @@ def test_the_prepare_wait_ends_when_the_job_fails_and_shows_its_logs(up_plan, tm
         assert ("the prepare log" in result.stdout) == (status == 1)
 
 
+def test_the_services_wait_until_the_binding_webhook_has_injected_k_sink_into_every_bound_one(up_plan, tmp_path):
+    """The dry run repeats until each SinkBinding's Service carries K_SINK; it fails if one never does."""
+    (command,) = [command for command in up_plan if "--dry-run=server" in command]
+    kubectl = f"{PROJECT_ROOT}/.venv/bin/kubectl"
+    assert kubectl in command
+    (tmp_path / "sleep").write_text("#!/bin/sh\nexit 0\n")  # no real pause between attempts
+    (tmp_path / "sleep").chmod(0o755)
+    bindings = "".join(
+        f"sinkbinding.sources.knative.dev/{d['metadata']['name']}\\n" for d in manifests() if d["kind"] == "SinkBinding"
+    )
+    for injected, from_attempt, status, attempts in ((2, 3, 0, 3), (1, 1, 1, 60)):
+        case = tmp_path / f"case-{injected}"
+        case.mkdir()
+        (case / "injected.yaml").write_text("kind: List\n" + "            - name: K_SINK\n" * injected)
+        stand_in = case / "kubectl"
+        stand_in.write_text(
+            "#!/bin/sh\n"
+            'case "$*" in\n'
+            f"  *'get sinkbindings'*) printf '{bindings}' ;;\n"
+            f"  *--dry-run=server*) echo attempt >> {case / 'attempts'}\n"
+            f"    if [ $(wc -l < {case / 'attempts'}) -ge {from_attempt} ]; then cat {case / 'injected.yaml'};"
+            " else echo 'kind: List'; fi ;;\n"
+            "esac\n"
+        )
+        stand_in.chmod(0o755)
+        result = subprocess.run(
+            ["sh", "-c", command.replace(kubectl, str(stand_in))],
+            env={"PATH": f"{tmp_path}:/usr/bin:/bin"},
+            capture_output=True,
+            text=True,
+            timeout=20,
+        )
+        assert result.returncode == status, (injected, result.stdout, result.stderr)
+        assert len((case / "attempts").read_text().splitlines()) == attempts
+    assert "injected K_SINK into 1 of 2 Services" in result.stderr
+
+
 def test_kourier_is_the_ingress_on_the_mapped_port_and_ingest_is_reached_through_it(up_plan, taskfile_vars):
     plan = "\n".join(up_plan)
     assert '"ingress-class":"kourier.ingress.networking.knative.dev"' in plan
