@@ -13,6 +13,7 @@ import ast
 import importlib.metadata
 import inspect
 import re
+import shlex
 import subprocess
 import sys
 import tomllib
@@ -64,20 +65,24 @@ def taskfile_vars() -> dict[str, str]:
     return yaml.safe_load((PROJECT_ROOT / "taskfiles" / "k8s.yml").read_text())["vars"]
 
 
-@pytest.fixture(scope="module")
-def up_plan(tmp_path_factory) -> list[str]:
-    """The commands `task k8s:up` runs, in order, as `task --dry` prints them (ALERT_WEBHOOK_URL set)."""
-    stand_ins = tmp_path_factory.mktemp("bin")
+def dry_run_up(stand_ins: Path, variables: dict[str, str]) -> list[str]:
+    """The commands `task k8s:up` runs, in order, as `task --dry` prints them with `variables` in its environment."""
     for tool in ("docker", "kind"):
         (stand_ins / tool).write_text("#!/bin/sh\nexit 0\n")
         (stand_ins / tool).chmod(0o755)
-    env = {"PATH": f"{stand_ins}:/usr/bin:/bin", "HOME": str(stand_ins), "ALERT_WEBHOOK_URL": WEBHOOK}
+    env = {"PATH": f"{stand_ins}:/usr/bin:/bin", "HOME": str(stand_ins), **variables}
     result = subprocess.run(
         [str(TASK), "--dry", "k8s:up"], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=60
     )
     assert result.returncode == 0, result.stderr
     commands = re.split(r"^task: \[[\w:-]+\] ", result.stderr, flags=re.MULTILINE)
     return [command.strip() for command in commands if command.strip()]
+
+
+@pytest.fixture(scope="module")
+def up_plan(tmp_path_factory) -> list[str]:
+    """The plan of `task k8s:up` with ALERT_WEBHOOK_URL set."""
+    return dry_run_up(tmp_path_factory.mktemp("bin"), {"ALERT_WEBHOOK_URL": WEBHOOK})
 
 
 def manifests() -> list[dict[str, Any]]:
@@ -323,6 +328,25 @@ def test_every_secret_and_config_map_reference_resolves_to_what_k8s_up_creates(u
         assert ref["key"] in created[(kind, ref["name"])] or ref.get("optional"), (kind, ref)
         # Without ALERT_WEBHOOK_URL the ConfigMap has no keys: only optional references may use it.
         assert kind == "Secret" or ref.get("optional"), ref
+
+
+def test_each_setting_given_to_k8s_up_reaches_the_containers_that_read_it(tmp_path):
+    """`NAME=value task k8s:up` stores the value in sentinel-config under the key each container reads NAME from."""
+    readers = {
+        (entry["name"], entry["valueFrom"]["configMapKeyRef"]["key"])
+        for document in manifests()
+        for container in containers(document)
+        for entry in container.get("env", [])
+        if entry.get("valueFrom", {}).get("configMapKeyRef", {}).get("name") == "sentinel-config"
+    }
+    assert {name for name, _ in readers} >= {"ALERT_WEBHOOK_URL", "SENTINEL_RETRAIN_CRON"}
+    values = {name: f"value of {name}" for name, _ in readers}
+    plan = dry_run_up(tmp_path, values)
+    (command,) = [command for command in plan if "create configmap sentinel-config" in command]
+    words = shlex.split(command.split("|")[0])
+    stored = dict(word.removeprefix("--from-literal=").split("=", 1) for word in words if word.startswith("--from-"))
+    for name, key in readers:
+        assert stored.get(key) == values[name], (name, key, stored)
 
 
 def test_no_credential_is_committed():
