@@ -199,6 +199,19 @@ def test_k8s_up_checks_for_cgroup_v2_before_it_creates_the_cluster(up_plan, tmp_
     assert "cgroup v2" in result.stderr and "k8s:doctor" in result.stderr
 
 
+def test_the_cgroup_check_says_when_docker_does_not_answer_rather_than_blaming_cgroups(up_plan, tmp_path):
+    (tmp_path / "docker").write_text("#!/bin/sh\necho 'Cannot connect to the Docker daemon' >&2\nexit 1\n")
+    (tmp_path / "docker").chmod(0o755)
+    result = subprocess.run(
+        ["sh", "-c", up_plan[position_of(up_plan, ".CgroupVersion")]],
+        env={"PATH": f"{tmp_path}:/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 1
+    assert "does not answer" in result.stderr and "cgroup v" not in result.stderr
+
+
 def test_images_are_loaded_from_archives_of_one_platform_not_with_kind_load_docker_image(up_plan, taskfile_vars):
     """`kind load docker-image` fails on Docker's containerd image store (kind issue 3795)."""
     plan = "\n".join(up_plan)
