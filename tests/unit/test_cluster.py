@@ -51,7 +51,7 @@ RELEASE_ASSETS = {
     ("knative-extensions/eventing-kafka-broker", "eventing-kafka-source.yaml"),
     ("knative-extensions/eventing-kafka-broker", "eventing-kafka-sink.yaml"),
 }
-PUBLIC_TASKS = {"k8s:up", "k8s:status", "k8s:watch", "k8s:send", "k8s:prefect", "k8s:retrain", "k8s:down"}
+PUBLIC_TASKS = {"k8s:doctor", "k8s:up", "k8s:status", "k8s:watch", "k8s:send", "k8s:prefect", "k8s:retrain", "k8s:down"}
 WEBHOOK = "http://hooks.example/sentinel"
 
 
