@@ -3,7 +3,8 @@
 Checks, each printed as ok, warn or FAIL with what to do: docker on PATH and its engine
 running; the engine's image store (Docker's containerd store needs Docker 28 or later,
 whose `docker save --platform` k8s:up loads images with); cgroup v2, which kind's
-Kubernetes 1.35 node image needs; the CPUs and memory the engine has; kind and its
+Kubernetes 1.35 node image needs; the CPUs and memory the engine has, and the memory
+free now where the engine runs on this host without a VM; kind and its
 version; kubectl in .venv; the host ports kind-config.yaml maps (free, or held by this
 project's cluster already); and, on Linux, the inotify limits kind's nodes run out of.
 Exits 1 when a check fails; warnings alone exit 0. Standard library only.
@@ -122,6 +123,28 @@ def engine_checks(info: dict) -> list[Check]:
     return checks
 
 
+def free_memory_checks(info: dict, meminfo: Path) -> list[Check]:
+    """The memory free now, where the engine runs on this host itself (Linux without a VM): there the
+    cluster takes its memory from what else runs, while a VM's memory, counted above, is its own."""
+    if not meminfo.exists():
+        return []
+    fields = dict(line.split(":", 1) for line in meminfo.read_text().splitlines() if ":" in line)
+    kilobytes = {name: int(value.split()[0]) for name, value in fields.items() if value.split()}
+    total, available = kilobytes.get("MemTotal", 0) * 1024, kilobytes.get("MemAvailable", 0) * 1024
+    if not total or abs(total - int(info.get("MemTotal") or 0)) > total * 0.01:
+        return []
+    if available >= MIN_MEMORY_BYTES * MIN_MEMORY_SLACK:
+        return [Check("memory free", "ok", f"{available / 1000**3:.1f} GB")]
+    return [
+        Check(
+            "memory free",
+            "warn",
+            f"{available / 1000**3:.1f} GB of {total / 1000**3:.1f} GB; the cluster is sized for 8 GB: "
+            "stop what else runs, or its pods may be evicted or fail to start",
+        )
+    ]
+
+
 def kind_checks(cluster: str) -> tuple[list[Check], bool]:
     """The kind checks, and whether the project's cluster exists already."""
     if not shutil.which("kind"):
@@ -190,10 +213,11 @@ def kubectl_checks(venv_bin: Path) -> list[Check]:
     return [Check("kubectl", "FAIL", f"{venv_bin / 'kubectl'} is missing: run `python3 dev.py setup`")]
 
 
-def diagnose(cluster: str, ports: list[int], venv_bin: Path, proc: Path) -> list[Check]:
+def diagnose(cluster: str, ports: list[int], venv_bin: Path, proc: Path, meminfo: Path) -> list[Check]:
     checks, info = docker_info()
     if info is not None:
         checks += engine_checks(info)
+        checks += free_memory_checks(info, meminfo)
     found, cluster_exists = kind_checks(cluster)
     checks += found
     checks += kubectl_checks(venv_bin)
@@ -209,8 +233,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ports", type=int, nargs="*", default=[])
     parser.add_argument("--venv-bin", type=Path, default=Path(sys.executable).parent)
     parser.add_argument("--proc", type=Path, default=Path("/proc/sys/fs/inotify"), help=argparse.SUPPRESS)
+    parser.add_argument("--meminfo", type=Path, default=Path("/proc/meminfo"), help=argparse.SUPPRESS)
     options = parser.parse_args(argv)
-    checks = diagnose(options.cluster, options.ports, options.venv_bin, options.proc)
+    checks = diagnose(options.cluster, options.ports, options.venv_bin, options.proc, options.meminfo)
     width = max(len(check.name) for check in checks)
     for check in checks:
         print(f"{check.status:<4}  {check.name:<{width}}  {check.detail}")

@@ -13,6 +13,7 @@ import ast
 import importlib.metadata
 import inspect
 import re
+import shlex
 import subprocess
 import sys
 import tomllib
@@ -25,6 +26,7 @@ from dockerfiles import (
     FUNCTIONS,
     IMAGES_DIR,
     copied_paths,
+    dockerfile,
     dockerfile_of,
     extras_installed,
     image_command,
@@ -49,7 +51,7 @@ RELEASE_ASSETS = {
     ("knative-extensions/eventing-kafka-broker", "eventing-kafka-source.yaml"),
     ("knative-extensions/eventing-kafka-broker", "eventing-kafka-sink.yaml"),
 }
-PUBLIC_TASKS = {"k8s:up", "k8s:status", "k8s:watch", "k8s:send", "k8s:prefect", "k8s:retrain", "k8s:down"}
+PUBLIC_TASKS = {"k8s:doctor", "k8s:up", "k8s:status", "k8s:watch", "k8s:send", "k8s:prefect", "k8s:retrain", "k8s:down"}
 WEBHOOK = "http://hooks.example/sentinel"
 
 
@@ -63,20 +65,24 @@ def taskfile_vars() -> dict[str, str]:
     return yaml.safe_load((PROJECT_ROOT / "taskfiles" / "k8s.yml").read_text())["vars"]
 
 
-@pytest.fixture(scope="module")
-def up_plan(tmp_path_factory) -> list[str]:
-    """The commands `task k8s:up` runs, in order, as `task --dry` prints them (ALERT_WEBHOOK_URL set)."""
-    stand_ins = tmp_path_factory.mktemp("bin")
+def dry_run_up(stand_ins: Path, variables: dict[str, str]) -> list[str]:
+    """The commands `task k8s:up` runs, in order, as `task --dry` prints them with `variables` in its environment."""
     for tool in ("docker", "kind"):
         (stand_ins / tool).write_text("#!/bin/sh\nexit 0\n")
         (stand_ins / tool).chmod(0o755)
-    env = {"PATH": f"{stand_ins}:/usr/bin:/bin", "HOME": str(stand_ins), "ALERT_WEBHOOK_URL": WEBHOOK}
+    env = {"PATH": f"{stand_ins}:/usr/bin:/bin", "HOME": str(stand_ins), **variables}
     result = subprocess.run(
         [str(TASK), "--dry", "k8s:up"], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=60
     )
     assert result.returncode == 0, result.stderr
     commands = re.split(r"^task: \[[\w:-]+\] ", result.stderr, flags=re.MULTILINE)
     return [command.strip() for command in commands if command.strip()]
+
+
+@pytest.fixture(scope="module")
+def up_plan(tmp_path_factory) -> list[str]:
+    """The plan of `task k8s:up` with ALERT_WEBHOOK_URL set."""
+    return dry_run_up(tmp_path_factory.mktemp("bin"), {"ALERT_WEBHOOK_URL": WEBHOOK})
 
 
 def manifests() -> list[dict[str, Any]]:
@@ -193,6 +199,19 @@ def test_k8s_up_checks_for_cgroup_v2_before_it_creates_the_cluster(up_plan, tmp_
     assert "cgroup v2" in result.stderr and "k8s:doctor" in result.stderr
 
 
+def test_the_cgroup_check_says_when_docker_does_not_answer_rather_than_blaming_cgroups(up_plan, tmp_path):
+    (tmp_path / "docker").write_text("#!/bin/sh\necho 'Cannot connect to the Docker daemon' >&2\nexit 1\n")
+    (tmp_path / "docker").chmod(0o755)
+    result = subprocess.run(
+        ["sh", "-c", up_plan[position_of(up_plan, ".CgroupVersion")]],
+        env={"PATH": f"{tmp_path}:/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 1
+    assert "does not answer" in result.stderr and "cgroup v" not in result.stderr
+
+
 def test_images_are_loaded_from_archives_of_one_platform_not_with_kind_load_docker_image(up_plan, taskfile_vars):
     """`kind load docker-image` fails on Docker's containerd image store (kind issue 3795)."""
     plan = "\n".join(up_plan)
@@ -243,6 +262,43 @@ def test_the_prepare_wait_ends_when_the_job_fails_and_shows_its_logs(up_plan, tm
         assert ("the prepare log" in result.stdout) == (status == 1)
 
 
+def test_the_services_wait_until_the_binding_webhook_has_injected_k_sink_into_every_bound_one(up_plan, tmp_path):
+    """The dry run repeats until each SinkBinding's Service carries K_SINK; it fails if one never does."""
+    (command,) = [command for command in up_plan if "--dry-run=server" in command]
+    kubectl = f"{PROJECT_ROOT}/.venv/bin/kubectl"
+    assert kubectl in command
+    (tmp_path / "sleep").write_text("#!/bin/sh\nexit 0\n")  # no real pause between attempts
+    (tmp_path / "sleep").chmod(0o755)
+    bindings = "".join(
+        f"sinkbinding.sources.knative.dev/{d['metadata']['name']}\\n" for d in manifests() if d["kind"] == "SinkBinding"
+    )
+    for injected, from_attempt, status, attempts in ((2, 3, 0, 3), (1, 1, 1, 60)):
+        case = tmp_path / f"case-{injected}"
+        case.mkdir()
+        (case / "injected.yaml").write_text("kind: List\n" + "            - name: K_SINK\n" * injected)
+        stand_in = case / "kubectl"
+        stand_in.write_text(
+            "#!/bin/sh\n"
+            'case "$*" in\n'
+            f"  *'get sinkbindings'*) printf '{bindings}' ;;\n"
+            f"  *--dry-run=server*) echo attempt >> {case / 'attempts'}\n"
+            f"    if [ $(wc -l < {case / 'attempts'}) -ge {from_attempt} ]; then cat {case / 'injected.yaml'};"
+            " else echo 'kind: List'; fi ;;\n"
+            "esac\n"
+        )
+        stand_in.chmod(0o755)
+        result = subprocess.run(
+            ["sh", "-c", command.replace(kubectl, str(stand_in))],
+            env={"PATH": f"{tmp_path}:/usr/bin:/bin"},
+            capture_output=True,
+            text=True,
+            timeout=20,
+        )
+        assert result.returncode == status, (injected, result.stdout, result.stderr)
+        assert len((case / "attempts").read_text().splitlines()) == attempts
+    assert "injected K_SINK into 1 of 2 Services" in result.stderr
+
+
 def test_kourier_is_the_ingress_on_the_mapped_port_and_ingest_is_reached_through_it(up_plan, taskfile_vars):
     plan = "\n".join(up_plan)
     assert '"ingress-class":"kourier.ingress.networking.knative.dev"' in plan
@@ -285,6 +341,25 @@ def test_every_secret_and_config_map_reference_resolves_to_what_k8s_up_creates(u
         assert ref["key"] in created[(kind, ref["name"])] or ref.get("optional"), (kind, ref)
         # Without ALERT_WEBHOOK_URL the ConfigMap has no keys: only optional references may use it.
         assert kind == "Secret" or ref.get("optional"), ref
+
+
+def test_each_setting_given_to_k8s_up_reaches_the_containers_that_read_it(tmp_path):
+    """`NAME=value task k8s:up` stores the value in sentinel-config under the key each container reads NAME from."""
+    readers = {
+        (entry["name"], entry["valueFrom"]["configMapKeyRef"]["key"])
+        for document in manifests()
+        for container in containers(document)
+        for entry in container.get("env", [])
+        if entry.get("valueFrom", {}).get("configMapKeyRef", {}).get("name") == "sentinel-config"
+    }
+    assert {name for name, _ in readers} >= {"ALERT_WEBHOOK_URL", "SENTINEL_RETRAIN_CRON"}
+    values = {name: f"value of {name}" for name, _ in readers}
+    plan = dry_run_up(tmp_path, values)
+    (command,) = [command for command in plan if "create configmap sentinel-config" in command]
+    words = shlex.split(command.split("|")[0])
+    stored = dict(word.removeprefix("--from-literal=").split("=", 1) for word in words if word.startswith("--from-"))
+    for name, key in readers:
+        assert stored.get(key) == values[name], (name, key, stored)
 
 
 def test_no_credential_is_committed():
@@ -339,6 +414,21 @@ def test_every_deployed_image_is_built_by_k8s_up(up_plan, taskfile_vars):
         arguments = "".join(f"--build-arg {key}={value} " for key, value in build_args.items())
         expected = f"docker build -f images/{name}.Dockerfile {arguments}-t dev.local/sentinel-{image}:latest"
         assert any(expected in command for command in up_plan), expected
+
+
+def test_every_image_builds_from_public_images_and_its_own_stages_alone():
+    """An image built here (dev.local/...) as a base is seen only by Docker's default build driver, which reads
+    the engine's images: BuildKit's docker-container driver, or a remote builder, tries to pull it and fails."""
+    for path in sorted(IMAGES_DIR.glob("*.Dockerfile")):
+        stages: set[str] = set()
+        for kind, arguments in dockerfile(path.name.removesuffix(".Dockerfile")):
+            words = [word for word in arguments.split() if not word.startswith("--platform")]
+            if kind == "FROM":
+                assert words[0] in stages or not words[0].startswith("dev.local/"), (path.name, arguments)
+                if len(words) == 3 and words[1].upper() == "AS":
+                    stages.add(words[2])
+            elif kind == "COPY" and words[0].startswith("--from="):
+                assert words[0].removeprefix("--from=") in stages, (path.name, arguments)
 
 
 @pytest.mark.parametrize("function", FUNCTIONS)

@@ -9,7 +9,11 @@ import does not reach. So a module that imports what its image neither copies no
 installs fails here, as it would in the cluster. Each image that serves HTTP (the
 functions and the UI) is then started as its Knative Service or Deployment starts
 it, with that manifest's environment (generated secrets; databases that do not
-answer), and must listen on its port. uv links the environments from its cache
+answer), and must listen on its port. The training image's Prefect server and worker
+start the same way, the worker told the server's local address in place of the
+cluster's, and must pass their readiness probes and serve the deployments `sentinel up
+--with-prefect` serves; its prepare Job, whose work is all in PostgreSQL, must get as
+far as connecting to it. uv links the environments from its cache
 (about a second each), and the four function images, which install the same, share one.
 
 The environments use the interpreter .venv was made from; the images use Python of
@@ -19,15 +23,19 @@ the same minor version (python:3.11-slim).
 from __future__ import annotations
 
 import ast
+import base64
 import json
 import os
+import re
 import secrets
 import shutil
 import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +44,8 @@ import yaml
 from dockerfiles import FUNCTIONS, IMAGES, copies, image_command, image_env, uv_sync_arguments, workdir
 
 from sentinel.config import METRICS_DIR_VARIABLE, PROJECT_ROOT
+from training import prefect_service
+from training.settings import TrainingSettings
 
 UV = Path(sys.executable).parent / "uv"
 BASE_PYTHON = Path(sys.base_prefix) / "bin" / f"python{sys.version_info.major}.{sys.version_info.minor}"
@@ -184,21 +194,35 @@ def manifest_container(path: str, kind: str, name: str) -> dict[str, Any]:
     return container
 
 
-def cluster_env(container: dict[str, Any]) -> dict[str, str]:
-    """The container's environment as the cluster gives it: secrets generated, connection URLs to no server."""
+def cluster_env(container: dict[str, Any], generated: dict[tuple[str, str], str] | None = None) -> dict[str, str]:
+    """The container's environment as the cluster gives it: secrets generated, connection URLs to no server.
+
+    `generated` holds each Secret key's value, so containers that share a key (Prefect's server and worker)
+    are given the same one."""
+    generated = {} if generated is None else generated
     env = {}
     for entry in container.get("env", []):
         if "value" in entry:
             env[entry["name"]] = entry["value"]
         elif "secretKeyRef" in entry.get("valueFrom", {}) and not entry["valueFrom"]["secretKeyRef"].get("optional"):
-            key = entry["valueFrom"]["secretKeyRef"]["key"]
-            if key == "redis-url":
-                env[entry["name"]] = f"redis://:{secrets.token_hex(8)}@{NOWHERE}/0"
-            elif key.endswith("url"):
-                env[entry["name"]] = f"postgresql://sentinel:{secrets.token_hex(8)}@{NOWHERE}/sentinel"
+            ref = entry["valueFrom"]["secretKeyRef"]
+            if ref["key"] == "redis-url":
+                value = f"redis://:{secrets.token_hex(8)}@{NOWHERE}/0"
+            elif ref["key"].endswith("url"):
+                value = f"postgresql://sentinel:{secrets.token_hex(8)}@{NOWHERE}/sentinel"
             else:
-                env[entry["name"]] = secrets.token_hex(32)
+                value = secrets.token_hex(32)
+            env[entry["name"]] = generated.setdefault((ref["name"], ref["key"]), value)
     return env
+
+
+def on_volumes(env: dict[str, str], container: dict[str, Any], home: Path) -> dict[str, str]:
+    """`env` with every path on one of the container's volumes moved under `home`, where this test may write."""
+    mounts = [mount["mountPath"] for mount in container.get("volumeMounts", [])]
+    return {
+        name: f"{home}{value}" if any(value.startswith(mount + "/") for mount in mounts) else value
+        for name, value in env.items()
+    }
 
 
 def free_port() -> int:
@@ -252,3 +276,103 @@ def test_each_server_image_starts_with_the_clusters_environment(image, environme
                 server.kill()
                 server.wait()
     assert started, f"{image} did not listen on {port} (exit status {server.returncode}):\n{log.read_text()[-3000:]}"
+
+
+@contextmanager
+def running(command: list[str], cwd: Path, env: dict[str, str], log: Path) -> Iterator[subprocess.Popen]:
+    """`command` started with its output in `log`, and stopped at the end."""
+    with log.open("w") as output:
+        process = subprocess.Popen(command, cwd=cwd, env=env, stdout=output, stderr=subprocess.STDOUT)
+        try:
+            yield process
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def until(ready: Callable[[], bool], process: subprocess.Popen, timeout: float = 120) -> bool:
+    """Whether `ready()` holds within `timeout` seconds while `process` runs."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and process.poll() is None:
+        if ready():
+            return True
+        time.sleep(0.5)
+    return False
+
+
+def answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return response.status == 200
+    except OSError:
+        return False
+
+
+def test_the_training_images_prefect_server_and_worker_start_with_the_clusters_environment(environment_for, tmp_path):
+    """The server answers its probe; the worker, given the server's address in place of the cluster's, passes its
+    readiness probe and serves retrain and drift on the cron and evaluate on demand, as `sentinel up` does."""
+    app, home = tmp_path / "app", tmp_path / "home"
+    home.mkdir()
+    lay_out("training", app)
+    environment = environment_for(tuple(uv_sync_arguments("training")))
+    base = image_env("training") | {"PATH": f"{environment / 'bin'}:/usr/bin:/bin", "PYTHONPATH": str(app)}
+    generated: dict[tuple[str, str], str] = {}
+    server = manifest_container("knative/infra/prefect.yaml", "Deployment", "prefect-server")
+    port = free_port()
+    server_command = [str(port) if word == "4200" else word for word in server["command"]]
+    server_env = base | on_volumes(cluster_env(server, generated), server, home) | {"HOME": str(home / "server")}
+    worker = manifest_container("knative/infra/prefect.yaml", "Deployment", "prefect-worker")
+    runner_port = free_port()
+    api = f"http://127.0.0.1:{port}/api"
+    worker_env = base | on_volumes(cluster_env(worker, generated), worker, home) | {"HOME": str(home / "worker")}
+    worker_env |= {"PREFECT_API_URL": api, "PREFECT_RUNNER_SERVER_PORT": str(runner_port)}
+    probe = [
+        str(environment / "bin" / "python") if word == "python" else word
+        for word in worker["readinessProbe"]["exec"]["command"]
+    ]
+    probe = [word.replace("127.0.0.1:8080", f"127.0.0.1:{runner_port}") for word in probe]
+
+    def worker_ready() -> bool:
+        return subprocess.run(probe, env=worker_env, capture_output=True, timeout=10).returncode == 0
+
+    with running(server_command, app, server_env, tmp_path / "server.log") as process:
+        health = f"http://127.0.0.1:{port}{server['readinessProbe']['httpGet']['path']}"
+        assert until(lambda: answers(health), process), (tmp_path / "server.log").read_text()[-3000:]
+        with running(worker["command"], app, worker_env, tmp_path / "worker.log") as serving:
+            assert until(worker_ready, serving), (tmp_path / "worker.log").read_text()[-3000:]
+        request = urllib.request.Request(f"{api}/deployments/filter", data=b"{}", method="POST")
+        request.add_header("Content-Type", "application/json")
+        auth = server_env["PREFECT_SERVER_API_AUTH_STRING"]
+        request.add_header("Authorization", f"Basic {base64.b64encode(auth.encode()).decode()}")
+        with urllib.request.urlopen(request, timeout=10) as response:
+            deployments = json.load(response)
+    served = {
+        deployment["name"]: [each["schedule"].get("cron") for each in deployment["schedules"]]
+        for deployment in deployments
+    }
+    assert served == {
+        prefect_service.RETRAIN_DEPLOYMENT: [TrainingSettings.retrain_cron],
+        prefect_service.DRIFT_DEPLOYMENT: [TrainingSettings.retrain_cron],
+        prefect_service.EVALUATE_DEPLOYMENT: [],
+    }
+
+
+def test_the_prepare_job_starts_with_the_clusters_environment_and_stops_only_at_the_database(environment_for, tmp_path):
+    """Its work is all in PostgreSQL, so without one it must get as far as connecting, and fail there."""
+    app, home = tmp_path / "app", tmp_path / "home"
+    home.mkdir()
+    lay_out("training", app)
+    job = manifest_container("knative/prepare/job.yaml", "Job", "sentinel-prepare")
+    environment = environment_for(tuple(uv_sync_arguments("training")))
+    env = image_env("training") | on_volumes(cluster_env(job), job, home)
+    env |= {"PATH": f"{environment / 'bin'}:/usr/bin:/bin", "PYTHONPATH": str(app), "HOME": str(home)}
+    result = subprocess.run(job["command"], cwd=app, env=env, capture_output=True, text=True, timeout=120)
+    host, port = NOWHERE.split(":")
+    assert result.returncode != 0
+    assert re.search(
+        rf'^psycopg\.OperationalError: connection failed: .*"{host}", port {port} failed', result.stderr, re.M
+    ), result.stderr[-3000:]

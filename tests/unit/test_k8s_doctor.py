@@ -48,11 +48,24 @@ def stand_ins(directory: Path, engine: dict | None, kind_version: str = "kind v0
     return bin_dir
 
 
-def doctor(tmp_path: Path, engine: dict | None, *ports: int, **kind) -> tuple[int, dict[str, tuple[str, str]]]:
-    """(exit status, {check: (status, detail)})."""
+def doctor(
+    tmp_path: Path, engine: dict | None, *ports: int, meminfo: str | None = None, **kind
+) -> tuple[int, dict[str, tuple[str, str]]]:
+    """(exit status, {check: (status, detail)}); `meminfo` is the host's /proc/meminfo (None: a host without one)."""
     bin_dir = stand_ins(tmp_path, engine, **kind)
+    if meminfo is not None:
+        (tmp_path / "meminfo").write_text(meminfo)
     result = subprocess.run(
-        [sys.executable, str(DOCTOR), "--venv-bin", str(tmp_path / "venv"), "--ports", *map(str, ports)],
+        [
+            sys.executable,
+            str(DOCTOR),
+            "--venv-bin",
+            str(tmp_path / "venv"),
+            "--meminfo",
+            str(tmp_path / "meminfo"),
+            "--ports",
+            *map(str, ports),
+        ],
         env={"PATH": f"{bin_dir}:/usr/bin:/bin"},
         capture_output=True,
         text=True,
@@ -102,6 +115,18 @@ def test_too_little_memory_fails_and_too_few_cpus_warns(tmp_path):
     assert status == 1
     assert rows["memory"][0] == "FAIL" and "Resources" in rows["memory"][1]
     assert rows["cpus"][0] == "warn"
+
+
+def test_little_free_memory_warns_where_the_engine_runs_on_the_host_itself(tmp_path):
+    host_total_kb = GOOD_ENGINE["MemTotal"] // 1024  # the engine sees the host's memory: no VM between
+    status, rows = doctor(tmp_path, GOOD_ENGINE, meminfo=f"MemTotal: {host_total_kb} kB\nMemAvailable: 2000000 kB\n")
+    assert status == 0
+    assert rows["memory free"][0] == "warn" and "2.0 GB of 8.2 GB" in rows["memory free"][1]
+
+
+def test_free_memory_is_not_checked_where_the_engine_runs_in_a_vm_of_its_own(tmp_path):
+    status, rows = doctor(tmp_path, GOOD_ENGINE, meminfo="MemTotal: 32000000 kB\nMemAvailable: 2000000 kB\n")
+    assert status == 0 and "memory free" not in rows
 
 
 def test_another_kind_version_warns(tmp_path):
