@@ -3,8 +3,10 @@
     python -m benchmarks.batch_consumer --topic T --group G --expect N
 
 Kafka → ONNX → PostgreSQL, the original project's design: consume up to a
-thousand records at once, validate each transaction as ingest and score do, score
-the whole batch with one call of the champion's ONNX session, insert the decisions
+thousand records at once, validate each transaction as ingest and score do, take
+the batch into its users' histories in Redis for the behavioural features (one
+round trip, as score does for a request), score the whole batch with one call of
+the champion's ONNX session, explain each review and block, insert the decisions
 (and an alert row for each review or block) in one transaction, then commit the
 offsets. At-least-once like the pipeline: a crash before the offset commit repeats
 the batch, and the inserts are idempotent. Exits once N records were stored.
@@ -24,11 +26,12 @@ from psycopg.types.json import Jsonb
 
 from eventing.kafka_clients import consumer_config
 from sentinel.config import Settings
-from sentinel.core import transaction
+from sentinel.core import behaviour, transaction
 from sentinel.core.decision import ThresholdOverrides, Thresholds, decide, thresholds_for
 from sentinel.core.events import utc_now
 from sentinel.core.model import OnnxModel
-from sentinel.stores import registry
+from sentinel.stores import redis_client, registry
+from sentinel.stores.behaviour import UserHistories
 from sentinel.stores.decisions import INSERT as INSERT_TRANSACTION
 
 BATCH = 1000
@@ -50,6 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     with psycopg.connect(settings.database_url, autocommit=False) as conn:
         model = OnnxModel(registry.get(conn, registry.champion_version(conn)))
         conn.commit()
+        histories = UserHistories(redis_client.connect(settings.redis_url))
         overrides = ThresholdOverrides(settings.review_threshold, settings.block_threshold)
         thresholds = thresholds_for(model.record.thresholds, overrides)
         consumer = Consumer(
@@ -63,22 +67,39 @@ def main(argv: list[str] | None = None) -> int:
             records = [record for record in consumer.consume(BATCH, timeout=0.05) if record.error() is None]
             if not records:
                 continue
-            stored += _store(conn, model, thresholds, records)
+            stored += _store(conn, histories, model, thresholds, records)
             consumer.commit(asynchronous=False)
         consumer.close()
+        histories.close()
     print(json.dumps({"stored": stored}))
     return 0 if stored >= args.expect else 1
 
 
-def _store(conn: psycopg.Connection, model: OnnxModel, thresholds: Thresholds, records: list[Message]) -> int:
+def _store(
+    conn: psycopg.Connection,
+    histories: UserHistories,
+    model: OnnxModel,
+    thresholds: Thresholds,
+    records: list[Message],
+) -> int:
     items = [
         transaction.validate(json.loads(record.value()), extra_fields=("received_at",), with_client=True)
         for record in records
     ]
-    risks = model.predict(np.array([model.features_of(item) for item in items], dtype=np.float32))
+    observed = histories.observe(
+        [
+            (
+                (item[transaction.CLIENT_FIELD], item["user_id"]),
+                behaviour.observation_of(item, received_at=item["received_at"]),
+            )
+            for item in items
+        ]
+    )
+    inputs = [model.features_of(item, values) for item, values in zip(items, observed, strict=True)]
+    risks = model.predict(np.array(inputs, dtype=np.float32))
     scored_at = utc_now()
     rows, alerts = [], []
-    for item, risk in zip(items, risks, strict=True):
+    for item, values, row_input, risk in zip(items, observed, inputs, risks, strict=True):
         verdict = decide(float(risk), thresholds)
         row = {
             "client_id": item[transaction.CLIENT_FIELD],
@@ -93,6 +114,11 @@ def _store(conn: psycopg.Connection, model: OnnxModel, thresholds: Thresholds, r
             "thresholds": Jsonb(thresholds.to_json()),
             "received_at": item["received_at"],
             "scored_at": scored_at,
+            "behaviour": Jsonb(dict(zip(behaviour.FEATURES, values, strict=True))),
+            "reasons": Jsonb(model.reasons(row_input) if verdict != "approve" else []),
+            "rule": None,
+            "shadow": None,
+            "trace_id": None,
         }
         rows.append(row)
         if verdict != "approve":

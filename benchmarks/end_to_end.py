@@ -219,7 +219,7 @@ def _baseline(
     count = MAX_BASELINE_RECORDS if rate is None else int(rate * seconds)
     pids = {name: bench.pid(name) for name in BASELINE}
     if rate is None:  # fill the topic first: the consumer's drain rate is its maximum
-        _produce(servers, topic, transactions, prefix, count=count, rate=None)
+        produce_received(servers, topic, transactions, prefix, count=count, rate=None)
     consumer = subprocess.Popen(
         [
             processes.PYTHON,
@@ -240,13 +240,13 @@ def _baseline(
     sent_per_s = 0.0
     if rate is not None:
         time.sleep(5)  # a fresh consumer group is assigned in about 3 s on tansu
-        sent_per_s = _produce(servers, topic, transactions, prefix, count=count, rate=rate)
+        sent_per_s = produce_received(servers, topic, transactions, prefix, count=count, rate=rate)
     outcome = _outcome(bench, "baseline", label, prefix, sent_per_s, count, pids, cpu_before, args)
     consumer.wait(timeout=60)
     return outcome
 
 
-def _produce(
+def produce_received(
     servers: str, topic: str, transactions: list[dict], prefix: str, *, count: int, rate: float | None
 ) -> float:
     """Write `count` transactions as ingest emits them (binary CloudEvents keyed by user); returns records/s."""
