@@ -9,8 +9,10 @@ extension, so the trace goes through Kafka in the record's `ce_traceparent` head
 Events passed on (the ingress, the dispatchers) keep the extension they came with.
 
 Spans are exported by OTLP over HTTP when the standard OTEL_EXPORTER_OTLP_ENDPOINT or
-OTEL_EXPORTER_OTLP_TRACES_ENDPOINT is set. Without one they are still made, and go
-nowhere: the trace id still travels, and score records it with each decision.
+OTEL_EXPORTER_OTLP_TRACES_ENDPOINT is set, sampled as the standard OTEL_TRACES_SAMPLER
+says (every trace unless it says otherwise). Without an endpoint no span is recorded,
+since none would go anywhere, but each still has its ids: the trace id travels, and
+score records it with each decision.
 Before `start` (a function tested in memory) nothing is recorded, and a trace that
 came in is passed on unchanged.
 """
@@ -27,6 +29,7 @@ from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExport
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor, SpanExporter
+from opentelemetry.sdk.trace.sampling import ALWAYS_OFF
 from opentelemetry.trace import SpanKind, Status, StatusCode
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
@@ -48,16 +51,21 @@ def start(service: str, *, exporter: SpanExporter | None = None) -> None:
     """Record this process's spans as the service `sentinel-<service>`, once per process.
 
     They go to `exporter` when one is given (synchronously: for tests), else by OTLP when
-    it is configured, else nowhere. Call it in the process that serves, after any fork."""
+    it is configured; else spans get their ids but are not recorded, which spares each hop
+    the cost of keeping what would go nowhere. Call it in the process that serves, after any fork."""
     global _provider
     with _started:
         if _provider is not None:
             return
-        _provider = TracerProvider(resource=Resource.create({SERVICE_NAME: SERVICE_PREFIX + service}))
+        resource = Resource.create({SERVICE_NAME: SERVICE_PREFIX + service})
         if exporter is not None:
+            _provider = TracerProvider(resource=resource)
             _provider.add_span_processor(SimpleSpanProcessor(exporter))
         elif _exporting():
+            _provider = TracerProvider(resource=resource)  # the sampler OTEL_TRACES_SAMPLER names
             _provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
+        else:
+            _provider = TracerProvider(resource=resource, sampler=ALWAYS_OFF)
         trace.set_tracer_provider(_provider)  # flushed and shut down at exit by the provider itself
 
 

@@ -5,6 +5,12 @@ header; the CloudEvents distributed-tracing extension carries the same value in 
 event's `traceparent` attribute.
 """
 
+import json
+import os
+import re
+import subprocess
+import sys
+
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind
 from support import a_traceparent
@@ -88,3 +94,50 @@ def test_a_span_records_any_other_exception_as_a_failure(spans):
     [recorded] = spans.finished()
     assert recorded.status.status_code is trace.StatusCode.ERROR
     assert "TimeoutError: no answer" in recorded.status.description
+
+
+SPAN_IN_A_NEW_PROCESS = """
+import json
+from opentelemetry.trace import SpanKind
+from sentinel.serving import tracing
+tracing.start("probe")
+with tracing.span("work", None, SpanKind.SERVER) as current:
+    print(json.dumps({"recording": current.is_recording(), "trace_id": tracing.current_trace_id(),
+                      "traceparent": tracing.headers()["traceparent"]}))
+"""
+
+
+def a_span_in_a_new_process(**environment: str) -> dict:
+    env = {name: value for name, value in os.environ.items() if not name.startswith("OTEL_")}
+    done = subprocess.run(
+        [sys.executable, "-c", SPAN_IN_A_NEW_PROCESS], env={**env, **environment}, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+def sampled(traceparent: str) -> bool:
+    """W3C Trace Context §3.2.2.5: the lowest bit of trace-flags says the caller may have recorded the trace."""
+    return bool(int(traceparent.rsplit("-", 1)[1], 16) & 0x01)
+
+
+def test_without_an_endpoint_spans_are_not_recorded_but_the_trace_id_is_made_and_passed_on():
+    made = a_span_in_a_new_process()
+    assert made["recording"] is False
+    assert re.fullmatch(r"[0-9a-f]{32}", made["trace_id"]) and set(made["trace_id"]) != {"0"}
+    assert made["traceparent"].startswith(f"00-{made['trace_id']}-")
+    assert not sampled(made["traceparent"])
+
+
+def test_with_an_endpoint_every_span_is_recorded_and_passed_on_as_sampled():
+    made = a_span_in_a_new_process(OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:9", OTEL_BSP_SCHEDULE_DELAY="60000")
+    assert made["recording"] is True
+    assert sampled(made["traceparent"])
+
+
+def test_with_an_endpoint_the_standard_sampler_variable_chooses_what_is_recorded():
+    made = a_span_in_a_new_process(
+        OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:9", OTEL_TRACES_SAMPLER="parentbased_always_off"
+    )
+    assert made["recording"] is False
+    assert not sampled(made["traceparent"])
