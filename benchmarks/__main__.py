@@ -15,6 +15,7 @@ BENCHMARKS = {
     "retrain": "retrain",
     "capacity": "capacity",
     "soak": "soak",
+    "broker-fetch": "broker_fetch",
     "model-quality": "model_quality",
 }
 
