@@ -21,8 +21,9 @@ FETCH_BYTES_PER_PARTITION = 256 * 1024
 # How long the broker may hold a fetch that finds nothing new. tansu answers such a
 # fetch only when this runs out, even if records arrive meanwhile, so every hop
 # through Kafka waits up to this long: 100 ms gave the pipeline a p50 of 50 ms at
-# 50 events/s, 20 ms a p50 of 15 ms, for about a tenth of a core of empty fetches.
-FETCH_WAIT_MAX_MS = 20
+# 50 events/s, 20 ms a p50 of 15 ms. Each fetch costs tansu CPU whether it finds
+# records or not (python -m benchmarks broker-fetch measures the trade).
+FETCH_WAIT_MAX_MS = 30
 
 
 def consumer_config(bootstrap_servers: str, group: str, *, initial_offset: str, client_id: str) -> dict[str, Any]:
