@@ -43,6 +43,12 @@ from sentinel.core import events
 THROUGHPUT_TARGET = 1000.0
 P99_TARGET_MS = 100.0
 P99_TARGET_RATE = 500.0
+# The cost targets on the way there: throughput 2.5x the first measured, CPU per event,
+# p99 at a rate below the maximum, and CPU per event against the batch consumer's.
+STEP_THROUGHPUT_TARGET = 500.0
+CPU_MS_PER_EVENT_TARGET = 3.5
+STEP_P99_TARGET_RATE = 250.0
+CPU_RATIO_TO_BATCH_TARGET = 12.0
 OVERLOAD_SHARE_TARGET = 0.9  # under overload, persisted/s at least this share of max
 REFUSAL_P99_TARGET_MS = 50.0
 SUSTAINED_SHARE = 0.98  # persisted/s at least this share of the offered rate counts as sustained
@@ -386,7 +392,7 @@ def _report(outcomes: list[Outcome], args: argparse.Namespace) -> int:
         tables.append(where)
     document: dict[str, Any] = {
         "outcomes": [vars(outcome) | {"lost": outcome.lost} for outcome in outcomes],
-        "targets": _targets(pipeline),
+        "targets": _targets(pipeline) | _cost_targets(pipeline, baseline),
         "settings": {"seconds": args.seconds, "rates": args.rates, "max_connections": args.max_connections},
     }
     save("end_to_end", document, tables, publish=args.publish)
@@ -419,6 +425,37 @@ def _targets(pipeline: dict[str, Outcome]) -> dict[str, Any]:
             f"overload_{o.offered}": _overload_target(o, pipeline.get("max"))
             for o in pipeline.values()
             if _is_overload(o.offered)
+        },
+    }
+
+
+def _cost_targets(pipeline: dict[str, Outcome], baseline: dict[str, Outcome]) -> dict[str, Any]:
+    """Throughput, CPU per event, p99 below the maximum, and CPU per event against the batch consumer's
+    draining cost measured in the same run (None where the run did not measure it)."""
+    most, drained, at_step = pipeline.get("max"), baseline.get("max"), pipeline.get(f"{STEP_P99_TARGET_RATE:g}")
+    cpu = most.cpu_ms_per_event if most else None
+    times_batch = ratio(cpu, drained.cpu_ms_per_event) if most and drained and drained.stored else None
+    step_p99 = at_step.p99_ms if at_step else None
+    return {
+        "max_events_per_s": {
+            "target": STEP_THROUGHPUT_TARGET,
+            "measured": most.persisted_per_s if most else None,
+            "met": bool(most and most.persisted_per_s >= STEP_THROUGHPUT_TARGET),
+        },
+        "cpu_ms_per_event_at_max": {
+            "target": CPU_MS_PER_EVENT_TARGET,
+            "measured": cpu,
+            "met": cpu is not None and cpu <= CPU_MS_PER_EVENT_TARGET,
+        },
+        f"p99_ms_at_{STEP_P99_TARGET_RATE:g}": {
+            "target": P99_TARGET_MS,
+            "measured": step_p99,
+            "met": step_p99 is not None and step_p99 <= P99_TARGET_MS,
+        },
+        "cpu_per_event_times_batch_consumer_at_max": {
+            "target": CPU_RATIO_TO_BATCH_TARGET,
+            "measured": times_batch,
+            "met": times_batch is not None and times_batch <= CPU_RATIO_TO_BATCH_TARGET,
         },
     }
 

@@ -6,7 +6,7 @@ import pytest
 
 from benchmarks import kpa
 from benchmarks.__main__ import BENCHMARKS, parse
-from benchmarks.end_to_end import Outcome, _offered_rate
+from benchmarks.end_to_end import Outcome, _cost_targets, _offered_rate
 from benchmarks.report import Table, percentiles_ms
 
 SETTINGS = kpa.KpaSettings(target=10)  # 7 concurrent requests per pod
@@ -82,3 +82,20 @@ def test_designs_both_means_the_pipeline_and_the_baseline(given, designs):
 def test_an_unknown_design_is_refused():
     with pytest.raises(SystemExit):
         parse(["end-to-end", "--designs", "pipelines"])
+
+
+def test_the_pipelines_cpu_per_event_is_compared_with_the_batch_consumers_drain_in_the_same_run():
+    pipeline = {
+        "250": Outcome("pipeline", "250", 224.0, 6720, 6720, 1057.0, 5113.0, 210.0, 8.24, {}),
+        "max": Outcome("pipeline", "max", 256.0, 7060, 7060, 949.0, 6492.0, 235.0, 7.48, {}),
+    }
+    drained = Outcome("baseline", "max", 0.0, 120_000, 120_000, None, None, 2256.0, 0.32, {})
+    targets = _cost_targets(pipeline, {"max": drained})
+    assert targets["cpu_per_event_times_batch_consumer_at_max"] == {"target": 12.0, "measured": 23.375, "met": False}
+    assert targets["p99_ms_at_250"]["measured"] == 5113.0 and not targets["p99_ms_at_250"]["met"]
+    assert targets["max_events_per_s"]["measured"] == 235.0
+
+
+def test_without_the_batch_consumer_beside_it_the_ratio_is_not_claimed():
+    most = Outcome("pipeline", "max", 256.0, 7060, 7060, 949.0, 6492.0, 235.0, 7.48, {})
+    assert _cost_targets({"max": most}, {})["cpu_per_event_times_batch_consumer_at_max"]["measured"] is None
