@@ -549,3 +549,16 @@ def a_traceparent() -> tuple[str, str]:
     """A new W3C traceparent header value (sampled), and its trace id."""
     trace_id, span_id = uuid.uuid4().hex, uuid.uuid4().hex[:16]
     return f"00-{trace_id}-{span_id}-01", trace_id
+
+
+def a_gate(candidate: str, champion: str | None, candidate_auprc: float) -> dict[str, Any]:
+    """A gate verdict as `sentinel models promote` records it in the candidate's metrics, against a champion
+    whose AUPRC was 0.8."""
+    return {
+        "candidate_version": candidate,
+        "candidate_auprc": candidate_auprc,
+        "champion_version": champion,
+        "champion_auprc": 0.8,
+        "margin": 0.0,
+        "evaluated_on": "tests",
+    }

@@ -16,6 +16,7 @@ from urllib.parse import parse_qs, urlsplit
 import psycopg
 import pytest
 from psycopg.types.json import Jsonb
+from support import a_gate
 from ui_login import csrf_token, logged_in_client
 
 from sentinel.core import behaviour
@@ -676,18 +677,6 @@ def test_the_models_page_shows_every_version_metrics_status_and_promotions(clien
 def test_an_unknown_model_is_a_404(client, db):
     assert client.get("/models/v0404").status_code == 404
     assert client.get("/api/models/v0404").status_code == 404
-
-
-def a_gate(candidate: str, champion: str | None, candidate_auprc: float) -> dict[str, Any]:
-    """A gate verdict as `sentinel models promote` records it in the candidate's metrics."""
-    return {
-        "candidate_version": candidate,
-        "candidate_auprc": candidate_auprc,
-        "champion_version": champion,
-        "champion_auprc": 0.8,
-        "margin": 0.0,
-        "evaluated_on": "tests",
-    }
 
 
 @pytest.fixture(scope="module")

@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 import psycopg
 import pytest
 from psycopg.types.json import Jsonb
+from support import a_gate
 from ui_login import csrf_token, logged_in_client
 
 from sentinel.core.rules import Rule
@@ -96,18 +97,6 @@ def add_model(db, version: str, status: str = "candidate", metrics: dict | None 
         " VALUES (%s, %s, 'onnx', '[]', %s, %s, 'synthetic', %s)",
         (version, "ab" * 32, Jsonb(THRESHOLDS), Jsonb(metrics or {}), status),
     )
-
-
-def a_gate(candidate: str, champion: str, candidate_auprc: float) -> dict:
-    """A gate verdict as retraining records it in the candidate's metrics, against a champion's AUPRC of 0.8."""
-    return {
-        "candidate_version": candidate,
-        "candidate_auprc": candidate_auprc,
-        "champion_version": champion,
-        "champion_auprc": 0.8,
-        "margin": 0.0,
-        "evaluated_on": "tests",
-    }
 
 
 def test_the_rules_page_explains_itself_when_there_are_none(analyst):

@@ -261,20 +261,11 @@ def test_each_server_image_starts_with_the_clusters_environment(image, environme
     if image in FUNCTIONS:
         env["K_SINK"] = f"http://{NOWHERE}/"  # what the SinkBinding injects
     log = tmp_path / "log"
-    with log.open("w") as output:
-        server = subprocess.Popen(command, cwd=app, env=env, stdout=output, stderr=subprocess.STDOUT)
-        try:
-            deadline = time.monotonic() + 60
-            while time.monotonic() < deadline and server.poll() is None and not listening(port):
-                time.sleep(0.2)
-            started = server.poll() is None and listening(port)
-        finally:
-            server.terminate()
-            try:
-                server.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                server.kill()
-                server.wait()
+    with running(command, app, env, log) as server:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and server.poll() is None and not listening(port):
+            time.sleep(0.2)
+        started = server.poll() is None and listening(port)
     assert started, f"{image} did not listen on {port} (exit status {server.returncode}):\n{log.read_text()[-3000:]}"
 
 
