@@ -295,9 +295,9 @@ def _latency_at_half(subjects: dict[str, Subject], args: argparse.Namespace) -> 
     ]
     rounds: dict[str, list[dict[str, Any]]] = {name: [] for name, _ in plan}
     for round_number in range(args.latency_rounds):
-        for name, rate in plan:
+        for position, (name, rate) in enumerate(plan):
             subject = subjects[name]
-            request = subject.requests(f"bench-lat-{round_number}-{name}-")
+            request = subject.requests(f"bench-lat-{round_number}-{position}-")
             result = subject.measured(
                 lambda subject=subject, request=request, rate=rate: loadgen.open_loop(
                     "127.0.0.1", subject.process.port, request, rate=rate, seconds=args.latency_seconds, connections=32
