@@ -139,13 +139,25 @@ def error_kind(status: int) -> str | None:
     return "unavailable" if status == 503 else "internal"
 
 
-def _answered(function: str, status: int, seconds: float) -> None:
-    """One answered request of `function`: its time, its status, and what went wrong if anything did."""
-    _bound(DURATION, function).observe(seconds)
-    _bound(REQUESTS, function, str(status)).inc()
-    kind = error_kind(status)
-    if kind is not None:
-        _bound(ERRORS, function, kind).inc()
+class _Requests:
+    """One function's request metrics, its labelled children bound once (`_requests_of`)."""
+
+    def __init__(self, function: str) -> None:
+        self.function = function
+        self.in_flight = IN_FLIGHT.labels(function)
+        self.duration = DURATION.labels(function)
+
+    def answered(self, status: int, seconds: float) -> None:
+        self.duration.observe(seconds)
+        _bound(REQUESTS, self.function, str(status)).inc()
+        kind = error_kind(status)
+        if kind is not None:
+            _bound(ERRORS, self.function, kind).inc()
+
+
+@functools.cache
+def _requests_of(function: str) -> _Requests:
+    return _Requests(function)
 
 
 Handler = Callable[[Request], Awaitable[Response]]
@@ -174,7 +186,7 @@ def measured(handle: Handler, function_name: Callable[[], str | None], probes: C
             return await handle(request)
         started = time.perf_counter()
         name = function_name()
-        in_flight = _bound(IN_FLIGHT, name) if name else None
+        in_flight = _requests_of(name).in_flight if name else None
         if in_flight is not None:
             in_flight.inc()
         try:
@@ -184,7 +196,7 @@ def measured(handle: Handler, function_name: Callable[[], str | None], probes: C
                 in_flight.dec()
         name = name or function_name()
         if name:
-            _answered(name, response.status_code, time.perf_counter() - started)
+            _requests_of(name).answered(response.status_code, time.perf_counter() - started)
         return response
 
     return counted
