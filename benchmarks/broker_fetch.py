@@ -26,7 +26,6 @@ from benchmarks import processes
 from benchmarks.report import Table, percentiles_ms, save
 from eventing.kafka_clients import FETCH_WAIT_MAX_MS, consumer_config, producer_config
 from sentinel.stack.components import broker_command
-from sentinel.stack.health import kafka as broker_answers
 
 TOPIC = "bench.fetch"
 PARTITIONS = 6
@@ -68,7 +67,7 @@ def _measure(wait: int, args: argparse.Namespace) -> dict[str, float]:
     stop = threading.Event()
     consumers: list[threading.Thread] = []
     try:
-        _wait_for(lambda: broker_answers(servers) is None, "the broker")
+        processes.wait_port(args.port, broker)
         admin = AdminClient({"bootstrap.servers": servers})
         admin.create_topics([NewTopic(TOPIC, PARTITIONS, 1)])[TOPIC].result()
         latencies: list[list[float]] = [[] for _ in range(GROUPS)]

@@ -37,7 +37,7 @@ from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from benchmarks import loadgen, processes, profile, stack, workload
-from benchmarks.report import RESULTS_DIR, Table, percentiles_ms, ratio, save
+from benchmarks.report import RESULTS_DIR, Table, at_least, at_most, percentiles_ms, ratio, save
 from sentinel.core import events
 
 THROUGHPUT_TARGET = 1000.0
@@ -410,12 +410,8 @@ def _targets(pipeline: dict[str, Outcome]) -> dict[str, Any]:
     at_500 = pipeline.get(f"{P99_TARGET_RATE:g}")
     best = max(sustained, default=0.0)
     return {
-        "sustained_events_per_s": {"target": THROUGHPUT_TARGET, "measured": best, "met": best >= THROUGHPUT_TARGET},
-        "p99_ms_at_500": {
-            "target": P99_TARGET_MS,
-            "measured": at_500.p99_ms if at_500 else None,
-            "met": bool(at_500 and at_500.p99_ms is not None and at_500.p99_ms <= P99_TARGET_MS),
-        },
+        "sustained_events_per_s": at_least(THROUGHPUT_TARGET, best),
+        "p99_ms_at_500": at_most(P99_TARGET_MS, at_500.p99_ms if at_500 else None),
         "lost": {
             "target": 0,
             "measured": sum(o.lost for o in pipeline.values()),
@@ -437,26 +433,10 @@ def _cost_targets(pipeline: dict[str, Outcome], baseline: dict[str, Outcome]) ->
     times_batch = ratio(cpu, drained.cpu_ms_per_event) if most and drained and drained.stored else None
     step_p99 = at_step.p99_ms if at_step else None
     return {
-        "max_events_per_s": {
-            "target": STEP_THROUGHPUT_TARGET,
-            "measured": most.persisted_per_s if most else None,
-            "met": bool(most and most.persisted_per_s >= STEP_THROUGHPUT_TARGET),
-        },
-        "cpu_ms_per_event_at_max": {
-            "target": CPU_MS_PER_EVENT_TARGET,
-            "measured": cpu,
-            "met": cpu is not None and cpu <= CPU_MS_PER_EVENT_TARGET,
-        },
-        f"p99_ms_at_{STEP_P99_TARGET_RATE:g}": {
-            "target": P99_TARGET_MS,
-            "measured": step_p99,
-            "met": step_p99 is not None and step_p99 <= P99_TARGET_MS,
-        },
-        "cpu_per_event_times_batch_consumer_at_max": {
-            "target": CPU_RATIO_TO_BATCH_TARGET,
-            "measured": times_batch,
-            "met": times_batch is not None and times_batch <= CPU_RATIO_TO_BATCH_TARGET,
-        },
+        "max_events_per_s": at_least(STEP_THROUGHPUT_TARGET, most.persisted_per_s if most else None),
+        "cpu_ms_per_event_at_max": at_most(CPU_MS_PER_EVENT_TARGET, cpu),
+        f"p99_ms_at_{STEP_P99_TARGET_RATE:g}": at_most(P99_TARGET_MS, step_p99),
+        "cpu_per_event_times_batch_consumer_at_max": at_most(CPU_RATIO_TO_BATCH_TARGET, times_batch),
     }
 
 

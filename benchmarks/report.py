@@ -34,6 +34,16 @@ def ratio(numerator: float | None, denominator: float | None) -> float | None:
     return round(numerator / denominator, 3)
 
 
+def at_most(target: float, measured: float | None) -> dict[str, Any]:
+    """A target the measurement meets by staying at or under it; unmeasured is not met."""
+    return {"target": target, "measured": measured, "met": measured is not None and measured <= target}
+
+
+def at_least(target: float, measured: float | None) -> dict[str, Any]:
+    """A target the measurement meets by reaching it; unmeasured is not met."""
+    return {"target": target, "measured": measured, "met": measured is not None and measured >= target}
+
+
 def cell(value: Any) -> str:
     if value is None:
         return "–"
