@@ -116,7 +116,8 @@ def test_every_gate_measures_on_the_registrys_fixed_holdout(conn, settings):
 
 def test_the_holdout_is_kept_once_and_a_second_one_is_not_stored(conn):
     first = holdout.ensure(conn)
-    again = kept_holdout.keep(conn, holdout.draw(2_000))
+    # Seeded: 2,000 rows from an unknown seed hold no fraud about one time in thirty.
+    again = kept_holdout.keep(conn, holdout.draw(2_000, seed=0))
     assert again.sha256 == first.sha256 and len(again.labels) == holdout.ROWS
     assert np.array_equal(again.features, first.features)
 
