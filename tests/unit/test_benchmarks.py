@@ -7,6 +7,7 @@ import pytest
 from benchmarks import kpa
 from benchmarks.__main__ import BENCHMARKS, parse
 from benchmarks.end_to_end import Outcome, _cost_targets, _offered_rate
+from benchmarks.functions import _add_slowdowns, _at_full_speed
 from benchmarks.report import Table, percentiles_ms
 
 SETTINGS = kpa.KpaSettings(target=10)  # 7 concurrent requests per pod
@@ -99,3 +100,15 @@ def test_the_pipelines_cpu_per_event_is_compared_with_the_batch_consumers_drain_
 def test_without_the_batch_consumer_beside_it_the_ratio_is_not_claimed():
     most = Outcome("pipeline", "max", 256.0, 7060, 7060, 949.0, 6492.0, 235.0, 7.48, {})
     assert _cost_targets({"max": most}, {})["cpu_per_event_times_batch_consumer_at_max"]["measured"] is None
+
+
+def test_a_rounds_machine_slowdown_is_its_work_time_over_the_fastest_rounds_of_any_subject():
+    rounds = {"no-op": [{"machine_work_us": 1000.0}], "score": [{"machine_work_us": 2500.0}, {"machine_work_us": None}]}
+    _add_slowdowns(rounds)
+    assert [run["machine_slowdown"] for runs in rounds.values() for run in runs] == [1.0, 2.5, None]
+
+
+def test_the_full_speed_p99_leaves_out_the_rounds_of_a_slowed_machine_and_those_not_timed():
+    runs = [{"p99_ms": 7.0, "machine_slowdown": 1.1}, {"p99_ms": 50.0, "machine_slowdown": 1.9}]
+    runs.append({"p99_ms": 9.0, "machine_slowdown": None})
+    assert [run["p99_ms"] for run in _at_full_speed(runs)] == [7.0]
