@@ -22,8 +22,8 @@ is measured against a run of the code before them (docs/benchmarks.md).
 The no-op is also run on uvicorn's pure-Python parts and on the gunicorn threads the
 functions ran on before --asgi: the servers compared side by side.
 Each open-loop round also times a fixed piece of work in a process of its own
-(benchmarks.machine_speed): this machine is shared and at times runs the same work 1.5
-to 3 times slower, which puts a process at half its maximum at all of it. Every round
+(benchmarks.machine_speed): this machine is shared and at times runs the same work 1.2
+to 3.2 times slower, which puts a process at half its maximum at all of it. Every round
 is reported with that slowdown, and the p99 is also given over the rounds the machine
 ran at full speed.
 """
@@ -59,7 +59,7 @@ SETTLE_SECONDS = 2.5  # a score process follows a change of rules or challenger 
 USERS = 1000  # the transactions are spread over this many users, so their histories are not all one key
 ALONE_RATE = 20.0  # requests/s: far below capacity, so nothing queues
 # A round counts as run at the machine's full speed when its work unit took at most this much longer
-# than in the fastest round (benchmarks.machine_speed); the slowed rounds measured took 1.5 to 3 times as long.
+# than in the fastest round (benchmarks.machine_speed); the slowed rounds first measured took 1.8 to 2 times as long.
 FULL_SPEED_SLOWDOWN = 1.2
 
 

@@ -1,8 +1,8 @@
 """How fast the machine ran while something was measured: a fixed piece of pure-Python work,
 timed every 50 ms by a process of its own.
 
-This machine is shared. For seconds or minutes at a time the same work takes 1.5 to 3 times
-as long, and no steal time is reported. A process serving at half its maximum rate is then
+This machine is shared. For seconds or minutes at a time the same work takes 1.2 to 3.2
+times as long, and no steal time is reported. A process serving at half its maximum rate is then
 at all of it, and the tail it shows is the machine's: the no-op beside it, at a tenth of
 its capacity, does not notice. A benchmark that records this work's median time beside each
 run can tell the two apart (`Probe`).
@@ -21,8 +21,8 @@ from types import TracebackType
 
 from benchmarks.processes import PYTHON
 
-WORK_ITERATIONS = 20_000  # about a millisecond of one core
-INTERVAL_S = 0.05  # so the probe itself takes about 2 % of a core
+WORK_ITERATIONS = 20_000  # about half a millisecond of one core at the machine's best
+INTERVAL_S = 0.05  # so the probe itself takes 1-2 % of a core
 
 
 def _work() -> int:

@@ -5,9 +5,9 @@ in one round trip, each transaction's features computed and its user's history
 updated in order (sentinel.core.behaviour), and the changed histories written back
 in a second round trip by a script that writes only if every history read is still
 as it was; if another writer changed one meanwhile, the whole request is computed
-again from what is stored. (WATCH, the read and MULTI/EXEC took three round trips,
-a fifth of score's CPU.) A redelivered transaction gets the features it had the
-first time and is not counted twice.
+again from what is stored. (WATCH, the read and MULTI/EXEC took three round trips;
+WATCH alone was 6 % of score's CPU.) A redelivered transaction gets the features it
+had the first time and is not counted twice.
 
 A history lives for `ttl_seconds` after its user's last transaction; a user quiet
 for longer starts again with no history.
