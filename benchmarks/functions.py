@@ -8,7 +8,9 @@ twice: emitting to a null sink that answers 202 at once (its own cost: in the
 cluster the KafkaSink receiver runs in other pods), and emitting to the local
 KafkaSink ingress (the whole synchronous path on these two cores). Ingest, persist
 and alert are measured the same way, for the capacity model. Then score and the
-no-op take an open-loop load at half of score's maximum, for latency under load.
+no-op take an open-loop load at half of score's maximum, for latency under load: the
+maximum measured again by wrk just before each open-loop round, because the machine's
+speed changes from minute to minute.
 Score is also measured with its review threshold overridden to 0, so every event is a
 review and gets its reasons (TreeSHAP over the exported trees), which an approval does
 not; and deciding with ten rules and a challenger in shadow beside the
@@ -23,9 +25,9 @@ The no-op is also run on uvicorn's pure-Python parts and on the gunicorn threads
 functions ran on before --asgi: the servers compared side by side.
 Each open-loop round also times a fixed piece of work in a process of its own
 (benchmarks.machine_speed): this machine is shared and at times runs the same work 1.2
-to 3.2 times slower, which puts a process at half its maximum at all of it. Every round
-is reported with that slowdown, and the p99 is also given over the rounds the machine
-ran at full speed.
+to 3.2 times slower, which puts a process at half a maximum measured before the slowdown
+at all of it. Every round is reported with that slowdown, and the p99 is also given over
+the rounds the machine ran at full speed.
 """
 
 from __future__ import annotations
@@ -61,6 +63,15 @@ ALONE_RATE = 20.0  # requests/s: far below capacity, so nothing queues
 # A round counts as run at the machine's full speed when its work unit took at most this much longer
 # than in the fastest round (benchmarks.machine_speed); the slowed rounds first measured took 1.8 to 2 times as long.
 FULL_SPEED_SLOWDOWN = 1.2
+# The open-loop rounds' subjects, in turn, each with the subject whose maximum sets its rate: the
+# no-op is offered score's rate, so the two can be compared in the same round.
+LATENCY_PLAN = (
+    (SCORE, SCORE),
+    (NOOP, SCORE),
+    (SCORE_RULES, SCORE_RULES),
+    (SCORE_REASONS, SCORE_REASONS),
+    (SCORE_INGRESS, SCORE_INGRESS),
+)
 
 
 @dataclass
@@ -105,6 +116,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--latency-seconds", type=float, default=20.0, help="length of each open-loop run")
     parser.add_argument(
         "--latency-rounds", type=int, default=3, help="open-loop runs per subject, in alternation; the median counts"
+    )
+    parser.add_argument(
+        "--maximum-seconds",
+        type=float,
+        default=5.0,
+        help="length of the wrk run that measures a subject's maximum again before each of its open-loop runs",
     )
 
 
@@ -290,59 +307,77 @@ def _closed_loop(subject: Subject, args: argparse.Namespace, id_prefix: str) -> 
 
 
 def _latency_at_half(subjects: dict[str, Subject], args: argparse.Namespace) -> list[dict[str, Any]]:
-    """Open-loop latency of the no-op and score at half of score's maximum, and of each other score at half its own.
+    """Open-loop latency of each score at half the maximum it served just before, in the same round,
+    and of the no-op at score's rate.
 
-    The subjects take turns for `--latency-rounds` rounds and each row holds the medians: on
-    a shared machine one run's tail can be another tenant's burst, which the no-op measured
-    in the same round shows. Every round's figures are kept in the row."""
-    half = subjects[SCORE].median("rate") / 2
-    plan = [
-        (NOOP, half),
-        (SCORE, half),
-        *((name, subjects[name].median("rate") / 2) for name in (SCORE_RULES, SCORE_REASONS, SCORE_INGRESS)),
-    ]
-    rounds: dict[str, list[dict[str, Any]]] = {name: [] for name, _ in plan}
+    The maximum is measured again before every round because the machine's speed changes from
+    minute to minute (benchmarks.machine_speed): half of a maximum measured minutes earlier can be
+    all of the maximum by the time it is offered. The subjects take turns for `--latency-rounds`
+    rounds and each row holds the medians: on a shared machine one run's tail can be another
+    tenant's burst, which the no-op measured in the same round shows. Every round's figures are
+    kept in the row."""
+    rounds: dict[str, list[dict[str, Any]]] = {name: [] for name, _ in LATENCY_PLAN}
     for round_number in range(args.latency_rounds):
-        for position, (name, rate) in enumerate(plan):
+        maxima: dict[str, float] = {}
+        for position, (name, paced_by) in enumerate(LATENCY_PLAN):
             subject = subjects[name]
-            request = subject.requests(f"bench-lat-{round_number}-{position}-")
-            with machine_speed.Probe() as speed:
-                result = subject.measured(
-                    lambda subject=subject, request=request, rate=rate: loadgen.open_loop(
-                        "127.0.0.1",
-                        subject.process.port,
-                        request,
-                        rate=rate,
-                        seconds=args.latency_seconds,
-                        connections=32,
-                    )
+            prefix = f"bench-lat-{round_number}-{position}-"
+            run = subject.measured(
+                lambda subject=subject, paced_by=paced_by, prefix=prefix, maxima=maxima: _open_loop_at_half(
+                    subject, subjects[paced_by], maxima, args, prefix
                 )
-            rounds[name].append(
-                {
-                    "achieved_rate": round(result.succeeded() / result.seconds, 1),
-                    "failed": result.sent - result.succeeded(),
-                    **percentiles_ms(result.latencies),
-                    "machine_work_us": speed.work_us,
-                }
             )
-            p99 = rounds[name][-1]["p99_ms"]
+            rounds[name].append(run)
             print(
-                f"  open loop at {rate:,.0f}/s, round {round_number + 1}: {name}: p99 {p99} ms"
-                f" (the machine's work unit: {speed.work_us} µs)",
+                f"  open loop at {run['offered_rate']:,.0f}/s (half of {run['maximum_rate']:,.0f}/s),"
+                f" round {round_number + 1}: {name}: p99 {run['p99_ms']} ms"
+                f" (the machine's work unit: {run['machine_work_us']} µs)",
                 flush=True,
             )
     _add_slowdowns(rounds)
     return [
         {
             "subject": name,
-            "offered_rate": round(rate, 1),
-            **{key: _median_of(rounds[name], key) for key in ("achieved_rate", "p50_ms", "p99_ms", "max_ms")},
+            **{
+                key: _median_of(rounds[name], key)
+                for key in ("maximum_rate", "offered_rate", "achieved_rate", "p50_ms", "p99_ms", "max_ms")
+            },
             "p99_ms_at_full_speed": _median_of(_at_full_speed(rounds[name]), "p99_ms"),
             "failed": sum(run["failed"] for run in rounds[name]),
             "rounds": rounds[name],
         }
-        for name, rate in plan
+        for name, _ in LATENCY_PLAN
     ]
+
+
+def _open_loop_at_half(
+    subject: Subject, paced_by: Subject, maxima: dict[str, float], args: argparse.Namespace, id_prefix: str
+) -> dict[str, Any]:
+    """One open-loop round of `subject` at half of `paced_by`'s maximum, measured now unless this
+    round has measured it already (`maxima`, by subject name)."""
+    if paced_by.name not in maxima:
+        assert paced_by.template is not None, "a paced subject is sent by wrk"
+        maxima[paced_by.name] = wrk.run(
+            paced_by.process.url,
+            paced_by.template,
+            connections=args.connections,
+            seconds=args.maximum_seconds,
+            id_prefix=f"{id_prefix}max-",
+        ).rate
+    rate = maxima[paced_by.name] / 2
+    request = subject.requests(id_prefix)
+    with machine_speed.Probe() as speed:
+        result = loadgen.open_loop(
+            "127.0.0.1", subject.process.port, request, rate=rate, seconds=args.latency_seconds, connections=32
+        )
+    return {
+        "maximum_rate": round(maxima[paced_by.name], 1),
+        "offered_rate": round(rate, 1),
+        "achieved_rate": round(result.succeeded() / result.seconds, 1),
+        "failed": result.sent - result.succeeded(),
+        **percentiles_ms(result.latencies),
+        "machine_work_us": speed.work_us,
+    }
 
 
 def _add_slowdowns(rounds: dict[str, list[dict[str, Any]]]) -> None:
@@ -408,25 +443,29 @@ def _report(subjects: dict[str, Subject], latency: list[dict[str, Any]], args: a
             row["failed"],
         )
     under_load = Table(
-        "Latency under an open-loop load at half the maximum rate (asyncio generator, 32 connections, "
-        f"{args.latency_seconds:g} s × {args.latency_rounds} rounds in turn, medians)",
+        "Latency under an open-loop load at half the maximum measured just before it (asyncio generator, "
+        f"32 connections, {args.latency_seconds:g} s × {args.latency_rounds} rounds in turn, medians)",
         [
             "process",
+            "maximum/s",
             "offered/s",
             "achieved/s",
             "p50 ms",
             "p99 ms",
-            "p99 ms, each round (machine slowdown)",
+            "p99 ms, each round (offered/s, machine slowdown)",
             "p99 ms at full speed",
             "failed",
         ],
     )
     for row in latency:
         each_round = ", ".join(
-            f"{run['p99_ms']:.1f} (×{run['machine_slowdown']})" for run in row["rounds"] if run["p99_ms"] is not None
+            f"{run['p99_ms']:.1f} ({run['offered_rate']:,.0f}/s, ×{run['machine_slowdown']})"
+            for run in row["rounds"]
+            if run["p99_ms"] is not None
         )
         under_load.add(
             row["subject"],
+            row["maximum_rate"],
             row["offered_rate"],
             row["achieved_rate"],
             row["p50_ms"],

@@ -2,12 +2,15 @@
 
 Benchmarks are not timed here; docs/benchmarks.md has the numbers."""
 
+import argparse
+from types import SimpleNamespace
+
 import pytest
 
-from benchmarks import kpa
+from benchmarks import functions, kpa, loadgen, workload
 from benchmarks.__main__ import BENCHMARKS, parse
 from benchmarks.end_to_end import Outcome, _cost_targets, _offered_rate
-from benchmarks.functions import _add_slowdowns, _at_full_speed
+from benchmarks.functions import _add_slowdowns, _at_full_speed, _latency_at_half
 from benchmarks.report import Table, percentiles_ms
 
 SETTINGS = kpa.KpaSettings(target=10)  # 7 concurrent requests per pod
@@ -112,3 +115,51 @@ def test_the_full_speed_p99_leaves_out_the_rounds_of_a_slowed_machine_and_those_
     runs = [{"p99_ms": 7.0, "machine_slowdown": 1.1}, {"p99_ms": 50.0, "machine_slowdown": 1.9}]
     runs.append({"p99_ms": 9.0, "machine_slowdown": None})
     assert [run["p99_ms"] for run in _at_full_speed(runs)] == [7.0]
+
+
+class _SlowingMachine:
+    """wrk and the open-loop generator faked at their boundary: each wrk run finds a lower
+    maximum, as on a machine slowing down, and every open-loop run is recorded."""
+
+    def __init__(self) -> None:
+        self.maxima = iter(range(1000, 0, -100))
+        self.offered: list[tuple[int, float]] = []
+
+    def wrk(self, url: str, template: workload.Template, **_: object) -> SimpleNamespace:
+        return SimpleNamespace(rate=float(next(self.maxima)))
+
+    def open_loop(
+        self, host: str, port: int, request: loadgen.Request, *, rate: float, **_: object
+    ) -> loadgen.LoadResult:
+        self.offered.append((port, rate))
+        return loadgen.LoadResult(sent=1, seconds=1.0, statuses={200: 1}, latencies=[0.002])
+
+
+class _UntimedProbe:
+    work_us = None
+
+    def __enter__(self) -> "_UntimedProbe":
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        return None
+
+
+def test_each_round_offers_half_the_maximum_measured_just_before_it_and_the_noop_follows_score(monkeypatch):
+    machine = _SlowingMachine()
+    monkeypatch.setattr(functions.wrk, "run", machine.wrk)
+    monkeypatch.setattr(functions.loadgen, "open_loop", machine.open_loop)
+    monkeypatch.setattr(functions.machine_speed, "Probe", _UntimedProbe)
+    template = workload.Template(headers={}, body="{}")
+    subjects = {
+        name: functions.Subject(name, SimpleNamespace(port=port, url=f"http://127.0.0.1:{port}/"), template)
+        for port, name in enumerate(
+            (functions.NOOP, functions.SCORE, functions.SCORE_RULES, functions.SCORE_REASONS, functions.SCORE_INGRESS)
+        )
+    }
+    args = argparse.Namespace(latency_rounds=2, latency_seconds=1.0, connections=8, maximum_seconds=1.0)
+    rows = {row["subject"]: row for row in _latency_at_half(subjects, args)}
+    assert [run["offered_rate"] for run in rows[functions.SCORE]["rounds"]] == [500.0, 300.0]
+    assert [run["offered_rate"] for run in rows[functions.NOOP]["rounds"]] == [500.0, 300.0]
+    assert [run["offered_rate"] for run in rows[functions.SCORE_INGRESS]["rounds"]] == [350.0, 150.0]
+    assert rows[functions.SCORE]["maximum_rate"] == 800.0  # the median of the rounds' 1,000 and 600
