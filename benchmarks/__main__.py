@@ -17,6 +17,7 @@ BENCHMARKS = {
     "soak": "soak",
     "broker-fetch": "broker_fetch",
     "model-quality": "model_quality",
+    "idle": "idle",
 }
 
 

@@ -6,6 +6,8 @@ Everything else comes from the KafkaSource in the knative/ manifests: topics, co
 group, initial offset, ordering and delivery. Each record is POSTed to the sink by
 eventing.sender's rules; a partition's offset is committed only up to the records that
 reached an end (delivered, dead-lettered or dropped), so delivery is at-least-once.
+A source that has found and delivered nothing for a while fetches only in short probes
+(eventing.idle_backoff), so an idle stack costs the broker little.
 GET /healthz on --port reports the dispatcher's assignment, counters and lag (GET /metrics
 the same, and delivery times, for Prometheus: eventing.metrics), and
 answers 503 while it is stalled: a partition holding records whose commit point has
@@ -38,6 +40,7 @@ from confluent_kafka import (
     TopicPartition,
 )
 
+from eventing.idle_backoff import IdleBackoff
 from eventing.kafka_clients import consumer_config
 from eventing.metrics import DeliveryMetrics, collect_dispatcher, metrics_document
 from eventing.offsets import end_offset, fetched_end_offset, fetched_start_offset
@@ -87,7 +90,10 @@ class Dispatcher:
         sink_url: str,
         dead_letter_url: str | None,
         grace_period: float = DEFAULT_GRACE_PERIOD_S,
+        idle_after_s: float = 0.0,
+        idle_probe_every_s: float = 0.5,
     ) -> None:
+        """`idle_after_s` 0 keeps fetching however long the source is idle (eventing.idle_backoff)."""
         self.source = source
         self.namespace = namespace
         self.grace_period = grace_period
@@ -117,7 +123,10 @@ class Dispatcher:
         self._lanes: dict[PartitionKey, PartitionLane[Message]] = {}
         self._committed: dict[PartitionKey, int] = {}
         self._commit_requested: dict[PartitionKey, int] = {}
-        self._paused: set[PartitionKey] = set()
+        self._paused: set[PartitionKey] = set()  # by backpressure
+        self._idle_paused: set[PartitionKey] = set()  # by the idle back-off
+        # A probe lasts one poll: long enough for a fetch the broker holds FETCH_WAIT_MAX_MS.
+        self._idle = IdleBackoff(idle_after_s, idle_probe_every_s, probe_s=POLL_TIMEOUT_S)
         self._watermarks: dict[PartitionKey, tuple[int | None, int | None]] = {}  # (start, end)
         self._failing: dict[tuple[str, int, int], FailingDelivery] = {}  # by (topic, partition, offset)
         self._stall_after = max(source.delivery.backoff(1), MIN_STALL_S)
@@ -146,8 +155,10 @@ class Dispatcher:
         try:
             while not self._stop.is_set():
                 self._last_loop = now = time.monotonic()
-                self._accept(self._fetch())
+                messages = self._fetch()
+                self._accept(messages)
                 self._apply_backpressure()
+                self._apply_idle_backoff(found=len(messages))
                 if now - last_commit >= COMMIT_INTERVAL_S:
                     self._commit(self._current_lanes(), asynchronous=True)
                     last_commit = now
@@ -192,6 +203,7 @@ class Dispatcher:
             "topics": list(self.source.topics),
             "ordering": self.source.ordering,
             "assigned_partitions": [f"{row['topic']}/{row['partition']}" for row in partitions],
+            "idle": self._idle.idle,
             "counters": self.counters.snapshot(),
             "partitions": partitions,
             "total_lag": sum(row["lag"] or 0 for row in partitions),
@@ -298,6 +310,38 @@ class Dispatcher:
         if to_resume:
             self._consumer.resume(to_resume)
 
+    def _apply_idle_backoff(self, *, found: int) -> None:
+        """Pause every partition while the source is idle between probes; resume them for a probe or on activity."""
+        with self._lock:
+            busy = any(lane.backlog or lane.in_flight for lane in self._lanes.values())
+        fetching = self._idle.fetching(found=found, busy=busy)
+        with self._lock:
+            if fetching:
+                to_resume = [TopicPartition(*key) for key in self._idle_paused]
+                self._idle_paused.clear()
+                to_pause = []
+            else:
+                new = [key for key in self._lanes if key not in self._idle_paused and key not in self._paused]
+                self._idle_paused.update(new)
+                to_pause, to_resume = [TopicPartition(*key) for key in new], []
+        if to_pause:
+            self._consumer.pause(to_pause)
+        if to_resume:
+            self._consumer.resume(to_resume)
+            self._wake_fetcher()
+
+    def _wake_fetcher(self) -> None:
+        """Make the client fetch the partitions just resumed now rather than within a second.
+
+        With every partition paused, the client's broker thread sleeps for up to a second
+        and resume() does not wake it: a record produced during a pause was fetched about
+        1 s after resume. A metadata request is served by that thread and so wakes it; the
+        record was then fetched within 2 ms."""
+        try:
+            self._consumer.list_topics(topic=self.source.topics[0], timeout=LIST_OFFSETS_TIMEOUT_S)
+        except KafkaException as error:
+            log.debug("%s: metadata request after resume failed: %s", self.source.name, error)
+
     def _current_lanes(self) -> dict[PartitionKey, PartitionLane[Message]]:
         with self._lock:
             return dict(self._lanes)
@@ -354,6 +398,7 @@ class Dispatcher:
             for tp in committed:
                 if tp.offset >= 0:
                     self._committed[(tp.topic, tp.partition)] = tp.offset
+            self._idle.wake()
         log.info("%s: assigned %s", self.source.name, _names(partitions))
 
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
@@ -380,6 +425,7 @@ class Dispatcher:
                 if lane is not None:
                     taken[key] = lane
                 self._paused.discard(key)
+                self._idle_paused.discard(key)
                 self._committed.pop(key, None)
                 self._commit_requested.pop(key, None)
                 self._watermarks.pop(key, None)
@@ -484,13 +530,16 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 2
     tracing.start(source.name)
+    settings = Settings.from_env()
     dispatcher = Dispatcher(
         source,
         namespace=topology.namespace,
-        bootstrap_servers=Settings.from_env().kafka_bootstrap_servers,
+        bootstrap_servers=settings.kafka_bootstrap_servers,
         sink_url=args.sink_url,
         dead_letter_url=args.dead_letter_url,
         grace_period=args.grace_period,
+        idle_after_s=settings.source_idle_after_s,
+        idle_probe_every_s=settings.source_idle_probe_every_s,
     )
     collect_dispatcher(dispatcher.status)
     try:

@@ -90,6 +90,10 @@ class Settings:
     redis_maxmemory: str = "512mb"
     # The one directory training reads CSV files from (SENTINEL_DATA_DIR); default <state dir>/data.
     data_dir: Path | None = None
+    # A KafkaSource dispatcher that found and delivered nothing for this long fetches only in
+    # probes, one every SENTINEL_SOURCE_IDLE_PROBE_EVERY_S (eventing.idle_backoff); 0 never stops.
+    source_idle_after_s: float = 5.0
+    source_idle_probe_every_s: float = 0.5
     # Requests a second one API key may make to ingest and to score, unless the key sets its own.
     key_rate_per_s: int = 2000
     # The key `sentinel send` and other clients present; default: the one `sentinel up` made.
@@ -164,6 +168,8 @@ class Settings:
             bootstrap_training_rows=int(env.get("SENTINEL_BOOTSTRAP_ROWS", 150_000)),
             redis_maxmemory=env.get("SENTINEL_REDIS_MAXMEMORY") or "512mb",
             data_dir=Path(env["SENTINEL_DATA_DIR"]) if env.get("SENTINEL_DATA_DIR") else None,
+            source_idle_after_s=float(env.get("SENTINEL_SOURCE_IDLE_AFTER_S", 5.0)),
+            source_idle_probe_every_s=float(env.get("SENTINEL_SOURCE_IDLE_PROBE_EVERY_S", 0.5)),
             key_rate_per_s=int(env.get("SENTINEL_KEY_RATE_PER_S", 2000)),
             api_key=env.get("SENTINEL_API_KEY") or None,
             ui_secure_cookies=env.get("SENTINEL_UI_SECURE_COOKIES", "").strip().lower() in ("1", "true", "yes"),

@@ -113,7 +113,13 @@ def start_dispatcher(broker: str, tmp_path: Path) -> Iterator[Callable[..., Runn
     started: list[RunningDispatcher] = []
 
     def start(
-        topology: Path, source: str, sink_url: str, *, dead_letter_url: str | None = None, grace_period: float = 10
+        topology: Path,
+        source: str,
+        sink_url: str,
+        *,
+        dead_letter_url: str | None = None,
+        grace_period: float = 10,
+        env: dict[str, str] | None = None,
     ) -> RunningDispatcher:
         port = free_port()
         arguments = [
@@ -131,7 +137,7 @@ def start_dispatcher(broker: str, tmp_path: Path) -> Iterator[Callable[..., Runn
         if dead_letter_url:
             arguments += ["--dead-letter-url", dead_letter_url]
         log_path = tmp_path / f"dispatcher-{len(started)}.log"
-        process = spawn_module("eventing.dispatcher", arguments, broker, log_path)
+        process = spawn_module("eventing.dispatcher", arguments, broker, log_path, env)
         running = RunningDispatcher(process, f"http://127.0.0.1:{port}", log_path)
         started.append(running)
         return running

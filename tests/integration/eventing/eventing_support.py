@@ -162,13 +162,15 @@ class RunningDispatcher(RunningProcess):
         return requests.get(f"{self.url}/healthz", timeout=5).json()
 
 
-def spawn_module(module: str, arguments: list[str], bootstrap_servers: str, log_path: Path) -> subprocess.Popen[bytes]:
-    """`python -m module arguments...` from the project root, output to `log_path`."""
+def spawn_module(
+    module: str, arguments: list[str], bootstrap_servers: str, log_path: Path, env: dict[str, str] | None = None
+) -> subprocess.Popen[bytes]:
+    """`python -m module arguments...` from the project root, output to `log_path`, `env` added to ours."""
     with log_path.open("ab") as log:
         return subprocess.Popen(
             [sys.executable, "-m", module, *arguments],
             cwd=PROJECT_ROOT,
-            env=dict(os.environ, KAFKA_BOOTSTRAP_SERVERS=bootstrap_servers),
+            env={**os.environ, **(env or {}), "KAFKA_BOOTSTRAP_SERVERS": bootstrap_servers},
             stdout=log,
             stderr=subprocess.STDOUT,
         )

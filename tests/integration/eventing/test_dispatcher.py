@@ -411,3 +411,22 @@ def test_rebalance_to_a_second_member_loses_nothing(broker, setup, start_dispatc
     wait_for(lambda: sum(test.committed(broker)) == 200, timeout=10, what="all offsets committed")
     assert "revoked" in first.log()
     assert second.status()["assigned_partitions"], "the second member took over a partition"
+
+
+def test_an_idle_source_stops_fetching_and_delivers_what_arrives_at_a_later_probe(
+    broker, setup, start_dispatcher, sink
+):
+    test = setup(partitions=3, delivery=QUICK_RETRIES)
+    produce(broker, test.topic, plain_records(5))
+    idle_soon = {"SENTINEL_SOURCE_IDLE_AFTER_S": "1", "SENTINEL_SOURCE_IDLE_PROBE_EVERY_S": "0.5"}
+    dispatcher = start_dispatcher(test.topology, SOURCE, sink.url, env=idle_soon)
+    sink.wait_for(5)
+    assert not dispatcher.status()["idle"], "a source that just delivered keeps fetching"
+    wait_for(lambda: dispatcher.status()["idle"], timeout=10, what="the source idle")
+
+    produce(broker, test.topic, [{"key": f"user-{i}".encode(), "value": f"{i}".encode()} for i in range(30)])
+
+    everything = record_ids(broker, test.topic, 3, 35)
+    wait_for(lambda: len(sink.received) >= 35, timeout=15, what="the records produced while idle delivered")
+    assert sorted(request.ce["id"] for request in sink.received) == sorted(everything), "each record once"
+    wait_for(lambda: sum(test.committed(broker)) == 35, timeout=10, what="all offsets committed")
