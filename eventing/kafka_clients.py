@@ -26,6 +26,10 @@ FETCH_BYTES_PER_PARTITION = 256 * 1024
 # idle broker's CPU by a quarter, but the pipeline's p99 at 100 events/s rose from
 # 56-59 ms to 93-159 ms, so the wait stays at 20 ms.
 FETCH_WAIT_MAX_MS = 20
+# How long the ingress's producer waits to put more records in one produce request. Each
+# request costs tansu CPU; longer lingers cost the broker less per record and every hop
+# more time (python -m benchmarks broker-fetch --lingers measures both).
+LINGER_MS = 2
 
 
 def consumer_config(bootstrap_servers: str, group: str, *, initial_offset: str, client_id: str) -> dict[str, Any]:
@@ -57,6 +61,6 @@ def producer_config(bootstrap_servers: str, *, delivery_timeout_s: float, client
         "acks": "all",
         "enable.idempotence": True,
         "partitioner": "murmur2_random",
-        "linger.ms": 2,
+        "linger.ms": LINGER_MS,
         "delivery.timeout.ms": int(delivery_timeout_s * 1000),
     }
