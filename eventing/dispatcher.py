@@ -89,9 +89,9 @@ class Dispatcher:
         bootstrap_servers: str,
         sink_url: str,
         dead_letter_url: str | None,
+        idle_after_s: float,
+        idle_probe_every_s: float,
         grace_period: float = DEFAULT_GRACE_PERIOD_S,
-        idle_after_s: float = 0.0,
-        idle_probe_every_s: float = 0.5,
     ) -> None:
         """`idle_after_s` 0 keeps fetching however long the source is idle (eventing.idle_backoff)."""
         self.source = source

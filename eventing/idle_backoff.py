@@ -1,8 +1,9 @@
 """When an idle source stops fetching, and when it looks again.
 
 Every fetch costs the broker CPU whether it finds records or not: an idle stack's broker
-spent about 11 % of a core answering the three sources' empty fetches, one every 20 ms
-per source (eventing.kafka_clients.FETCH_WAIT_MAX_MS). A source that has found nothing and
+spent 8-11 % of a core answering the three sources' empty fetches, one every 20 ms
+per source (eventing.kafka_clients.FETCH_WAIT_MAX_MS), and 2 % with this back-off
+(python -m benchmarks idle). A source that has found nothing and
 delivered nothing for `idle_after_s` therefore pauses its partitions, and resumes them for
 `probe_s` once every `every_s` to look for new records. Any record found, or any delivery
 still under way, keeps it fetching. The price is latency for the first event after a quiet
