@@ -26,9 +26,11 @@ FETCH_BYTES_PER_PARTITION = 256 * 1024
 # idle broker's CPU by a quarter, but the pipeline's p99 at 100 events/s rose from
 # 56-59 ms to 93-159 ms, so the wait stays at 20 ms.
 FETCH_WAIT_MAX_MS = 20
-# How long the ingress's producer waits to put more records in one produce request. Each
-# request costs tansu CPU; longer lingers cost the broker less per record and every hop
-# more time (python -m benchmarks broker-fetch --lingers measures both).
+# How long the ingress's producer waits to put more records in one produce request. On the
+# broker alone 10 ms cost tansu a quarter less CPU per record (python -m benchmarks
+# broker-fetch --lingers), but in the pipeline, whose ordered partitions wait for each
+# acknowledgement, it stored fewer events a second for no less broker CPU and added
+# 12-20 ms at the median (docs/benchmarks.md, "The broker's fetch wait").
 LINGER_MS = 2
 
 
