@@ -311,10 +311,9 @@ class Dispatcher:
             self._consumer.resume(to_resume)
 
     def _apply_idle_backoff(self, *, found: int) -> None:
-        """Pause every partition while the source is idle between probes; resume them for a probe or on activity."""
-        with self._lock:
-            busy = any(lane.backlog or lane.in_flight for lane in self._lanes.values())
-        fetching = self._idle.fetching(found=found, busy=busy)
+        """Pause every partition while the source is idle between probes; resume them for a probe or on activity.
+        Under load records are found on every turn, so only a turn that found none asks whether lanes are busy."""
+        fetching = self._idle.fetching(found=found, busy=not found and self._lanes_busy())
         with self._lock:
             if fetching:
                 to_resume = [TopicPartition(*key) for key in self._idle_paused]
@@ -329,6 +328,11 @@ class Dispatcher:
         if to_resume:
             self._consumer.resume(to_resume)
             self._wake_fetcher()
+
+    def _lanes_busy(self) -> bool:
+        """Whether any partition still holds records to deliver or deliveries in flight."""
+        with self._lock:
+            return any(lane.backlog or lane.in_flight for lane in self._lanes.values())
 
     def _wake_fetcher(self) -> None:
         """Make the client fetch the partitions just resumed now rather than within a second.
