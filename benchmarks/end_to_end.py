@@ -15,6 +15,15 @@ holding the records. CPU is the user+system time of every process involved.
 Each rate starts on a freshly started stack: its broker keeps topics in memory,
 and its cost per event grows with what a topic holds.
 
+Plumbing (`--designs plumbing`): the same stack and load with each function replaced by
+one that only passes its event on (benchmarks.passthrough): no validation, keys,
+signatures, model, Redis or PostgreSQL. Its events are counted as persist's and alert's
+dispatchers deliver them, so it has no latency column; its CPU per event and the rates
+it sustains are the floor the design's hops (HTTP, the ingress, the dispatchers, the
+broker) set on this machine, whatever the functions themselves cost. It runs at fixed
+rates only: its ingest cannot know what is stored, so it cannot shed load, and at "max"
+it would fill the broker, whose cost per event grows with what a topic holds.
+
 Overload: a rate written `2x` or `5x` is that multiple of the pipeline's "max" measured
 earlier in the same run (so `--rates max,2x,5x`). Ingest then sheds what the pipeline
 cannot take (503 with Retry-After), the load generator obeys, and the rows show how
@@ -33,10 +42,11 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+import requests
 from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from benchmarks import loadgen, processes, profile, stack, workload
+from benchmarks import loadgen, passthrough, processes, profile, stack, workload
 from benchmarks.report import RESULTS_DIR, Table, at_least, at_most, percentiles_ms, ratio, save
 from sentinel.core import events
 
@@ -67,6 +77,8 @@ PIPELINE = (
     "redis",
 )
 BASELINE = ("broker", "postgres")
+PERSIST_SOURCE = "persist-source"
+PLUMBING_ENDS = (PERSIST_SOURCE, "alert-source")  # the plumbing's events end when both have delivered them
 
 LATENCY_QUERY = """
 SELECT count(*),
@@ -114,22 +126,27 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--designs",
         type=designs_of,
         default="both",
-        help="pipeline, baseline, or both (pipeline,baseline): the event-function pipeline and the batch consumer",
+        help="pipeline, baseline, or both (pipeline,baseline): the event-function pipeline and the batch consumer; "
+        "plumbing: the pipeline with functions that only pass their event on (add it to the list, or alone)",
     )
     parser.add_argument(
         "--profile", action="store_true", help="record a py-spy profile of every pipeline process during the max run"
     )
 
 
-DESIGNS = ("pipeline", "baseline")
+DESIGNS = ("pipeline", "baseline", "plumbing")
+BOTH = ("pipeline", "baseline")
 
 
 def designs_of(text: str) -> tuple[str, ...]:
-    """The designs `--designs` names, in DESIGNS order: "both", or a comma-separated choice of DESIGNS."""
-    names = set(DESIGNS) if text.strip() == "both" else {name.strip() for name in text.split(",") if name.strip()}
+    """The designs `--designs` names, in DESIGNS order: a comma-separated choice of DESIGNS, "both" standing
+    for pipeline and baseline."""
+    names = {name.strip() for name in text.split(",") if name.strip()}
+    if "both" in names:
+        names = names - {"both"} | set(BOTH)
     unknown = names - set(DESIGNS)
     if unknown or not names:
-        raise argparse.ArgumentTypeError(f"{text!r}: give pipeline, baseline or both")
+        raise argparse.ArgumentTypeError(f"{text!r}: give pipeline, baseline, plumbing or both")
     return tuple(name for name in DESIGNS if name in names)
 
 
@@ -143,16 +160,26 @@ def run(args: argparse.Namespace) -> int:
         for label in args.rates.split(","):
             # A fresh broker for every rate: tansu keeps topics in memory and its cost per
             # event grows with what a topic holds, so a rate must not inherit the last one's records.
-            bench.restart()
-            with psycopg.connect(bench.settings.database_url, autocommit=True) as conn:
-                conn.execute("TRUNCATE transactions, alerts")
-            if "pipeline" in designs:
-                _pipeline(bench, transactions, "warm-up", f"e2e-{run_id}-w{label}-", rate=100, seconds=3, args=args)
             rate = _offered_rate(label, outcomes)
             for design in designs:
+                if design == "plumbing" and (rate is None or _is_overload(label)):
+                    print(f"  plumbing at {label}: not run, see the module's docstring", flush=True)
+                    continue
+                if design != "baseline":  # the baseline runs on the pipeline's stack, after it
+                    bench.restart(functions_from=passthrough.SOURCE if design == "plumbing" else None)
+                    with psycopg.connect(bench.settings.database_url, autocommit=True) as conn:
+                        conn.execute("TRUNCATE transactions, alerts")
+                    warm_up = f"e2e-{run_id}-w{design[0]}{label}-"
+                    _pipeline(bench, transactions, "warm-up", warm_up, rate=100, seconds=3, args=args, design=design)
+                elif "pipeline" not in designs:
+                    bench.restart()
                 prefix = f"e2e-{run_id}-{design[0]}{label}-"
-                measure = _pipeline if design == "pipeline" else _baseline
-                outcome = measure(bench, transactions, label, prefix, rate=rate, seconds=args.seconds, args=args)
+                if design == "baseline":
+                    outcome = _baseline(bench, transactions, label, prefix, rate=rate, seconds=args.seconds, args=args)
+                else:
+                    outcome = _pipeline(
+                        bench, transactions, label, prefix, rate=rate, seconds=args.seconds, args=args, design=design
+                    )
                 outcomes.append(outcome)
                 print(
                     f"  {design} at {label}: {outcome.persisted_per_s:,.0f}/s persisted, p99 {outcome.p99_ms} ms, "
@@ -174,19 +201,27 @@ def _pipeline(
     rate: float | None,
     seconds: float,
     args: argparse.Namespace,
+    design: str = "pipeline",
 ) -> Outcome:
+    """The pipeline's run at `rate`; with `design` plumbing, on a stack serving benchmarks.passthrough."""
     templates = [workload.created(item, api_key=bench.api_key) for item in transactions]
     port = bench.port("ingest")
     request = workload.requests_for(templates, "127.0.0.1", port, id_prefix=prefix)
     pids = {name: bench.pid(name) for name in PIPELINE}
     profiles = _start_profiles(pids, seconds) if args.profile and rate is None else {}
     cpu_before = _cpu(pids)
+    delivered_before = _delivered(bench) if design == "plumbing" else {}
+    started = time.monotonic()
     if rate is None:
         result = loadgen.closed_loop("127.0.0.1", port, request, seconds=seconds, connections=args.max_connections)
     else:
         result = loadgen.open_loop("127.0.0.1", port, request, rate=rate, seconds=seconds, connections=64)
     accepted = result.succeeded()
-    outcome = _outcome(bench, "pipeline", label, prefix, result.sent / result.seconds, accepted, pids, cpu_before, args)
+    sent_per_s = result.sent / result.seconds
+    if design == "plumbing":
+        outcome = _passed_through(bench, label, sent_per_s, accepted, delivered_before, started, pids, cpu_before, args)
+    else:
+        outcome = _outcome(bench, design, label, prefix, sent_per_s, accepted, pids, cpu_before, args)
     outcome.refused = len(result.refusal_latencies)
     outcome.refusal_p99_ms = percentiles_ms(result.refusal_latencies)["p99_ms"]
     outcome.shed = result.shed
@@ -314,6 +349,54 @@ def _outcome(
     )
 
 
+def _passed_through(
+    bench: stack.BenchStack,
+    label: str,
+    sent_per_s: float,
+    accepted: int,
+    delivered_before: dict[str, int],
+    started: float,
+    pids: dict[str, int | None],
+    cpu_before: dict[str, float],
+    args: argparse.Namespace,
+) -> Outcome:
+    """The plumbing's outcome: its events count as stored once persist's and alert's dispatchers delivered them;
+    the rate is those delivered to persist over the time from the first request to the last delivery."""
+    delivered = dict.fromkeys(PLUMBING_ENDS, 0)
+    last_progress = finished = time.monotonic()
+    while min(delivered.values()) < accepted and time.monotonic() - last_progress <= args.drain_timeout:
+        time.sleep(0.2)
+        now = {name: count - delivered_before[name] for name, count in _delivered(bench).items()}
+        if now != delivered:
+            last_progress = time.monotonic()
+            if now[PERSIST_SOURCE] != delivered[PERSIST_SOURCE]:
+                finished = last_progress
+            delivered = now
+    stored = min(delivered.values())
+    spent = {name: round(seconds - cpu_before[name], 2) for name, seconds in _cpu(pids).items()}
+    return Outcome(
+        design="plumbing",
+        offered=label,
+        sent_per_s=round(sent_per_s, 1),
+        accepted=accepted,
+        stored=stored,
+        p50_ms=None,
+        p99_ms=None,
+        persisted_per_s=round(delivered[PERSIST_SOURCE] / (finished - started), 1),
+        cpu_ms_per_event=round(sum(spent.values()) * 1000 / max(stored, 1), 3),
+        cpu_by_process=spent,
+    )
+
+
+def _delivered(bench: stack.BenchStack) -> dict[str, int]:
+    """Events each of persist's and alert's dispatchers has delivered since it started."""
+    counts = {}
+    for source in PLUMBING_ENDS:
+        status = requests.get(f"http://127.0.0.1:{bench.port(source)}/healthz", timeout=5).json()
+        counts[source] = status["counters"]["delivered"]
+    return counts
+
+
 def _wait_stored(database_url: str, prefix: str, expected: int, stall_timeout: float) -> int:
     """Rows stored under `prefix` once all `expected` are there, or progress stalled for `stall_timeout`."""
     stored, last_progress = -1, time.monotonic()
@@ -380,23 +463,30 @@ def _report(outcomes: list[Outcome], args: argparse.Namespace) -> int:
                     ratio(one.p99_ms, other.p99_ms),
                 )
         tables.append(ratios)
-    busiest = max(pipeline.values(), key=lambda o: o.persisted_per_s, default=None)
-    if busiest:
-        where = Table(
-            f"Where the pipeline's CPU goes at offered {busiest.offered}/s (ms per stored event)",
-            ["process", "CPU ms/event", "share"],
-        )
-        total = sum(busiest.cpu_by_process.values()) or 1.0
-        for name, seconds in sorted(busiest.cpu_by_process.items(), key=lambda item: -item[1]):
-            where.add(name, round(seconds * 1000 / max(busiest.stored, 1), 3), f"{seconds / total:.0%}")
-        tables.append(where)
+    plumbing = {o.offered: o for o in outcomes if o.design == "plumbing"}
+    for design, runs in (("pipeline", pipeline), ("plumbing", plumbing)):
+        busiest = max(runs.values(), key=lambda o: o.persisted_per_s, default=None)
+        if busiest:
+            tables.append(_where_the_cpu_goes(design, busiest))
     document: dict[str, Any] = {
         "outcomes": [vars(outcome) | {"lost": outcome.lost} for outcome in outcomes],
         "targets": _targets(pipeline) | _cost_targets(pipeline, baseline),
+        "plumbing_floor": _cost_targets(plumbing, baseline) if plumbing else None,
         "settings": {"seconds": args.seconds, "rates": args.rates, "max_connections": args.max_connections},
     }
     save("end_to_end", document, tables, publish=args.publish)
     return 0
+
+
+def _where_the_cpu_goes(design: str, busiest: Outcome) -> Table:
+    where = Table(
+        f"Where the {design}'s CPU goes at offered {busiest.offered}/s (ms per stored event)",
+        ["process", "CPU ms/event", "share"],
+    )
+    total = sum(busiest.cpu_by_process.values()) or 1.0
+    for name, seconds in sorted(busiest.cpu_by_process.items(), key=lambda item: -item[1]):
+        where.add(name, round(seconds * 1000 / max(busiest.stored, 1), 3), f"{seconds / total:.0%}")
+    return where
 
 
 def _targets(pipeline: dict[str, Outcome]) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from pathlib import Path
 from eventing import topology
 from sentinel.config import Settings, component_port
 from sentinel.stack import client_key
-from sentinel.stack.components import Component, inherited_environment
+from sentinel.stack.components import FUNCTION, Component, inherited_environment
 from sentinel.stack.local import LocalStack
 from sentinel.stores import redis_client
 
@@ -42,6 +42,7 @@ class BenchStack:
         self.settings = Settings.from_env()
         self.topology = topology.load()
         self.local = LocalStack(self.settings, self.topology)
+        self._function_commands = {c.name: list(c.command or []) for c in self.local.components if c.kind == FUNCTION}
 
     @classmethod
     def from_arguments(cls, args: argparse.Namespace) -> BenchStack:
@@ -51,21 +52,31 @@ class BenchStack:
         print(f"starting the benchmark stack in {self.settings.state_dir} (ports from {self.settings.port_base})")
         self.local.up(say=lambda line: print(f"  {line}", flush=True))
 
-    def restart(self) -> None:
+    def restart(self, *, functions_from: Path | None = None) -> None:
         """Down and up again: a fresh broker (its topics and consumer groups live in memory), fresh
-        processes and an empty Redis.
+        processes and an empty Redis. `functions_from`: a module with a target named after each
+        function (benchmarks.passthrough), served in place of functions/ until the next restart.
 
         A dispatcher stopped and started again can wait minutes for its group's
         assignment on tansu; a fresh broker assigns a new group in about 3 s. Redis keeps
         what earlier runs left (inline decisions for a day, de-duplication claims, users'
         histories), which fills its memory limit over a few runs; then every write is refused."""
         self.down()
+        self._serve_functions_from(functions_from)
         self.up()
         client = redis_client.connect(self.settings.redis_url)
         try:
             client.flushall()
         finally:
             client.close()
+
+    def _serve_functions_from(self, source: Path | None) -> None:
+        for name, command in self._function_commands.items():
+            arguments = list(command)
+            if source is not None:
+                arguments[arguments.index("--target") + 1] = name
+                arguments[arguments.index("--source") + 1] = str(source)
+            self.local.component(name).command = arguments
 
     def down(self, *names: str) -> None:
         self.local.down(say=lambda line: None, names=names)

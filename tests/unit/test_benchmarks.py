@@ -7,11 +7,13 @@ from types import SimpleNamespace
 
 import pytest
 
-from benchmarks import functions, kpa, loadgen, workload
+from benchmarks import functions, kpa, loadgen, passthrough, workload
 from benchmarks.__main__ import BENCHMARKS, parse
 from benchmarks.end_to_end import Outcome, _cost_targets, _offered_rate
 from benchmarks.functions import _add_slowdowns, _at_full_speed, _latency_at_half
 from benchmarks.report import Table, percentiles_ms
+from sentinel.codec.event import Event, json_event
+from sentinel.core import events
 
 SETTINGS = kpa.KpaSettings(target=10)  # 7 concurrent requests per pod
 WORKLOAD = kpa.Workload(service_s=0.01, pod_rate=1000, start_s=2)  # a core is full at 10 in flight
@@ -81,6 +83,11 @@ def test_an_overload_rate_without_a_max_before_it_is_refused():
 )
 def test_designs_both_means_the_pipeline_and_the_baseline(given, designs):
     assert parse(["end-to-end", "--designs", given]).designs == designs
+
+
+def test_the_plumbing_joins_both_or_runs_alone():
+    assert parse(["end-to-end", "--designs", "both,plumbing"]).designs == ("pipeline", "baseline", "plumbing")
+    assert parse(["end-to-end", "--designs", "plumbing"]).designs == ("plumbing",)
 
 
 def test_an_unknown_design_is_refused():
@@ -163,3 +170,27 @@ def test_each_round_offers_half_the_maximum_measured_just_before_it_and_the_noop
     assert [run["offered_rate"] for run in rows[functions.NOOP]["rounds"]] == [500.0, 300.0]
     assert [run["offered_rate"] for run in rows[functions.SCORE_INGRESS]["rounds"]] == [350.0, 150.0]
     assert rows[functions.SCORE]["maximum_rate"] == 800.0  # the median of the rounds' 1,000 and 600
+
+
+class _RecordingSink:
+    def __init__(self) -> None:
+        self.emitted: list[Event] = []
+
+    def emit(self, event: Event) -> None:
+        self.emitted.append(event)
+
+    def close(self) -> None:
+        pass
+
+
+def test_the_plumbings_ingest_passes_each_transaction_on_unchanged_keyed_by_its_user():
+    sink = _RecordingSink()
+    ingest = passthrough.PassOnIngest(sink, events.TRANSACTION_RECEIVED)
+    data = {"transaction_id": "t-1", "user_id": "u-7", "Amount": 3.5}
+    created = json_event({"type": events.TRANSACTION_CREATED, "source": "/test", "id": "t-1"}, data)
+
+    ingest.handle([created])
+
+    (emitted,) = sink.emitted
+    assert (emitted.type, emitted.id, emitted.attributes["partitionkey"]) == (events.TRANSACTION_RECEIVED, "t-1", "u-7")
+    assert emitted.json() == data
