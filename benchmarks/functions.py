@@ -22,7 +22,10 @@ with no spans at all (OTEL_SDK_DISABLED), and exporting every span by OTLP (to t
 null sink, so only the exporter's own cost counts). Metrics are always on: their cost
 is measured against a run of the code before them (docs/benchmarks.md).
 The no-op is also run on uvicorn's pure-Python parts and on the gunicorn threads the
-functions ran on before --asgi: the servers compared side by side.
+functions ran on before --asgi: the servers compared side by side. And a function that
+takes persist's and alert's decisions and does nothing with them runs on the handler
+every function uses (sentinel.serving.http_handler: the gate and work threads, event
+decoding, metrics, the trace): what each function pays before its own work.
 Each open-loop round also times a fixed piece of work in a process of its own
 (benchmarks.machine_speed): this machine is shared and at times runs the same work 1.2
 to 3.2 times slower, which puts a process at half a maximum measured before the slowdown
@@ -48,9 +51,11 @@ from sentinel.stores import database, registry, rules
 
 SHARE_TARGET = 0.70
 P99_TARGET_MS = 10.0
+NOOP_CPU_TARGET_MS = 0.3  # a no-op handler's overhead on the chosen server, CPU per request
 NOOP = "no-op handler"
 NOOP_PURE_PYTHON = "no-op, uvicorn's h11 and asyncio"
 NOOP_THREADS = "no-op, gunicorn threads (before --asgi)"
+NOOP_SENTINEL = "no-op on Sentinel's handler (a decision taken, nothing done)"
 SCORE = "score → null sink"
 SCORE_INGRESS = "score → KafkaSink ingress"
 SCORE_RULES = "score, 10 rules and a challenger in shadow → null sink"
@@ -179,11 +184,13 @@ def _start_subjects(bench: stack.BenchStack, group: processes.Group) -> dict[str
         return requests
 
     persist, alert = function("persist", "persist"), function("alert", "alert")
+    sentinel_noop = function("noop-sentinel", "noop-sentinel")
     score = function("score", "score-null-sink", K_SINK=sink.url)
     subjects = [
         Subject(NOOP, function("noop", "noop"), created),
         Subject(NOOP_PURE_PYTHON, function("noop-pure-python", "noop-pure-python"), created),
         Subject(NOOP_THREADS, function("noop-threads", "noop-threads", THREADS="8"), created),
+        Subject(NOOP_SENTINEL, sentinel_noop, signed=blocks(sentinel_noop)),
         Subject(SCORE, score, created, charged=(sink.process.pid,)),
         Subject(SCORE_RULES, score, created, charged=(sink.process.pid,), setup=_rules_and_challenger(bench, champion)),
         Subject(
@@ -481,6 +488,10 @@ def _report(subjects: dict[str, Subject], latency: list[dict[str, Any]], args: a
         "score_p99_ms_at_half_rate": at_most(P99_TARGET_MS, score["p99_ms"]),
         "score_p99_ms_at_half_rate_at_full_speed": at_most(P99_TARGET_MS, score["p99_ms_at_full_speed"]),
         "score_with_rules_and_challenger_p99_ms_at_half_rate": at_most(P99_TARGET_MS, with_rules["p99_ms"]),
+        "noop_cpu_ms_per_request": at_most(NOOP_CPU_TARGET_MS, subjects[NOOP].median("cpu_ms_per_request")),
+        "noop_on_sentinels_handler_cpu_ms_per_request": at_most(
+            NOOP_CPU_TARGET_MS, subjects[NOOP_SENTINEL].median("cpu_ms_per_request")
+        ),
     }
     document["cost_of_reasons"] = {
         "rate_ratio": ratio(subjects[SCORE_REASONS].median("rate"), subjects[SCORE].median("rate")),

@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from benchmarks import noop
+from benchmarks import noop, passthrough
 from eventing import topology
 from sentinel.config import PROJECT_ROOT
 from sentinel.stack import health
@@ -79,6 +79,8 @@ NOOP_COMMANDS = {
     "noop": [FUNCTIONS_FRAMEWORK, "--target", "handle", "--source", str(noop.SOURCE), "--asgi"],
     "noop-pure-python": [PYTHON, "-m", "benchmarks.noop.pure_python"],
     "noop-threads": [FUNCTIONS_FRAMEWORK, "--target", "handle", "--source", str(noop.THREADED_SOURCE)],
+    # A function that takes a decision and does nothing with it, on the handler every function uses.
+    "noop-sentinel": [FUNCTIONS_FRAMEWORK, "--target", "persist", "--source", passthrough.SOURCE, "--asgi"],
 }
 
 
