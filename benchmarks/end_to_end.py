@@ -471,7 +471,11 @@ def _report(outcomes: list[Outcome], args: argparse.Namespace) -> int:
     document: dict[str, Any] = {
         "outcomes": [vars(outcome) | {"lost": outcome.lost} for outcome in outcomes],
         "targets": _targets(pipeline) | _cost_targets(pipeline, baseline),
-        "plumbing_floor": _cost_targets(plumbing, baseline) if plumbing else None,
+        "plumbing_cpu_share_of_pipeline": {
+            label: ratio(one.cpu_ms_per_event, pipeline[label].cpu_ms_per_event)
+            for label, one in plumbing.items()
+            if label in pipeline
+        },
         "settings": {"seconds": args.seconds, "rates": args.rates, "max_connections": args.max_connections},
     }
     save("end_to_end", document, tables, publish=args.publish)
