@@ -69,7 +69,8 @@ class Function(ABC):
 
     def admit(self, caller: Caller | None) -> None:
         """Refuse a request before its body is read: 401/403 for the wrong caller, 429 over its rate.
-        `caller` is None when the request has no key (or keys are not checked)."""
+        `caller` is None when the request has no key (or keys are not checked); that call is made on
+        the server's event loop, so with no caller it must answer from memory and never block."""
 
     @abstractmethod
     def handle(self, events: Sequence[Event], caller: Caller | None = None) -> Reply:

@@ -13,6 +13,8 @@ accepted work: a function shedding load says so on the loop (`refuse_if_overload
 from memory), `admit` (the API key and its rate: in memory nearly always) and the
 readiness check run in a small gate pool, and only admitted requests reach the pool
 that decodes their events and calls `handle` (SENTINEL_FUNCTION_THREADS threads).
+A request with no key (every delivery from a KafkaSource) has nothing to look up, so
+the loop admits or refuses it itself, one hand-off to a thread fewer.
 The loop answers the liveness probe itself, reads the body (up to the size limit)
 without holding a thread, and turns every failure into a JSON answer
 (sentinel.serving.failures), never a traceback. GET /metrics answers the server's
@@ -153,7 +155,12 @@ def http_handler(
             if request.method != "POST":
                 raise ClientError(f"{request.method} is not allowed here; POST a CloudEvent", status=405)
             function.refuse_if_overloaded()
-            caller = await _in(lifecycle.gate, admitted, function, request.headers.get("Authorization"))
+            authorization = request.headers.get("Authorization")
+            if authorization is None:  # no key to look up: admitted or refused from memory, on the loop
+                caller = None
+                function.admit(caller)
+            else:
+                caller = await _in(lifecycle.gate, admitted, function, authorization)
             body = await read_streamed_body(request.headers, request.stream(), lifecycle.max_body_bytes)
             assert lifecycle.work is not None  # made when the function started
             return await _in(lifecycle.work, handled, function, request, body, caller)

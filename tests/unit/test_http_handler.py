@@ -2,6 +2,7 @@
 
 import dataclasses
 import json
+import threading
 
 import flask
 import functions_framework
@@ -117,6 +118,27 @@ def test_admit_refuses_before_the_body_is_read():
     served = Served(Gated())
     response = served.call(content=b" " * (2 * 1024 * 1024), headers={"Content-Type": "application/json"})
     assert response.status_code == 401
+
+
+class AdmittingOnAnyThread(Gated):
+    """Admits everyone, and notes the thread each admission ran on."""
+
+    def __init__(self):
+        super().__init__()
+        self.admitted_on = []
+
+    def admit(self, caller):
+        self.admitted_on.append(threading.current_thread().name)
+
+
+def test_a_request_without_a_key_is_admitted_on_the_event_loop_and_one_with_a_key_in_the_gate_pool():
+    """A delivery from a KafkaSource carries no key: nothing to look up, so no hand-off to a thread for it."""
+    served = Served(AdmittingOnAnyThread())
+    served.post(an_event())
+    served.post(an_event(), key=KEY)
+    without_key, with_key = served.function.admitted_on
+    assert not without_key.startswith("gate")
+    assert with_key.startswith("gate")
 
 
 class Shedding(Gated):
