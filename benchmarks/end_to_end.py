@@ -165,21 +165,7 @@ def run(args: argparse.Namespace) -> int:
                 if design == "plumbing" and (rate is None or _is_overload(label)):
                     print(f"  plumbing at {label}: not run, see the module's docstring", flush=True)
                     continue
-                if design != "baseline":  # the baseline runs on the pipeline's stack, after it
-                    bench.restart(functions_from=passthrough.SOURCE if design == "plumbing" else None)
-                    with psycopg.connect(bench.settings.database_url, autocommit=True) as conn:
-                        conn.execute("TRUNCATE transactions, alerts")
-                    warm_up = f"e2e-{run_id}-w{design[0]}{label}-"
-                    _pipeline(bench, transactions, "warm-up", warm_up, rate=100, seconds=3, args=args, design=design)
-                elif "pipeline" not in designs:
-                    bench.restart()
-                prefix = f"e2e-{run_id}-{design[0]}{label}-"
-                if design == "baseline":
-                    outcome = _baseline(bench, transactions, label, prefix, rate=rate, seconds=args.seconds, args=args)
-                else:
-                    outcome = _pipeline(
-                        bench, transactions, label, prefix, rate=rate, seconds=args.seconds, args=args, design=design
-                    )
+                outcome = _measure(bench, design, designs, transactions, label, rate, f"e2e-{run_id}-", args)
                 outcomes.append(outcome)
                 print(
                     f"  {design} at {label}: {outcome.persisted_per_s:,.0f}/s persisted, p99 {outcome.p99_ms} ms, "
@@ -192,6 +178,36 @@ def run(args: argparse.Namespace) -> int:
     return _report(outcomes, args)
 
 
+def _measure(
+    bench: stack.BenchStack,
+    design: str,
+    designs: tuple[str, ...],
+    transactions: list[dict],
+    label: str,
+    rate: float | None,
+    run_prefix: str,
+    args: argparse.Namespace,
+) -> Outcome:
+    """One design at one rate. The pipeline and the plumbing each get a fresh stack and a warm-up; the
+    baseline runs on the pipeline's stack after it, or on a fresh one of its own."""
+    prefix = f"{run_prefix}{design[0]}{label}-"
+    if design == "baseline":
+        if "pipeline" not in designs:
+            bench.restart()
+        return _baseline(bench, transactions, label, prefix, rate=rate, seconds=args.seconds, args=args)
+    bench.restart(functions_from=passthrough.SOURCE if design == "plumbing" else None)
+    with psycopg.connect(bench.settings.database_url, autocommit=True) as conn:
+        conn.execute("TRUNCATE transactions, alerts")
+    # Looked up before the warm-up: the lookup takes seconds, and the measured run must follow the
+    # warm-up at once, before the sources back off as idle (SENTINEL_SOURCE_IDLE_AFTER_S).
+    pids = bench.pids(*PIPELINE)
+    warm_up = f"{run_prefix}w{design[0]}{label}-"
+    _pipeline(bench, transactions, "warm-up", warm_up, rate=100, seconds=3, args=args, design=design, pids=pids)
+    return _pipeline(
+        bench, transactions, label, prefix, rate=rate, seconds=args.seconds, args=args, design=design, pids=pids
+    )
+
+
 def _pipeline(
     bench: stack.BenchStack,
     transactions: list[dict],
@@ -201,15 +217,15 @@ def _pipeline(
     rate: float | None,
     seconds: float,
     args: argparse.Namespace,
-    design: str = "pipeline",
+    design: str,
+    pids: dict[str, int | None],
 ) -> Outcome:
     """The pipeline's run at `rate`; with `design` plumbing, on a stack serving benchmarks.passthrough."""
     templates = [workload.created(item, api_key=bench.api_key) for item in transactions]
     port = bench.port("ingest")
     request = workload.requests_for(templates, "127.0.0.1", port, id_prefix=prefix)
-    pids = {name: bench.pid(name) for name in PIPELINE}
     profiles = _start_profiles(pids, seconds) if args.profile and rate is None else {}
-    cpu_before = _cpu(pids)
+    cpu_before = processes.cpu_seconds_by_name(pids)
     delivered_before = _delivered(bench) if design == "plumbing" else {}
     started = time.monotonic()
     if rate is None:
@@ -258,7 +274,7 @@ def _baseline(
     admin = AdminClient({"bootstrap.servers": servers})
     admin.create_topics([NewTopic(topic, num_partitions=6, replication_factor=1)])[topic].result()
     count = MAX_BASELINE_RECORDS if rate is None else int(rate * seconds)
-    pids = {name: bench.pid(name) for name in BASELINE}
+    pids = bench.pids(*BASELINE)
     if rate is None:  # fill the topic first: the consumer's drain rate is its maximum
         produce_received(servers, topic, transactions, prefix, count=count, rate=None)
     consumer = subprocess.Popen(
@@ -277,7 +293,7 @@ def _baseline(
         stdout=subprocess.PIPE,
     )
     pids["batch consumer"] = consumer.pid
-    cpu_before = _cpu(pids)
+    cpu_before = processes.cpu_seconds_by_name(pids)
     sent_per_s = 0.0
     if rate is not None:
         time.sleep(5)  # a fresh consumer group is assigned in about 3 s on tansu
@@ -330,7 +346,7 @@ def _outcome(
     args: argparse.Namespace,
 ) -> Outcome:
     stored = _wait_stored(bench.settings.database_url, prefix, accepted, args.drain_timeout)
-    spent = {name: round(seconds - cpu_before[name], 2) for name, seconds in _cpu(pids).items()}
+    spent = _spent_since(cpu_before, pids)
     with psycopg.connect(bench.settings.database_url, autocommit=True) as conn:
         count, p50, p99, span = conn.execute(LATENCY_QUERY, (f"{prefix}%",)).fetchone()
     if design == "baseline" and label == "max":  # the records waited in the topic before the clock started
@@ -373,7 +389,7 @@ def _passed_through(
                 finished = last_progress
             delivered = now
     stored = min(delivered.values())
-    spent = {name: round(seconds - cpu_before[name], 2) for name, seconds in _cpu(pids).items()}
+    spent = _spent_since(cpu_before, pids)
     return Outcome(
         design="plumbing",
         offered=label,
@@ -397,6 +413,11 @@ def _delivered(bench: stack.BenchStack) -> dict[str, int]:
     return counts
 
 
+def _spent_since(cpu_before: dict[str, float], pids: dict[str, int | None]) -> dict[str, float]:
+    """CPU seconds each process spent since `cpu_before` was taken."""
+    return {name: round(now - cpu_before[name], 2) for name, now in processes.cpu_seconds_by_name(pids).items()}
+
+
 def _wait_stored(database_url: str, prefix: str, expected: int, stall_timeout: float) -> int:
     """Rows stored under `prefix` once all `expected` are there, or progress stalled for `stall_timeout`."""
     stored, last_progress = -1, time.monotonic()
@@ -410,10 +431,6 @@ def _wait_stored(database_url: str, prefix: str, expected: int, stall_timeout: f
             if stored >= expected or time.monotonic() - last_progress > stall_timeout:
                 return stored
             time.sleep(1.0)
-
-
-def _cpu(pids: dict[str, int | None]) -> dict[str, float]:
-    return {name: processes.tree_cpu_seconds(pid) if pid else 0.0 for name, pid in pids.items()}
 
 
 def _report(outcomes: list[Outcome], args: argparse.Namespace) -> int:

@@ -157,7 +157,7 @@ def run(args: argparse.Namespace) -> int:
 def _start_subjects(bench: stack.BenchStack, group: processes.Group) -> dict[str, Subject]:
     """Every process measured, started and ready."""
     sink = group.start("null-sink", [processes.PYTHON, "-m", "benchmarks.null_sink", "--port", "{port}"], {})
-    ingress = bench.pid("kafka-sink-ingress")
+    ingress = bench.pids("kafka-sink-ingress")["kafka-sink-ingress"]
 
     def function(name: str, label: str, **env: str) -> processes.Started:
         # A no-op runs with score's environment: the same settings, nothing it reads.

@@ -74,10 +74,10 @@ def _measure(
         [latency] = _latencies(bench.settings.database_url, [_send(url, template, f"{prefix}after-quiet-{index}")])
         latencies.append(latency)
         print(f"  after {quiet_s:g} s quiet: {latency:.1f} ms from ingest to PostgreSQL", flush=True)
-    pids = {status.name: status.pid for status in bench.local.status() if status.pid}
-    before = {name: processes.tree_cpu_seconds(pid) for name, pid in pids.items()}
+    pids = bench.pids()
+    before = processes.cpu_seconds_by_name(pids)
     time.sleep(args.seconds)
-    spent = {name: processes.tree_cpu_seconds(pid) - before[name] for name, pid in pids.items()}
+    spent = {name: seconds - before[name] for name, seconds in processes.cpu_seconds_by_name(pids).items()}
     share = {name: round(100 * seconds / args.seconds, 2) for name, seconds in spent.items()}
     print(f"  idle: broker {share.get('broker')} %, everything {sum(share.values()):.1f} % of a core", flush=True)
     return {"latencies_ms": latencies, "idle_cpu_percent": share}

@@ -132,6 +132,11 @@ def wait_ready(url: str, timeout: float = 60.0) -> None:
         time.sleep(0.05)
 
 
+def cpu_seconds_by_name(pids: dict[str, int | None]) -> dict[str, float]:
+    """`tree_cpu_seconds` of each named process; 0 for one that is not running."""
+    return {name: tree_cpu_seconds(pid) if pid else 0.0 for name, pid in pids.items()}
+
+
 def tree_cpu_seconds(pid: int) -> float:
     """User plus system CPU time of a process and all its descendants (live ones)."""
     children: dict[int, list[int]] = {}

@@ -85,9 +85,12 @@ class BenchStack:
         found = self.local.component(component)
         return found.port if found.port is not None else component_port(component, self.settings.port_base)
 
-    def pid(self, component: str) -> int | None:
-        """The pid of the component's process (under its keeper), while it runs."""
-        return next((status.pid for status in self.local.status() if status.name == component), None)
+    def pids(self, *components: str) -> dict[str, int | None]:
+        """The pid of each component's process (under its keeper), None for one not running; with no names,
+        every running component's. One look at the stack: it checks every component's health, which takes
+        seconds, and a pause that long before a measured run lets the sources go idle."""
+        found = {status.name: status.pid for status in self.local.status() if status.pid}
+        return {name: found.get(name) for name in components} if components else dict(found)
 
     def function_env(self, name: str) -> dict[str, str]:
         """The environment the stack gives function `name`, for a second copy started by a benchmark."""
