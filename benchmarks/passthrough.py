@@ -26,7 +26,6 @@ from sentinel.serving.http_handler import http_handler
 from sentinel.serving.sink import SinkClient
 
 SOURCE = __file__
-TARGETS = ("ingest", "score", "persist", "alert")
 
 
 class PassOn(Function):
@@ -44,7 +43,7 @@ class PassOn(Function):
             data = self.data_of(event)
             attributes = {
                 "type": self._emits,
-                "source": events.INGEST_SOURCE,
+                "source": f"/benchmarks/passthrough/{self.name}",
                 "id": event.id,
                 "subject": event.id,
                 "partitionkey": data["user_id"],
