@@ -178,6 +178,9 @@ class Dispatcher:
         partitions, stalled = [], []
         for (topic, partition), lane in sorted(lanes.items()):
             start, end = watermarks.get((topic, partition), (None, None))
+            # The broker's end offset is refreshed only every WATERMARK_INTERVAL_S (and not while the source is
+            # idle); records fetched since then are part of the partition too, so lag counts them until committed.
+            end = max((offset for offset in (end, lane.fetched_end) if offset is not None), default=None)
             partitions.append(
                 {
                     "topic": topic,

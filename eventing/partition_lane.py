@@ -43,6 +43,7 @@ class PartitionLane(Generic[Record]):
         self._unfinished: deque[int] = deque()
         self._finished: set[int] = set()
         self._commit_point: int | None = None
+        self._fetched_end: int | None = None  # one past the last offset handed to this lane
         self._progressed_at = time.monotonic()  # when the commit point last moved, or work arrived at an idle lane
 
     def add(self, records: list[Record]) -> None:
@@ -54,6 +55,8 @@ class PartitionLane(Generic[Record]):
             for record in records:
                 self._pending.append(record)
                 self._unfinished.append(_offset(record))
+            if records:
+                self._fetched_end = self._unfinished[-1] + 1
             wanted = min(len(self._pending), self._max_in_flight) - (self._workers - self._in_flight)
             for _ in range(max(0, min(wanted, self._max_in_flight - self._workers))):
                 self._start_worker()
@@ -74,6 +77,12 @@ class PartitionLane(Generic[Record]):
         """Seconds this lane has held unfinished records without its commit point moving; 0 when idle."""
         with self._condition:
             return time.monotonic() - self._progressed_at if self._unfinished else 0.0
+
+    @property
+    def fetched_end(self) -> int | None:
+        """One past the last offset handed to this lane: the partition's end is at least this."""
+        with self._condition:
+            return self._fetched_end
 
     def commit_point(self) -> int | None:
         """The offset to commit: one past the last record of the finished prefix, if any."""

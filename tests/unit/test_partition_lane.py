@@ -69,6 +69,18 @@ def test_commit_point_covers_only_the_contiguous_prefix_of_finished_records():
     wait_for_commit_point(lane, 13)
 
 
+def test_the_fetched_end_is_one_past_the_last_offset_handed_over_finished_or_not():
+    deliveries = Deliveries()
+    lane = PartitionLane(deliveries, max_in_flight=50, name="p0")
+    assert lane.fetched_end is None
+    lane.add([Record(offset) for offset in (10, 11)])
+    lane.add([Record(12)])
+    assert lane.fetched_end == 13
+    deliveries.release(10, 11, 12)
+    wait_for_commit_point(lane, 13)
+    assert lane.fetched_end == 13
+
+
 def test_ordered_lane_delivers_one_record_at_a_time_in_offset_order():
     deliveries = Deliveries()
     deliveries.release(*range(5))
