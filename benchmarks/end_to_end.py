@@ -415,7 +415,7 @@ def _delivered(bench: stack.BenchStack) -> dict[str, int]:
 
 def _spent_since(cpu_before: dict[str, float], pids: dict[str, int | None]) -> dict[str, float]:
     """CPU seconds each process spent since `cpu_before` was taken."""
-    return {name: round(now - cpu_before[name], 2) for name, now in processes.cpu_seconds_by_name(pids).items()}
+    return {name: round(seconds, 2) for name, seconds in processes.cpu_seconds_since(cpu_before, pids).items()}
 
 
 def _wait_stored(database_url: str, prefix: str, expected: int, stall_timeout: float) -> int:

@@ -77,7 +77,7 @@ def _measure(
     pids = bench.pids()
     before = processes.cpu_seconds_by_name(pids)
     time.sleep(args.seconds)
-    spent = {name: seconds - before[name] for name, seconds in processes.cpu_seconds_by_name(pids).items()}
+    spent = processes.cpu_seconds_since(before, pids)
     share = {name: round(100 * seconds / args.seconds, 2) for name, seconds in spent.items()}
     print(f"  idle: broker {share.get('broker')} %, everything {sum(share.values()):.1f} % of a core", flush=True)
     return {"latencies_ms": latencies, "idle_cpu_percent": share}

@@ -137,6 +137,11 @@ def cpu_seconds_by_name(pids: dict[str, int | None]) -> dict[str, float]:
     return {name: tree_cpu_seconds(pid) if pid else 0.0 for name, pid in pids.items()}
 
 
+def cpu_seconds_since(before: dict[str, float], pids: dict[str, int | None]) -> dict[str, float]:
+    """CPU seconds each named process spent since `before` (from `cpu_seconds_by_name`) was taken."""
+    return {name: now - before[name] for name, now in cpu_seconds_by_name(pids).items()}
+
+
 def tree_cpu_seconds(pid: int) -> float:
     """User plus system CPU time of a process and all its descendants (live ones)."""
     children: dict[int, list[int]] = {}
